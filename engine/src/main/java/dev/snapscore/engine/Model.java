@@ -1,0 +1,87 @@
+package dev.snapscore.engine;
+
+import dev.snapscore.engine.format.LoadedModel;
+import dev.snapscore.engine.runtime.OneDnnNetwork;
+import dev.snapscore.engine.spec.ModelSpec;
+
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.Set;
+
+/**
+ * A VGG-family classifier ready to run on oneDNN: weights memory-mapped (or read from ONNX) and
+ * reordered once into the layouts the CPU kernels want.
+ *
+ * <pre>{@code
+ * try (Model model = Model.load(Path.of("models/vgg-mini"));
+ *      Session session = model.newSession()) {
+ *     Result r = session.run(input, n);
+ * }
+ * }</pre>
+ *
+ * <p>Thread-safe: any number of threads may create sessions. Closing the model closes its open sessions
+ * (waiting for runs in progress) and frees all native memory.
+ */
+public final class Model implements AutoCloseable {
+    private final LoadedModel loaded;
+    private final OneDnnNetwork network;
+    private final Set<Session> sessions = new LinkedHashSet<>();
+    private boolean closed;
+
+    private Model(LoadedModel loaded) {
+        this.loaded = loaded;
+        try {
+            this.network = new OneDnnNetwork(loaded.spec(), loaded.weights());
+        } catch (RuntimeException e) {
+            loaded.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Wraps a model already read into memory (for example generated, or built by a test). The model takes
+     * ownership of {@code loaded} and closes it.
+     */
+    public static Model of(LoadedModel loaded) {
+        return new Model(loaded);
+    }
+
+    public ModelSpec spec() {
+        return loaded.spec();
+    }
+
+    /** A session running on every available core. */
+    public Session newSession() {
+        return newSession(Runtime.getRuntime().availableProcessors());
+    }
+
+    /** A session whose runs use {@code threads} oneDNN (OpenMP) threads. */
+    public synchronized Session newSession(int threads) {
+        if (closed) throw new IllegalStateException("model is closed");
+        Session s = new Session(this, network.newExecutor(threads));
+        sessions.add(s);
+        return s;
+    }
+
+    synchronized void sessionClosed(Session s) {
+        sessions.remove(s);
+    }
+
+    /** oneDNN's implementation name for each step at {@code batch}, in execution order. */
+    public java.util.Map<String, String> implementations(int batch) {
+        return network.implementations(batch);
+    }
+
+    @Override
+    public void close() {
+        ArrayList<Session> open;
+        synchronized (this) {
+            if (closed) return;
+            closed = true;
+            open = new ArrayList<>(sessions);
+        }
+        for (Session s : open) s.close();
+        network.close();
+        loaded.close();
+    }
+}

@@ -1,0 +1,65 @@
+package dev.snapscore.engine.runtime;
+
+import dev.snapscore.dnnl.Dnnl;
+import dev.snapscore.dnnl.DnnlStream;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
+import java.util.Map;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+/**
+ * Runs a {@link OneDnnNetwork} with working memory of its own (a stream and per-batch-size buffers in one
+ * arena). Not thread-safe: one thread at a time (the public {@code Session} serialises calls).
+ */
+public final class OneDnnExecutor implements AutoCloseable {
+    private final OneDnnNetwork network;
+    private final int threads;
+    private final Arena arena = Arena.ofShared();
+    private final DnnlStream stream;
+    private final Map<Integer, PlanBuffers> buffers = new HashMap<>();
+    private boolean closed;
+
+    OneDnnExecutor(OneDnnNetwork network, int threads) {
+        if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        this.network = network;
+        this.threads = threads;
+        this.stream = DnnlStream.create(network.engine());
+    }
+
+    /**
+     * Runs {@code n} images from {@code input} ((n, C, H, W) f32 NCHW; any segment, heap or native) and
+     * copies the logits and probabilities, (n, classes) row-major, into the given arrays.
+     */
+    public void run(MemorySegment input, int n, float[] logitsOut, float[] probsOut) {
+        if (closed) throw new IllegalStateException("session is closed");
+        NetworkPlan plan = network.plan(n);
+        PlanBuffers b = buffers.computeIfAbsent(n, k -> new PlanBuffers(network.engine(), plan, arena));
+        long bytes = b.inputStaging.byteSize();
+        if (input.byteSize() < bytes) {
+            throw new IllegalArgumentException("input holds " + input.byteSize() + " bytes; " + n + " images of "
+                    + network.spec().input() + " need " + bytes);
+        }
+        MemorySegment src = input;
+        if (!input.isNative() || input.address() % Float.BYTES != 0) {
+            src = b.inputStaging.copyFrom(input.asSlice(0, bytes));
+        }
+        Dnnl.setThreadsForCurrentThread(threads);
+        b.run(stream, src);
+        int values = n * network.spec().classes();
+        MemorySegment.copy(b.logits, JAVA_FLOAT, 0, logitsOut, 0, values);
+        MemorySegment.copy(b.probs, JAVA_FLOAT, 0, probsOut, 0, values);
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        buffers.values().forEach(PlanBuffers::close);
+        buffers.clear();
+        stream.close();
+        arena.close();
+    }
+}

@@ -1,0 +1,118 @@
+package dev.snapscore.engine.runtime;
+
+import dev.snapscore.dnnl.Dnnl;
+import dev.snapscore.dnnl.DnnlEngine;
+import dev.snapscore.dnnl.DnnlMemory;
+import dev.snapscore.dnnl.DnnlStream;
+import dev.snapscore.dnnl.ExecArgs;
+import dev.snapscore.dnnl.MemoryDesc;
+import dev.snapscore.dnnl.Primitive;
+import dev.snapscore.dnnl.PrimitiveAttr;
+import dev.snapscore.dnnl.PrimitiveDesc;
+import dev.snapscore.engine.spec.Tensor;
+import dev.snapscore.engine.spec.Weights;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Model weights in the layouts oneDNN's primitives chose, each made once by a reorder from the source
+ * tensors (usually a memory-mapped file) and shared by every plan and session. A plan for another batch
+ * size that wants the same layout reuses the same buffer; only a new layout costs a new reorder.
+ */
+final class ReorderedWeights implements AutoCloseable {
+
+    /** A weight buffer in a oneDNN layout. */
+    record Entry(MemoryDesc desc, DnnlMemory memory) {
+    }
+
+    private final DnnlEngine engine;
+    private final Weights source;
+    private final Arena arena;
+    private final Map<String, List<Entry>> entries = new HashMap<>();
+
+    /** Reordered buffers are allocated in {@code arena}, which the caller owns and closes after this. */
+    ReorderedWeights(DnnlEngine engine, Weights source, Arena arena) {
+        this.engine = engine;
+        this.source = source;
+        this.arena = arena;
+    }
+
+    /**
+     * The tensor {@code name}, viewed as {@code dims} in the plain layout {@code userTag}, in the weights
+     * layout that {@code pd} chose.
+     */
+    synchronized Entry get(String name, long[] dims, int userTag, PrimitiveDesc pd) {
+        MemoryDesc wanted = pd.weightsDesc();
+        List<Entry> known = entries.computeIfAbsent(name, k -> new ArrayList<>());
+        for (Entry e : known) {
+            if (e.desc().sameLayoutAs(wanted)) {
+                wanted.close();
+                return e;
+            }
+        }
+        Entry e = reorder(name, dims, userTag, wanted);
+        known.add(e);
+        return e;
+    }
+
+    /** A bias vector, plain and 64-byte aligned. */
+    synchronized Entry bias(String name, int length) {
+        List<Entry> known = entries.computeIfAbsent(name, k -> new ArrayList<>());
+        if (!known.isEmpty()) return known.getFirst();
+        Tensor t = source.get(name, length);
+        MemoryDesc desc = MemoryDesc.of(new long[] {length}, Dnnl.TAG_A);
+        MemorySegment buffer = desc.allocate(arena);
+        MemorySegment.copy(t.data(), 0, buffer, 0, t.data().byteSize());
+        Entry e = new Entry(desc, DnnlMemory.wrap(engine, desc, buffer));
+        known.add(e);
+        return e;
+    }
+
+    private Entry reorder(String name, long[] dims, int userTag, MemoryDesc wanted) {
+        Tensor t = source.tensors().get(name);
+        MemorySegment user = t.data();
+        try (Arena tmp = Arena.ofConfined();
+             MemoryDesc userDesc = MemoryDesc.of(dims, userTag);
+             PrimitiveAttr attr = PrimitiveAttr.create(false);
+             PrimitiveDesc pd = PrimitiveDesc.reorder(engine, userDesc, wanted, attr);
+             MemoryDesc scratchDesc = pd.scratchpadDesc();
+             Primitive reorder = pd.createPrimitive();
+             DnnlStream stream = DnnlStream.create(engine)) {
+            if (user.address() % Float.BYTES != 0) {
+                // A mapped file may place a tensor at any byte offset; oneDNN reads floats aligned.
+                user = tmp.allocate(user.byteSize(), 64).copyFrom(user);
+            }
+            MemorySegment buffer = wanted.allocate(arena);
+            DnnlMemory dst = DnnlMemory.wrap(engine, wanted, buffer);
+            try (DnnlMemory src = DnnlMemory.wrap(engine, userDesc, user);
+                 DnnlMemory scratch = DnnlMemory.wrap(engine, scratchDesc, scratchDesc.allocate(tmp))) {
+                reorder.execute(stream, ExecArgs.of(tmp, Dnnl.ARG_SRC, src, Dnnl.ARG_DST, dst,
+                        Dnnl.ARG_SCRATCHPAD, scratch));
+                stream.await();
+            } catch (RuntimeException ex) {
+                dst.close();
+                throw ex;
+            }
+            return new Entry(wanted, dst);
+        } catch (RuntimeException ex) {
+            wanted.close();
+            throw ex;
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        for (List<Entry> list : entries.values()) {
+            for (Entry e : list) {
+                e.memory().close();
+                e.desc().close();
+            }
+        }
+        entries.clear();
+    }
+}

@@ -1,0 +1,198 @@
+package dev.snapscore.dnnl;
+
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The part of oneDNN's C API (3.x, {@code oneapi/dnnl/dnnl.h}) that snapscore calls, as FFM downcall
+ * handles, with the enum values it needs (read from {@code dnnl_types.h} of the shipped 3.11 build).
+ * Callers use the small owning wrappers in this package rather than these handles directly.
+ */
+public final class Dnnl {
+    private Dnnl() {
+    }
+
+    // dnnl_status_t
+    static final int STATUS_SUCCESS = 0;
+    static final int STATUS_UNIMPLEMENTED = 3;
+    private static final String[] STATUS_NAMES = {"success", "out_of_memory", "invalid_arguments",
+            "unimplemented", "last_impl_reached", "runtime_error", "not_required", "invalid_graph",
+            "invalid_graph_op", "invalid_shape", "invalid_data_type"};
+
+    // dnnl_data_type_t
+    public static final int F32 = 3;
+
+    // dnnl_format_tag_t (plain tags; blocked layouts are only ever chosen by oneDNN via ANY)
+    public static final int TAG_ANY = 1;
+    /** 1-D: x (bias). */
+    public static final int TAG_A = 2;
+    /** 2-D row-major: nc (activations), oi (dense weights [out, in]). */
+    public static final int TAG_AB = 3;
+    /** 4-D: nchw (activations), oihw (conv weights). */
+    public static final int TAG_ABCD = 5;
+    /** 4-D channels last: nhwc, or ohwi for dense weights over an NHWC-flattened feature map. */
+    public static final int TAG_ACDB = 22;
+
+    // dnnl_prop_kind_t, dnnl_alg_kind_t
+    static final int FORWARD_INFERENCE = 96;
+    public static final int CONVOLUTION_DIRECT = 1;
+    public static final int CONVOLUTION_WINOGRAD = 2;
+    public static final int CONVOLUTION_AUTO = 3;
+    static final int ELTWISE_RELU = 0x20;
+    static final int POOLING_MAX = 0x1ff;
+    static final int SOFTMAX_ACCURATE = 0x30000;
+
+    static final int ENGINE_CPU = 1;
+    static final int STREAM_DEFAULT_FLAGS = 1;
+    static final int SCRATCHPAD_MODE_USER = 1;
+
+    // dnnl_query_t
+    static final int QUERY_IMPL_INFO_STR = 8;
+    static final int QUERY_SRC_MD = 129;
+    static final int QUERY_WEIGHTS_MD = 131;
+    static final int QUERY_DST_MD = 133;
+    static final int QUERY_SCRATCHPAD_MD = 136;
+
+    // DNNL_ARG_*
+    public static final int ARG_SRC = 1;
+    public static final int ARG_DST = 17;
+    public static final int ARG_WEIGHTS = 33;
+    public static final int ARG_BIAS = 41;
+    public static final int ARG_SCRATCHPAD = 80;
+
+    static final int MAX_NDIMS = 12;
+
+    /** dnnl_exec_arg_t: { int arg; dnnl_memory_t memory; } */
+    static final MemoryLayout EXEC_ARG = MemoryLayout.structLayout(
+            JAVA_INT.withName("arg"), MemoryLayout.paddingLayout(4), ADDRESS.withName("memory"));
+
+    private static final Linker LINKER = Linker.nativeLinker();
+
+    static final MethodHandle engine_create = dnnl("dnnl_engine_create", JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG);
+    static final MethodHandle engine_destroy = dnnl("dnnl_engine_destroy", JAVA_INT, ADDRESS);
+    static final MethodHandle stream_create = dnnl("dnnl_stream_create", JAVA_INT, ADDRESS, ADDRESS, JAVA_INT);
+    static final MethodHandle stream_wait = dnnl("dnnl_stream_wait", JAVA_INT, ADDRESS);
+    static final MethodHandle stream_destroy = dnnl("dnnl_stream_destroy", JAVA_INT, ADDRESS);
+
+    static final MethodHandle memory_desc_create_with_tag = dnnl("dnnl_memory_desc_create_with_tag",
+            JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
+    static final MethodHandle memory_desc_clone = dnnl("dnnl_memory_desc_clone", JAVA_INT, ADDRESS, ADDRESS);
+    static final MethodHandle memory_desc_destroy = dnnl("dnnl_memory_desc_destroy", JAVA_INT, ADDRESS);
+    static final MethodHandle memory_desc_get_size = dnnl("dnnl_memory_desc_get_size", JAVA_LONG, ADDRESS);
+    static final MethodHandle memory_desc_equal = dnnl("dnnl_memory_desc_equal", JAVA_INT, ADDRESS, ADDRESS);
+
+    static final MethodHandle memory_create = dnnl("dnnl_memory_create", JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
+    static final MethodHandle memory_set_data_handle = dnnl("dnnl_memory_set_data_handle", JAVA_INT, ADDRESS, ADDRESS);
+    static final MethodHandle memory_destroy = dnnl("dnnl_memory_destroy", JAVA_INT, ADDRESS);
+
+    static final MethodHandle primitive_attr_create = dnnl("dnnl_primitive_attr_create", JAVA_INT, ADDRESS);
+    static final MethodHandle primitive_attr_destroy = dnnl("dnnl_primitive_attr_destroy", JAVA_INT, ADDRESS);
+    static final MethodHandle primitive_attr_set_scratchpad_mode = dnnl("dnnl_primitive_attr_set_scratchpad_mode",
+            JAVA_INT, ADDRESS, JAVA_INT);
+    static final MethodHandle primitive_attr_set_post_ops = dnnl("dnnl_primitive_attr_set_post_ops",
+            JAVA_INT, ADDRESS, ADDRESS);
+    static final MethodHandle post_ops_create = dnnl("dnnl_post_ops_create", JAVA_INT, ADDRESS);
+    static final MethodHandle post_ops_append_eltwise = dnnl("dnnl_post_ops_append_eltwise",
+            JAVA_INT, ADDRESS, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT);
+    static final MethodHandle post_ops_destroy = dnnl("dnnl_post_ops_destroy", JAVA_INT, ADDRESS);
+
+    static final MethodHandle convolution_forward_primitive_desc_create = dnnl(
+            "dnnl_convolution_forward_primitive_desc_create", JAVA_INT,
+            ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+            ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
+    static final MethodHandle pooling_forward_primitive_desc_create = dnnl(
+            "dnnl_pooling_forward_primitive_desc_create", JAVA_INT,
+            ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS,
+            ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
+    static final MethodHandle inner_product_forward_primitive_desc_create = dnnl(
+            "dnnl_inner_product_forward_primitive_desc_create", JAVA_INT,
+            ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
+    static final MethodHandle softmax_forward_primitive_desc_create = dnnl(
+            "dnnl_softmax_forward_primitive_desc_create", JAVA_INT,
+            ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS);
+    static final MethodHandle reorder_primitive_desc_create = dnnl("dnnl_reorder_primitive_desc_create",
+            JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
+
+    static final MethodHandle primitive_desc_query_md = dnnl("dnnl_primitive_desc_query_md",
+            ADDRESS, ADDRESS, JAVA_INT, JAVA_INT);
+    static final MethodHandle primitive_desc_query = dnnl("dnnl_primitive_desc_query",
+            JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS);
+    static final MethodHandle primitive_desc_destroy = dnnl("dnnl_primitive_desc_destroy", JAVA_INT, ADDRESS);
+    static final MethodHandle primitive_create = dnnl("dnnl_primitive_create", JAVA_INT, ADDRESS, ADDRESS);
+    static final MethodHandle primitive_execute = dnnl("dnnl_primitive_execute",
+            JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS);
+    static final MethodHandle primitive_destroy = dnnl("dnnl_primitive_destroy", JAVA_INT, ADDRESS);
+
+    private static final MethodHandle version = dnnl("dnnl_version", ADDRESS);
+
+    private static final MethodHandle omp_set_num_threads = downcall(NativeLibraries.GOMP, "omp_set_num_threads",
+            FunctionDescriptor.ofVoid(JAVA_INT));
+    private static final MethodHandle omp_get_max_threads = downcall(NativeLibraries.GOMP, "omp_get_max_threads",
+            FunctionDescriptor.of(JAVA_INT));
+
+    private static MethodHandle dnnl(String name, MemoryLayout result, MemoryLayout... args) {
+        return downcall(NativeLibraries.DNNL, name, FunctionDescriptor.of(result, args));
+    }
+
+    private static MethodHandle downcall(SymbolLookup lookup, String name, FunctionDescriptor descriptor) {
+        MemorySegment symbol = lookup.find(name)
+                .orElseThrow(() -> new DnnlException("symbol " + name + " not found in the native library"));
+        return LINKER.downcallHandle(symbol, descriptor);
+    }
+
+    /** Throws a {@link DnnlException} naming the call and the status unless {@code status} is success. */
+    static void check(int status, String call) {
+        if (status != STATUS_SUCCESS) {
+            String name = status >= 0 && status < STATUS_NAMES.length ? STATUS_NAMES[status] : "status " + status;
+            throw new DnnlException(call + " failed: " + name, status, null);
+        }
+    }
+
+    /** Rethrows what a downcall threw; the handles above throw only Errors and RuntimeExceptions. */
+    static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException r) return r;
+        if (t instanceof Error e) throw e;
+        return new DnnlException("downcall failed", t);
+    }
+
+    /** "major.minor.patch" of the loaded oneDNN. */
+    public static String version() {
+        try {
+            MemorySegment v = ((MemorySegment) version.invokeExact()).reinterpret(12);
+            return v.get(JAVA_INT, 0) + "." + v.get(JAVA_INT, 4) + "." + v.get(JAVA_INT, 8);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Sets how many OpenMP threads oneDNN uses for primitives executed from the calling thread
+     * (an OpenMP per-thread setting, so each Java thread that runs primitives sets its own).
+     */
+    public static void setThreadsForCurrentThread(int threads) {
+        if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        try {
+            omp_set_num_threads.invokeExact(threads);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** The OpenMP thread count primitives executed from the calling thread would use. */
+    public static int maxThreadsForCurrentThread() {
+        try {
+            return (int) omp_get_max_threads.invokeExact();
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+}

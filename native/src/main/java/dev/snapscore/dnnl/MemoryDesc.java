@@ -1,0 +1,60 @@
+package dev.snapscore.dnnl;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/** An f32 memory descriptor: dimensions plus a layout (plain, blocked, or "any" for oneDNN to choose). */
+public final class MemoryDesc extends NativeHandle {
+    private MemoryDesc(MemorySegment handle) {
+        super("memory_desc", handle, Dnnl.memory_desc_destroy);
+    }
+
+    /**
+     * An f32 descriptor with a format tag: one of the {@code Dnnl.TAG_*} constants, or
+     * {@link Dnnl#TAG_ANY} to let the primitive pick its preferred (usually blocked) layout.
+     */
+    public static MemoryDesc of(long[] dims, int tag) {
+        if (dims.length < 1 || dims.length > Dnnl.MAX_NDIMS) {
+            throw new IllegalArgumentException("1 to " + Dnnl.MAX_NDIMS + " dimensions, got " + dims.length);
+        }
+        for (long d : dims) {
+            if (d < 1) throw new IllegalArgumentException("dimensions must be positive: " + Arrays.toString(dims));
+        }
+        return new MemoryDesc(create("dnnl_memory_desc_create_with_tag", (out, tmp) -> {
+            MemorySegment d = tmp.allocateFrom(JAVA_LONG, dims);
+            return (int) Dnnl.memory_desc_create_with_tag.invokeExact(out, dims.length, d, Dnnl.F32, tag);
+        }));
+    }
+
+    /** Takes an owned copy of a descriptor that oneDNN lends (e.g. one queried from a primitive descriptor). */
+    static MemoryDesc copyOf(MemorySegment borrowed) {
+        return new MemoryDesc(create("dnnl_memory_desc_clone",
+                (out, tmp) -> (int) Dnnl.memory_desc_clone.invokeExact(out, borrowed)));
+    }
+
+    /** Bytes a buffer of this layout needs (including any blocking padding). */
+    public long byteSize() {
+        try {
+            return (long) Dnnl.memory_desc_get_size.invokeExact(handle());
+        } catch (Throwable t) {
+            throw Dnnl.rethrow(t);
+        }
+    }
+
+    /** True when both describe the same dimensions, type and physical layout. */
+    public boolean sameLayoutAs(MemoryDesc other) {
+        try {
+            return (int) Dnnl.memory_desc_equal.invokeExact(handle(), other.handle()) != 0;
+        } catch (Throwable t) {
+            throw Dnnl.rethrow(t);
+        }
+    }
+
+    /** Allocates a buffer for this layout in {@code arena}, aligned for AVX-512 loads. */
+    public MemorySegment allocate(Arena arena) {
+        return arena.allocate(Math.max(byteSize(), 1), 64);
+    }
+}

@@ -1,0 +1,39 @@
+package dev.snapscore.dnnl;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Primitive attributes: always a user-managed scratchpad (each session passes its own, so primitives can
+ * be shared by sessions on several threads), optionally a fused ReLU post-op.
+ */
+public final class PrimitiveAttr extends NativeHandle {
+    private PrimitiveAttr(MemorySegment handle) {
+        super("primitive_attr", handle, Dnnl.primitive_attr_destroy);
+    }
+
+    public static PrimitiveAttr create(boolean fuseRelu) {
+        PrimitiveAttr attr = new PrimitiveAttr(create("dnnl_primitive_attr_create",
+                (out, tmp) -> (int) Dnnl.primitive_attr_create.invokeExact(out)));
+        try {
+            Dnnl.check((int) Dnnl.primitive_attr_set_scratchpad_mode.invokeExact(attr.handle(), Dnnl.SCRATCHPAD_MODE_USER),
+                    "dnnl_primitive_attr_set_scratchpad_mode");
+            if (fuseRelu) {
+                MemorySegment postOps = create("dnnl_post_ops_create",
+                        (out, tmp) -> (int) Dnnl.post_ops_create.invokeExact(out));
+                try {
+                    Dnnl.check((int) Dnnl.post_ops_append_eltwise.invokeExact(postOps, Dnnl.ELTWISE_RELU, 0f, 0f),
+                            "dnnl_post_ops_append_eltwise");
+                    Dnnl.check((int) Dnnl.primitive_attr_set_post_ops.invokeExact(attr.handle(), postOps),
+                            "dnnl_primitive_attr_set_post_ops");
+                } finally {
+                    // The attribute keeps its own copy of the post-ops.
+                    Dnnl.check((int) Dnnl.post_ops_destroy.invokeExact(postOps), "dnnl_post_ops_destroy");
+                }
+            }
+            return attr;
+        } catch (Throwable t) {
+            attr.close();
+            throw Dnnl.rethrow(t);
+        }
+    }
+}
