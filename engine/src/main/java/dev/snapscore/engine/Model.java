@@ -1,9 +1,11 @@
 package dev.snapscore.engine;
 
 import dev.snapscore.engine.format.LoadedModel;
+import dev.snapscore.engine.format.ModelFormats;
 import dev.snapscore.engine.runtime.OneDnnNetwork;
 import dev.snapscore.engine.spec.ModelSpec;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.Set;
@@ -36,6 +38,16 @@ public final class Model implements AutoCloseable {
             loaded.close();
             throw e;
         }
+    }
+
+    /**
+     * Loads a model: an {@code .onnx} file, or a snapscore model directory (spec.json + safetensors weights,
+     * memory-mapped).
+     *
+     * @throws ModelFormatException if the path is missing, unreadable, inconsistent or unsupported
+     */
+    public static Model load(Path path) {
+        return new Model(ModelFormats.read(path));
     }
 
     /**

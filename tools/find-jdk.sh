@@ -1,0 +1,25 @@
+# Sourced by ./snapscore and ./build: sets JAVA_HOME to a JDK >= 22 (FFM is final since Java 22).
+# Order: $JAVA_HOME if recent enough, then the newest JDK under /usr/lib/jvm, then `java` on PATH.
+
+java_feature_version() { # prints the feature version of the java binary $1, or 0
+  "$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = \([0-9]*\).*/\1/p' | head -n 1
+}
+
+snapscore_find_jdk() {
+  local candidate best="" best_version=0 v
+  if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then
+    v=$(java_feature_version "$JAVA_HOME/bin/java")
+    if [ "${v:-0}" -ge 22 ]; then return 0; fi
+  fi
+  for candidate in /usr/lib/jvm/*/bin/java /opt/java/*/bin/java "$(command -v java 2>/dev/null)"; do
+    [ -x "$candidate" ] && [ -x "$(dirname "$candidate")/javac" ] || continue
+    v=$(java_feature_version "$candidate")
+    if [ "${v:-0}" -gt "$best_version" ]; then best_version=$v; best=$candidate; fi
+  done
+  if [ "$best_version" -lt 22 ]; then
+    echo "snapscore: needs a JDK 22 or newer (found ${best_version:-none}); install one, e.g. Temurin 25, or set JAVA_HOME" >&2
+    return 1
+  fi
+  JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$best")")")
+  export JAVA_HOME
+}

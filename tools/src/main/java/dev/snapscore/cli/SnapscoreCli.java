@@ -1,0 +1,64 @@
+package dev.snapscore.cli;
+
+import dev.snapscore.dnnl.DnnlException;
+import dev.snapscore.engine.ModelFormatException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+
+/** {@code snapscore}: score photos with VGG16-family models on the CPU. The only place that exits. */
+@Command(name = "snapscore", mixinStandardHelpOptions = true, versionProvider = SnapscoreCli.Version.class,
+        description = "Score photos with VGG16-family classifiers on the CPU (oneDNN through the Java FFM API).",
+        subcommands = {VerifyCommand.class, ConvertCommand.class, GenerateCommand.class,
+                CommandLine.HelpCommand.class})
+public final class SnapscoreCli implements Runnable {
+    /** Exit codes shared by every verb. */
+    static final int OK = 0, BEYOND_TOLERANCE = 1, BAD_INPUT = 2;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns its exit code (for tests: no System.exit). */
+    static int run(String... args) {
+        CommandLine cli = new CommandLine(new SnapscoreCli());
+        cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            if (isUserError(ex)) {
+                commandLine.getErr().println("snapscore " + commandLine.getCommandName() + ": " + message(ex));
+                return BAD_INPUT;
+            }
+            throw ex;
+        });
+        return cli.execute(args);
+    }
+
+    private static boolean isUserError(Exception ex) {
+        return ex instanceof ModelFormatException || ex instanceof IllegalArgumentException
+                || ex instanceof IOException || ex instanceof UncheckedIOException || ex instanceof DnnlException
+                || ex.getClass().getSimpleName().equals("ImageException");
+    }
+
+    private static String message(Throwable ex) {
+        String m = ex.getMessage();
+        return m == null ? ex.getClass().getSimpleName() : m;
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = SnapscoreCli.class.getPackage().getImplementationVersion();
+            return new String[] {"snapscore " + (v == null ? "dev" : v) + " (oneDNN " + dev.snapscore.dnnl.Dnnl.version()
+                    + ", Java " + Runtime.version() + ")"};
+        }
+    }
+}
