@@ -3,7 +3,16 @@ package dev.snapscore.engine;
 import dev.snapscore.engine.runtime.OneDnnExecutor;
 import dev.snapscore.engine.runtime.OneDnnNetwork;
 
+import dev.snapscore.engine.image.ImageDecoder;
+import dev.snapscore.engine.image.Preprocessor;
+import dev.snapscore.engine.spec.ModelSpec;
+import org.bytedeco.opencv.opencv_core.Mat;
+
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.nio.FloatBuffer;
 
 /**
@@ -13,7 +22,11 @@ import java.nio.FloatBuffer;
  */
 public final class Session implements AutoCloseable {
     private final Model model;
+    /** Photos per run in {@link #score}: enough to keep oneDNN's kernels busy, small enough for latency. */
+    private static final int SCORE_BATCH = 8;
+
     private final OneDnnExecutor executor;
+    private final ImageDecoder decoder = ImageDecoder.withDefaults();
     private boolean closed;
 
     Session(Model model, OneDnnExecutor executor) {
@@ -46,6 +59,44 @@ public final class Session implements AutoCloseable {
     /** As {@link #run(MemorySegment, int)}, reading from the buffer's position to its limit. */
     public Result run(FloatBuffer input, int n) {
         return run(MemorySegment.ofBuffer(input), n);
+    }
+
+    /**
+     * Decodes, preprocesses and scores photos, in batches.
+     *
+     * @throws ImageException naming the first file that cannot be read or decoded
+     */
+    public List<Prediction> score(List<Path> images) {
+        ModelSpec spec = model.spec();
+        Preprocessor preprocessor = new Preprocessor(spec.input(), spec.preprocess());
+        List<Prediction> out = new ArrayList<>(images.size());
+        try (Arena arena = Arena.ofConfined()) {
+            int batchSize = Math.min(SCORE_BATCH, Math.max(1, images.size()));
+            MemorySegment batch = arena.allocate(batchSize * spec.input().elements() * Float.BYTES, 64);
+            for (int first = 0; first < images.size(); first += batchSize) {
+                int n = Math.min(batchSize, images.size() - first);
+                for (int i = 0; i < n; i++) {
+                    try (Mat bgr = decoder.read(images.get(first + i))) {
+                        preprocessor.write(bgr, batch, i);
+                    }
+                }
+                Result r = run(batch, n);
+                for (int i = 0; i < n; i++) out.add(prediction(images.get(first + i), r, i));
+            }
+        }
+        return out;
+    }
+
+    private Prediction prediction(Path file, Result r, int i) {
+        ModelSpec spec = model.spec();
+        float[] p = r.probabilities(i);
+        int best = r.argmax(i);
+        double expected = Double.NaN;
+        if (spec.values() != null) {
+            expected = 0;
+            for (int c = 0; c < p.length; c++) expected += p[c] * spec.values().get(c);
+        }
+        return new Prediction(file, best, spec.labels().get(best), p[best], p, expected);
     }
 
     @Override

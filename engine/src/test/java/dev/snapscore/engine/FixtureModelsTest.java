@@ -7,7 +7,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
+import dev.snapscore.engine.image.ImageDecoder;
+import dev.snapscore.engine.image.Preprocessor;
+
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.stream.Stream;
@@ -55,6 +60,33 @@ class FixtureModelsTest {
                 assertClose(r.logits(), want, 1e-3, name + " logits of samples " + first + ".." + (first + k - 1));
             }
         }
+    }
+
+    /** Decode → preprocess → infer on a real photo, against OpenCV-Python + ONNX Runtime. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("modelNames")
+    void astronautPhotoEndToEndMatchesReference(String name) {
+        try (Weights io = Safetensors.read(Fixtures.model(name).resolve("io.safetensors"));
+             Model model = Model.load(Fixtures.model(name));
+             Session session = model.newSession()) {
+            List<Prediction> p = session.score(List.of(Fixtures.image("astronaut.png")));
+            float[] wantProbs = Fixtures.floats(io.tensors().get("image_probs"));
+            float[] wantLogits = Fixtures.floats(io.tensors().get("image_logits"));
+            assertEquals(1, p.size());
+            assertClose(p.getFirst().probabilities(), wantProbs, 1e-3, name + " astronaut probabilities");
+            assertEquals(argmax(wantLogits, 0, wantLogits.length), p.getFirst().labelIndex(), name + " astronaut top-1");
+            // Logits themselves, through the same preprocessing, within 1e-2.
+            try (Arena arena = Arena.ofConfined();
+                 var bgr = ImageDecoder.withDefaults().read(Fixtures.image("astronaut.png"))) {
+                MemorySegment batch = arena.allocate(model.spec().input().elements() * Float.BYTES);
+                new Preprocessor(model.spec().input(), model.spec().preprocess()).write(bgr, batch, 0);
+                assertClose(session.run(batch, 1).logits(), wantLogits, 1e-2, name + " astronaut logits");
+            }
+        }
+    }
+
+    static Stream<String> modelNames() {
+        return Arrays.stream(Fixtures.MODELS);
     }
 
     private static void assertClose(float[] got, float[] want, double tolerance, String what) {
