@@ -6,6 +6,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 
 /** {@code snapscore}: score photos with VGG16-family models on the CPU. The only place that exits. */
@@ -24,9 +25,13 @@ public final class SnapscoreCli implements Runnable {
         System.exit(run(args));
     }
 
-    /** Runs the command line and returns its exit code (for tests: no System.exit). */
+    /** Runs the command line and returns its exit code (no System.exit). */
     static int run(String... args) {
-        CommandLine cli = new CommandLine(new SnapscoreCli());
+        return run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args);
+    }
+
+    static int run(PrintWriter out, PrintWriter err, String... args) {
+        CommandLine cli = new CommandLine(new SnapscoreCli()).setOut(out).setErr(err);
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             if (isUserError(ex)) {
                 commandLine.getErr().println("snapscore " + commandLine.getCommandName() + ": " + message(ex));

@@ -1,0 +1,104 @@
+package dev.snapscore.cli;
+
+import dev.snapscore.engine.Model;
+import dev.snapscore.engine.Session;
+import dev.snapscore.engine.format.Safetensors;
+import dev.snapscore.engine.spec.Weights;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The verbs as a user runs them, on the bundled model (models/vgg-mini at the repository root). */
+class CliTest {
+    private static final Path BUNDLED = Path.of("..", "models", "vgg-mini");
+
+    private record Run(int code, String out, String err) {
+    }
+
+    private static Run run(String... args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        int code = SnapscoreCli.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void helpListsTheVerbs() {
+        Run r = run("--help");
+        assertEquals(0, r.code());
+        for (String verb : new String[] {"verify", "convert", "generate"}) assertTrue(r.out().contains(verb), r.out());
+    }
+
+    @Test
+    void verifyPassesWithinToleranceAndFailsBeyondIt() {
+        Run pass = run("verify", "--model", BUNDLED.toString(), "--reference", BUNDLED.resolve("io.safetensors").toString());
+        assertEquals(0, pass.code(), pass.out() + pass.err());
+        String last = pass.out().strip().lines().reduce((a, b) -> b).orElseThrow();
+        assertTrue(last.startsWith("max_abs_diff="), last);
+        double diff = Double.parseDouble(last.substring("max_abs_diff=".length()));
+        assertTrue(diff > 0 && diff < 1e-3, "ONNX Runtime and oneDNN round differently, slightly: " + diff);
+
+        Run fail = run("verify", "--model", BUNDLED.resolve("model.onnx").toString(), "--reference",
+                BUNDLED.resolve("io.safetensors").toString(), "--tolerance", "1e-9");
+        assertEquals(1, fail.code(), fail.out() + fail.err());
+        assertTrue(fail.out().contains("FAIL"));
+    }
+
+    @Test
+    void verifyGivesExitCodeTwoOnBadInput(@TempDir Path dir) throws Exception {
+        Run missing = run("verify", "--model", dir.resolve("none").toString(), "--reference", BUNDLED.resolve("io.safetensors").toString());
+        assertEquals(2, missing.code());
+        assertTrue(missing.err().contains("no such model"), missing.err());
+        Run wrongName = run("verify", "--model", BUNDLED.toString(), "--reference", BUNDLED.resolve("io.safetensors").toString(),
+                "--input", "pixels");
+        assertEquals(2, wrongName.code());
+        assertTrue(wrongName.err().contains("no tensor 'pixels'"), wrongName.err());
+        Run wrongShape = run("verify", "--model", BUNDLED.toString(), "--reference", BUNDLED.resolve("io.safetensors").toString(),
+                "--output", "input");
+        assertEquals(2, wrongShape.code());
+        assertEquals(2, run("verify", "--model").code(), "picocli's usage error");
+        Path garbage = Files.writeString(dir.resolve("ref.safetensors"), "garbage!garbage!");
+        assertEquals(2, run("verify", "--model", BUNDLED.toString(), "--reference", garbage.toString()).code());
+    }
+
+    /** ONNX → our format → the same logits, bit for bit (same weights, same primitives). */
+    @Test
+    void convertRoundTripGivesIdenticalLogits(@TempDir Path dir) {
+        Path out = dir.resolve("converted");
+        Run r = run("convert", BUNDLED.resolve("model.onnx").toString(), out.toString(), "--labels", "a,b,c,d,e,f,g,h,i,j");
+        assertEquals(0, r.code(), r.err());
+        try (Weights io = Safetensors.read(BUNDLED.resolve("io.safetensors"));
+             Model onnx = Model.load(BUNDLED.resolve("model.onnx")); Session a = onnx.newSession();
+             Model converted = Model.load(out); Session b = converted.newSession()) {
+            var input = io.tensors().get("input").data();
+            assertArrayEquals(a.run(input, 8).logits(), b.run(input, 8).logits());
+            assertEquals("c", converted.spec().labels().get(2));
+        }
+        Run again = run("convert", BUNDLED.resolve("model.onnx").toString(), out.toString());
+        assertEquals(2, again.code(), "refuses to overwrite without --force");
+        assertTrue(again.err().contains("--force"), again.err());
+    }
+
+    @Test
+    void generateWritesALoadableModelAndOnnx(@TempDir Path dir) {
+        Path out = dir.resolve("gen");
+        Run r = run("generate", "--width-multiplier", "0.125", "--head", "32,16", "--classes", "3", "--input-size", "32",
+                "--flatten", "nhwc", "--seed", "5", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Files.isRegularFile(out.resolve("model.onnx")));
+        try (Model a = Model.load(out); Model b = Model.load(out.resolve("model.onnx"))) {
+            assertEquals(3, a.spec().classes());
+            assertEquals(a.spec().layers().stream().filter(l -> !(l instanceof dev.snapscore.engine.spec.Layer.Dropout)).toList(),
+                    b.spec().layers());
+        }
+        assertEquals(2, run("generate", "--arch", "resnet50", dir.resolve("x").toString()).code());
+        assertEquals(2, run("generate", "--flatten", "chw", dir.resolve("y").toString()).code());
+    }
+}
