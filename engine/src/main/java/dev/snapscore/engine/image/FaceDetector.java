@@ -1,0 +1,105 @@
+package dev.snapscore.engine.image;
+
+import dev.snapscore.engine.ImageException;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.opencv.opencv_core.Mat;
+import org.bytedeco.opencv.opencv_core.Rect;
+import org.bytedeco.opencv.opencv_core.RectVector;
+import org.bytedeco.opencv.opencv_core.Size;
+import org.bytedeco.opencv.opencv_objdetect.CascadeClassifier;
+
+import java.io.File;
+import java.io.IOException;
+
+import static org.bytedeco.opencv.global.opencv_imgproc.COLOR_BGR2GRAY;
+import static org.bytedeco.opencv.global.opencv_imgproc.cvtColor;
+
+/**
+ * Frontal faces with OpenCV's Haar cascade ({@code haarcascade_frontalface_default.xml}, from the OpenCV
+ * preset jar), run as the original selfie study ran it: on the grayscale photo at its original size.
+ * Not thread-safe (OpenCV's classifier keeps per-call state): one detector per thread.
+ */
+public final class FaceDetector implements AutoCloseable {
+    private static final String CASCADE = "/org/bytedeco/opencv/" + Loader.getPlatform()
+            + "/share/opencv4/haarcascades/haarcascade_frontalface_default.xml";
+
+    /**
+     * @param scaleFactor  image pyramid step (the study: 1.3; OpenCV's default 1.1 is slower and finer)
+     * @param minNeighbors overlapping detections a face needs (the study: 0, so every candidate counts;
+     *                     OpenCV's default 3 is stricter)
+     * @param minSize      smallest face side in pixels (0: no minimum)
+     */
+    public record Settings(double scaleFactor, int minNeighbors, int minSize) {
+        public static final Settings STUDY = new Settings(1.3, 0, 0);
+
+        public Settings {
+            if (!(scaleFactor > 1.0)) throw new IllegalArgumentException("scale factor must be > 1, got " + scaleFactor);
+            if (minNeighbors < 0) throw new IllegalArgumentException("min neighbors must be >= 0, got " + minNeighbors);
+            if (minSize < 0) throw new IllegalArgumentException("min size must be >= 0, got " + minSize);
+        }
+    }
+
+    /** The faces found in one photo, and the largest one's share of the photo's area (0 when none). */
+    public record Faces(int count, int width, int height, int largestX, int largestY, int largestWidth,
+                        int largestHeight) {
+        public double largestFraction() {
+            return (double) largestWidth * largestHeight / ((double) width * height);
+        }
+    }
+
+    private final Settings settings;
+    private final CascadeClassifier classifier;
+
+    public FaceDetector(Settings settings) {
+        this.settings = settings;
+        File file;
+        try {
+            file = Loader.cacheResource(CASCADE);
+        } catch (IOException e) {
+            throw new ImageException("cannot extract the Haar cascade from the OpenCV preset jar: " + e.getMessage(), e);
+        }
+        if (file == null) throw new ImageException("the OpenCV preset jar has no " + CASCADE);
+        classifier = new CascadeClassifier(file.getAbsolutePath());
+        if (classifier.empty()) {
+            classifier.close();
+            throw new ImageException("OpenCV could not load the Haar cascade " + file);
+        }
+    }
+
+    public Settings settings() {
+        return settings;
+    }
+
+    /** Detects faces in an 8-bit BGR photo. */
+    public Faces detect(Mat bgr) {
+        try (Mat gray = new Mat(); RectVector faces = new RectVector();
+             Size min = new Size(settings.minSize(), settings.minSize()); Size max = new Size()) {
+            cvtColor(bgr, gray, COLOR_BGR2GRAY);
+            classifier.detectMultiScale(gray, faces, settings.scaleFactor(), settings.minNeighbors(), 0, min, max);
+            // OpenCV detects in parallel, so candidates come in varying order; break ties in area by
+            // position so the same photo always reports the same box.
+            int best = -1;
+            long bestArea = -1;
+            for (int i = 0; i < faces.size(); i++) {
+                Rect r = faces.get(i);
+                long area = (long) r.width() * r.height();
+                if (area > bestArea || area == bestArea && before(r, faces.get(best))) {
+                    bestArea = area;
+                    best = i;
+                }
+            }
+            if (best < 0) return new Faces(0, bgr.cols(), bgr.rows(), 0, 0, 0, 0);
+            Rect r = faces.get(best);
+            return new Faces((int) faces.size(), bgr.cols(), bgr.rows(), r.x(), r.y(), r.width(), r.height());
+        }
+    }
+
+    private static boolean before(Rect a, Rect b) {
+        return a.y() < b.y() || a.y() == b.y() && a.x() < b.x();
+    }
+
+    @Override
+    public void close() {
+        classifier.close();
+    }
+}
