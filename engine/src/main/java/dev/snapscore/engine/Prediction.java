@@ -1,5 +1,7 @@
 package dev.snapscore.engine;
 
+import dev.snapscore.engine.spec.ModelSpec;
+
 import java.nio.file.Path;
 
 /**
@@ -13,6 +15,18 @@ public record Prediction(Path file, int labelIndex, String label, float probabil
 
     public Prediction {
         probabilities = probabilities.clone();
+    }
+
+    /** Image {@code i} of a batch result, labelled with the spec's labels and values. */
+    public static Prediction of(Path file, Result result, int i, ModelSpec spec) {
+        float[] p = result.probabilities(i);
+        int best = result.argmax(i);
+        double expected = Double.NaN;
+        if (spec.values() != null) {
+            expected = 0;
+            for (int c = 0; c < p.length; c++) expected += p[c] * spec.values().get(c);
+        }
+        return new Prediction(file, best, spec.labels().get(best), p[best], p, expected);
     }
 
     @Override

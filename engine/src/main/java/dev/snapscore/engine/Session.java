@@ -81,22 +81,10 @@ public final class Session implements AutoCloseable {
                     }
                 }
                 Result r = run(batch, n);
-                for (int i = 0; i < n; i++) out.add(prediction(images.get(first + i), r, i));
+                for (int i = 0; i < n; i++) out.add(Prediction.of(images.get(first + i), r, i, spec));
             }
         }
         return out;
-    }
-
-    private Prediction prediction(Path file, Result r, int i) {
-        ModelSpec spec = model.spec();
-        float[] p = r.probabilities(i);
-        int best = r.argmax(i);
-        double expected = Double.NaN;
-        if (spec.values() != null) {
-            expected = 0;
-            for (int c = 0; c < p.length; c++) expected += p[c] * spec.values().get(c);
-        }
-        return new Prediction(file, best, spec.labels().get(best), p[best], p, expected);
     }
 
     @Override
