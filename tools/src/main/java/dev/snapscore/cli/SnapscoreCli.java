@@ -12,11 +12,11 @@ import java.io.UncheckedIOException;
 /** {@code snapscore}: score photos with VGG16-family models on the CPU. The only place that exits. */
 @Command(name = "snapscore", mixinStandardHelpOptions = true, versionProvider = SnapscoreCli.Version.class,
         description = "Score photos with VGG16-family classifiers on the CPU (oneDNN through the Java FFM API).",
-        subcommands = {VerifyCommand.class, ConvertCommand.class, GenerateCommand.class,
+        subcommands = {ScoreCommand.class, CleanCommand.class, VerifyCommand.class, ConvertCommand.class, GenerateCommand.class,
                 CommandLine.HelpCommand.class})
 public final class SnapscoreCli implements Runnable {
     /** Exit codes shared by every verb. */
-    static final int OK = 0, BEYOND_TOLERANCE = 1, BAD_INPUT = 2;
+    static final int OK = 0, BEYOND_TOLERANCE = 1, BAD_INPUT = 2, SOME_ERRORS = 3;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
