@@ -56,6 +56,18 @@ public final class Session implements AutoCloseable {
         return new Result(n, classes, logits, probs);
     }
 
+    /**
+     * Builds what runs of {@code n} images need (the plan, reordered weights, buffers) now rather than on
+     * the first such run, e.g. while the first photos are being decoded.
+     */
+    public synchronized void prepare(int n) {
+        if (closed) throw new IllegalStateException("session is closed");
+        if (n < 1 || n > OneDnnNetwork.MAX_BATCH) {
+            throw new IllegalArgumentException("batch size must be 1.." + OneDnnNetwork.MAX_BATCH + ", got " + n);
+        }
+        executor.prepare(n);
+    }
+
     /** As {@link #run(MemorySegment, int)}, reading from the buffer's position to its limit. */
     public Result run(FloatBuffer input, int n) {
         return run(MemorySegment.ofBuffer(input), n);

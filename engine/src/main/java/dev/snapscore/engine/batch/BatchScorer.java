@@ -110,6 +110,7 @@ public final class BatchScorer {
             List<Prepared> pending = new ArrayList<>(); // rows of this batch, in input order
             int inBatch = 0;
             try (var workers = new OrderedWorkers<>(files, options.workers(), window, "snapscore-decode-", prepare)) {
+                session.prepare(Math.min(options.batch(), Math.max(1, files.size()))); // while the first photos decode
                 while (workers.hasNext() || !pending.isEmpty()) {
                     Prepared p = workers.hasNext() ? workers.next() : null;
                     if (p != null) {

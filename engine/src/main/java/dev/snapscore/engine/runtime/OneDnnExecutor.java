@@ -34,9 +34,7 @@ public final class OneDnnExecutor implements AutoCloseable {
      * copies the logits and probabilities, (n, classes) row-major, into the given arrays.
      */
     public void run(MemorySegment input, int n, float[] logitsOut, float[] probsOut) {
-        if (closed) throw new IllegalStateException("session is closed");
-        NetworkPlan plan = network.plan(n);
-        PlanBuffers b = buffers.computeIfAbsent(n, k -> new PlanBuffers(network.engine(), plan, arena));
+        PlanBuffers b = buffers(n);
         long bytes = b.inputStaging.byteSize();
         if (input.byteSize() < bytes) {
             throw new IllegalArgumentException("input holds " + input.byteSize() + " bytes; " + n + " images of "
@@ -51,6 +49,17 @@ public final class OneDnnExecutor implements AutoCloseable {
         int values = n * network.spec().classes();
         MemorySegment.copy(b.logits, JAVA_FLOAT, 0, logitsOut, 0, values);
         MemorySegment.copy(b.probs, JAVA_FLOAT, 0, probsOut, 0, values);
+    }
+
+    /** Builds the plan and buffers for batches of {@code n} now, not on the first run. */
+    public void prepare(int n) {
+        buffers(n);
+    }
+
+    private PlanBuffers buffers(int n) {
+        if (closed) throw new IllegalStateException("session is closed");
+        NetworkPlan plan = network.plan(n);
+        return buffers.computeIfAbsent(n, k -> new PlanBuffers(network.engine(), plan, arena));
     }
 
     @Override
