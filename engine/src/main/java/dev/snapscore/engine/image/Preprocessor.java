@@ -2,14 +2,17 @@ package dev.snapscore.engine.image;
 
 import dev.snapscore.engine.spec.InputShape;
 import dev.snapscore.engine.spec.Preprocess;
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.opencv.opencv_core.Mat;
+import org.bytedeco.opencv.opencv_core.MatVector;
 import org.bytedeco.opencv.opencv_core.Size;
 
 import java.lang.foreign.MemorySegment;
 
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
+import static org.bytedeco.opencv.global.opencv_core.CV_32F;
+import static org.bytedeco.opencv.global.opencv_core.CV_32FC3;
 import static org.bytedeco.opencv.global.opencv_core.CV_8UC3;
+import static org.bytedeco.opencv.global.opencv_core.split;
 import static org.bytedeco.opencv.global.opencv_imgproc.INTER_AREA;
 import static org.bytedeco.opencv.global.opencv_imgproc.resize;
 
@@ -26,33 +29,45 @@ public record Preprocessor(InputShape input, Preprocess preprocess) {
         }
     }
 
-    /** Writes {@code bgr} as image {@code index} of the (N, 3, H, W) batch in {@code batch}. */
+    /** Writes {@code bgr} as image {@code index} of the (N, 3, H, W) batch in native memory {@code batch}. */
     public void write(Mat bgr, MemorySegment batch, int index) {
         long perImage = input.elements() * Float.BYTES;
+        if (!batch.isNative()) throw new IllegalArgumentException("the batch buffer must be native memory");
         if (index < 0 || (index + 1) * perImage > batch.byteSize()) {
             throw new IndexOutOfBoundsException("image " + index + " does not fit a batch buffer of " + batch.byteSize() + " bytes");
         }
         if (bgr.type() != CV_8UC3) throw new IllegalArgumentException("expected an 8-bit BGR image, got OpenCV type " + bgr.type());
         int h = input.height(), w = input.width();
-        try (Mat resized = new Mat(); Size size = new Size(w, h)) {
+        long planeBytes = (long) h * w * Float.BYTES;
+        float[] mean = preprocess.mean();
+        double scale = preprocess.scale();
+        boolean rgb = preprocess.channelOrder().equals("RGB");
+        try (Mat resized = new Mat(); Size size = new Size(w, h); Mat floats = new Mat();
+             MatVector planes = new MatVector(3)) {
             resize(bgr, resized, size, 0, 0, INTER_AREA);
-            if (!resized.isContinuous() || resized.rows() != h || resized.cols() != w) {
-                throw new IllegalStateException("OpenCV resize gave a " + resized.cols() + "x" + resized.rows() + " non-continuous image");
-            }
-            // A continuous h×w×3 byte image; read it as a segment, no copy.
-            MemorySegment pixels = MemorySegment.ofAddress(resized.data().address()).reinterpret((long) h * w * 3);
-            MemorySegment dst = batch.asSlice(index * perImage, perImage);
-            float[] mean = preprocess.mean();
-            float scale = preprocess.scale();
-            boolean rgb = preprocess.channelOrder().equals("RGB");
-            int plane = h * w;
-            for (int c = 0; c < 3; c++) {
-                int source = rgb ? 2 - c : c; // OpenCV holds B, G, R
-                float m = mean[c];
-                long base = (long) c * plane;
-                for (int p = 0; p < plane; p++) {
-                    float v = Byte.toUnsignedInt(pixels.get(JAVA_BYTE, 3L * p + source));
-                    dst.setAtIndex(JAVA_FLOAT_UNALIGNED, base + p, (v - m) * scale);
+            resized.convertTo(floats, CV_32FC3);
+            // Split straight into the batch: each plane is a Mat header over its slice of the buffer.
+            BytePointer[] memory = new BytePointer[3];
+            Mat[] headers = new Mat[3];
+            try {
+                for (int c = 0; c < 3; c++) {
+                    int source = rgb ? 2 - c : c; // OpenCV holds B, G, R
+                    memory[c] = new BytePointer(batch.asSlice(index * perImage + c * planeBytes, planeBytes).asByteBuffer());
+                    headers[c] = new Mat(h, w, CV_32F, memory[c]);
+                    planes.put(source, headers[c]);
+                }
+                split(floats, planes);
+                for (int c = 0; c < 3; c++) {
+                    if (planes.get(rgb ? 2 - c : c).data().address() != memory[c].address()) {
+                        throw new IllegalStateException("OpenCV reallocated a plane instead of writing into the batch");
+                    }
+                    // In place: (pixel - mean) * scale = pixel * scale - mean * scale.
+                    headers[c].convertTo(headers[c], CV_32F, scale, -mean[c] * scale);
+                }
+            } finally {
+                for (int c = 0; c < 3; c++) {
+                    if (headers[c] != null) headers[c].close();
+                    if (memory[c] != null) memory[c].close();
                 }
             }
         }

@@ -1,0 +1,114 @@
+package dev.snapscore.bench;
+
+import dev.snapscore.engine.format.LoadedModel;
+import dev.snapscore.engine.format.ModelDirectory;
+import dev.snapscore.engine.format.ModelGenerator;
+import dev.snapscore.engine.format.OnnxExporter;
+import dev.snapscore.engine.format.SpecJson;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.results.format.ResultFormatType;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDate;
+import java.util.Collection;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code snapscore bench}: runs the JMH suites with sound defaults and writes JMH's JSON, a summary, a
+ * Markdown table and charts to {@code bench/results/<date>-<cpu>/}.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Benchmark snapscore against ONNX Runtime Java and OpenCV DNN on the same ONNX model (JMH).",
+                "Full run: VGG16 with the selfie study's head (generated into bench/models/ on first use), batches 1, 8, 32;",
+                "about 15 minutes on 2 cores. --quick: the bundled small model, a minute or two."})
+public final class BenchMain implements Callable<Integer> {
+    @Option(names = "--quick", description = "The bundled small model, short iterations, batches 1 and 8.")
+    boolean quick;
+
+    @Option(names = "--smoke", description = "Seconds-long run in this JVM that proves every benchmark runs (for CI); measures nothing.")
+    boolean smoke;
+
+    @Option(names = "--out", description = "Results folder. Default: bench/results/<date>-<cpu>/.")
+    Path out;
+
+    @Option(names = "--threads", description = "Threads for every engine. Default: all cores.")
+    Integer threads;
+
+    @Option(names = "--model", description = "Model directory with model.onnx and snapscore's spec.json (overrides the default).")
+    Path model;
+
+    @Option(names = "--ghz", description = "Core clock for the fp32 peak estimate. Default: the highest 'cpu MHz' in /proc/cpuinfo.")
+    Double ghz;
+
+    @Option(names = "--flops-per-cycle", description = "fp32 FLOP per core per cycle. Default: 32 with AVX-512 or AVX2+FMA (two 8-lane FMA pipes), else 8.")
+    Integer flopsPerCycle;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new BenchMain()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Path home = Path.of(System.getProperty("snapscore.home", ""));
+        int t = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        Path modelDir = model != null ? model : quick || smoke ? home.resolve("models/vgg-mini") : studyModel(home);
+        Machine machine = Machine.detect(ghz, flopsPerCycle);
+        Path results = out != null ? out : home.resolve("bench/results").resolve(LocalDate.now() + "-" + machine.slug());
+        Files.createDirectories(results);
+        String photo = home.resolve("samples/astronaut.png").toString();
+
+        ChainedOptionsBuilder options = new OptionsBuilder()
+                .include(InferenceBenchmark.class.getSimpleName())
+                .include(LatencyBenchmark.class.getSimpleName())
+                .include(FrontEndBenchmark.class.getSimpleName())
+                .param("model", modelDir.toAbsolutePath().toString())
+                .param("threads", Integer.toString(t))
+                .param("photo", photo)
+                .jvmArgsAppend("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xmx8g")
+                .resultFormat(ResultFormatType.JSON)
+                .result(results.resolve("jmh.json").toString());
+        if (smoke) {
+            options.forks(0).warmupIterations(0).measurementIterations(1).measurementTime(TimeValue.milliseconds(200))
+                    .param("batch", "1", "2");
+        } else if (quick) {
+            options.forks(1).warmupIterations(1).warmupTime(TimeValue.seconds(2)).measurementIterations(3)
+                    .measurementTime(TimeValue.seconds(2)).param("batch", "1", "8");
+        } else {
+            options.forks(1).warmupIterations(1).warmupTime(TimeValue.seconds(15)).measurementIterations(3)
+                    .measurementTime(TimeValue.seconds(15)).param("batch", "1", "8", "32");
+        }
+        Collection<RunResult> runs = new Runner(options.build()).run();
+
+        var spec = SpecJson.read(modelDir.resolve("spec.json")).spec();
+        Report report = Report.of(runs, spec, modelDir.getFileName().toString(), machine);
+        report.write(results);
+        System.out.println(report.markdown());
+        System.out.println("results: " + results.toAbsolutePath());
+        return 0;
+    }
+
+    /** VGG16 + the study's head (2048-1024-512-64, 10 classes), generated once in both formats. */
+    private static Path studyModel(Path home) throws Exception {
+        Path dir = home.resolve("bench/models/vgg16-study");
+        if (Files.exists(dir.resolve("model.onnx")) && Files.exists(dir.resolve("spec.json"))) return dir;
+        System.out.println("generating " + dir + " (VGG16 + 2048-1024-512-64 head, random weights)...");
+        try (LoadedModel m = ModelGenerator.generate(ModelGenerator.Config.vgg16StudyHead(1))) {
+            ModelDirectory.write(dir, m.spec(), m.weights());
+            OnnxExporter.write(dir.resolve("model.onnx"), m.spec(), m.weights());
+        }
+        return dir;
+    }
+
+    static List<String> engines() {
+        return List.of("snapscore", "onnxruntime", "opencv-dnn");
+    }
+}

@@ -1,0 +1,34 @@
+package dev.snapscore.bench;
+
+import java.nio.file.Path;
+import java.util.SplittableRandom;
+
+/** One engine under test, loaded with one model, ready to run one batch of random preprocessed images. */
+interface InferenceEngine extends AutoCloseable {
+
+    /** Runs the batch; returns something the benchmark sinks so the work cannot be optimised away. */
+    Object infer() throws Exception;
+
+    @Override
+    void close() throws Exception;
+
+    /**
+     * @param modelDir a directory holding {@code model.onnx} (every engine) and, for snapscore, its own format
+     */
+    static InferenceEngine open(String engine, Path modelDir, int batch, int threads) throws Exception {
+        return switch (engine) {
+            case "snapscore" -> new SnapscoreEngine(modelDir, batch, threads);
+            case "onnxruntime" -> new OnnxRuntimeEngine(modelDir.resolve("model.onnx"), batch, threads);
+            case "opencv-dnn" -> new OpenCvDnnEngine(modelDir.resolve("model.onnx"), batch, threads);
+            default -> throw new IllegalArgumentException("unknown engine " + engine);
+        };
+    }
+
+    /** Pixel-like values, as preprocessing gives them; the same for every engine. */
+    static float[] randomImages(int batch, int perImage) {
+        SplittableRandom r = new SplittableRandom(42);
+        float[] x = new float[batch * perImage];
+        for (int i = 0; i < x.length; i++) x[i] = (float) (r.nextDouble(256) - 120);
+        return x;
+    }
+}

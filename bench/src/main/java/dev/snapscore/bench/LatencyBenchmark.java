@@ -1,0 +1,47 @@
+package dev.snapscore.bench;
+
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+/** Single-image latency distribution (p50, p90, p99) of each engine. */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.SampleTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+public class LatencyBenchmark {
+    @Param({"snapscore", "onnxruntime", "opencv-dnn"})
+    public String engine;
+
+    @Param({"models/vgg-mini"})
+    public String model;
+
+    @Param({"2"})
+    public int threads;
+
+    private InferenceEngine runner;
+
+    @Setup(Level.Trial)
+    public void load() throws Exception {
+        runner = InferenceEngine.open(engine, Path.of(model), 1, threads);
+    }
+
+    @Benchmark
+    public Object inferOne() throws Exception {
+        return runner.infer();
+    }
+
+    @TearDown(Level.Trial)
+    public void close() throws Exception {
+        runner.close();
+    }
+}

@@ -1,0 +1,42 @@
+package dev.snapscore.bench;
+
+import dev.snapscore.engine.Model;
+import dev.snapscore.engine.Session;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+/** snapscore: its own format (memory-mapped) when the directory has one, else the ONNX file. */
+final class SnapscoreEngine implements InferenceEngine {
+    private final Model model;
+    private final Session session;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment input;
+    private final int batch;
+
+    SnapscoreEngine(Path modelDir, int batch, int threads) {
+        this.model = Model.load(Files.exists(modelDir.resolve("spec.json")) ? modelDir : modelDir.resolve("model.onnx"));
+        this.session = model.newSession(threads);
+        this.batch = batch;
+        float[] x = InferenceEngine.randomImages(batch, (int) model.spec().input().elements());
+        input = arena.allocate(x.length * 4L, 64);
+        MemorySegment.copy(x, 0, input, JAVA_FLOAT, 0, x.length);
+        session.prepare(batch);
+    }
+
+    @Override
+    public Object infer() {
+        return session.run(input, batch);
+    }
+
+    @Override
+    public void close() {
+        session.close();
+        model.close();
+        arena.close();
+    }
+}
