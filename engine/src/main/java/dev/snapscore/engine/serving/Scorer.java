@@ -1,0 +1,289 @@
+package dev.snapscore.engine.serving;
+
+import dev.snapscore.engine.ImageException;
+import dev.snapscore.engine.Model;
+import dev.snapscore.engine.Prediction;
+import dev.snapscore.engine.Result;
+import dev.snapscore.engine.Session;
+import dev.snapscore.engine.image.FaceDetector;
+import dev.snapscore.engine.image.ImageDecoder;
+import dev.snapscore.engine.image.Preprocessor;
+import dev.snapscore.engine.spec.ModelSpec;
+import org.bytedeco.opencv.opencv_core.Mat;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * Scores photos for many concurrent callers with dynamic micro-batching: requests are decoded and
+ * preprocessed on a worker pool, then one inference thread runs up to {@code maxBatch} of them at a time,
+ * waiting at most {@code maxDelay} after the first for others to join. At most {@code capacity} requests
+ * are in the scorer at once; beyond that, {@link #submit} fails fast with a
+ * {@link ScorerOverloadedException} instead of queueing without bound. Thread-safe.
+ *
+ * <pre>{@code
+ * try (Scorer scorer = Scorer.start(model, Scorer.Options.defaults())) {
+ *     Scored s = scorer.submit(jpegBytes).join();
+ * }
+ * }</pre>
+ */
+public final class Scorer implements AutoCloseable {
+
+    /**
+     * @param capacity  requests admitted at once (queued, decoding or being scored)
+     * @param workers   threads that decode and preprocess
+     * @param detector  face settings, or null to skip face detection
+     */
+    public record Options(int maxBatch, Duration maxDelay, int capacity, int workers, ImageDecoder decoder,
+                          FaceDetector.Settings detector) {
+        public Options {
+            if (maxBatch < 1) throw new IllegalArgumentException("max batch must be >= 1, got " + maxBatch);
+            if (maxDelay.isNegative()) throw new IllegalArgumentException("max delay must be >= 0");
+            if (capacity < maxBatch) throw new IllegalArgumentException("capacity must be >= max batch");
+            if (workers < 1) throw new IllegalArgumentException("workers must be >= 1");
+        }
+
+        public static Options defaults() {
+            return new Options(8, Duration.ofMillis(5), 64, Math.max(1, Runtime.getRuntime().availableProcessors() - 1),
+                    ImageDecoder.withDefaults(), null);
+        }
+
+        public Options withMaxBatch(int maxBatch, Duration maxDelay) {
+            return new Options(maxBatch, maxDelay, Math.max(capacity, maxBatch), workers, decoder, detector);
+        }
+
+        public Options withCapacity(int capacity) {
+            return new Options(maxBatch, maxDelay, capacity, workers, decoder, detector);
+        }
+
+        public Options withDetector(FaceDetector.Settings detector) {
+            return new Options(maxBatch, maxDelay, capacity, workers, decoder, detector);
+        }
+
+        public Options withDecoder(ImageDecoder decoder) {
+            return new Options(maxBatch, maxDelay, capacity, workers, decoder, detector);
+        }
+    }
+
+    /** A scored photo; {@code faces} is null when face detection is off. */
+    public record Scored(Prediction prediction, FaceDetector.Faces faces) {
+    }
+
+    /** A photo ready for inference. */
+    private record Request(MemorySegment image, FaceDetector.Faces faces, CompletableFuture<Scored> result, long submitted) {
+    }
+
+    private static final Request STOP = new Request(null, null, null, 0);
+
+    private final Model model;
+    private final Options options;
+    private final Session session;
+    private final Preprocessor preprocessor;
+    private final Arena arena = Arena.ofShared();
+    private final BlockingQueue<MemorySegment> freeImages;
+    private final BlockingQueue<Request> ready = new LinkedBlockingQueue<>();
+    private final Semaphore admitted;
+    private final ExecutorService decoders;
+    private final ThreadLocal<FaceDetector> detectors;
+    private final List<FaceDetector> allDetectors = new ArrayList<>();
+    private final Thread batcher;
+    private final ScorerMetrics metrics;
+    private final MemorySegment batch;
+    private final long imageBytes;
+    private volatile boolean closed;
+
+    private Scorer(Model model, Options options) {
+        this.model = model;
+        this.options = options;
+        ModelSpec spec = model.spec();
+        this.session = model.newSession();
+        this.preprocessor = new Preprocessor(spec.input(), spec.preprocess());
+        this.imageBytes = spec.input().elements() * Float.BYTES;
+        this.freeImages = new ArrayBlockingQueue<>(options.capacity());
+        for (int i = 0; i < options.capacity(); i++) freeImages.add(arena.allocate(imageBytes, 64));
+        this.batch = arena.allocate(options.maxBatch() * imageBytes, 64);
+        this.admitted = new Semaphore(options.capacity());
+        this.metrics = new ScorerMetrics(options.maxBatch());
+        this.decoders = Executors.newFixedThreadPool(options.workers(), Thread.ofPlatform().name("snapscore-scorer-decode-", 0).daemon(true).factory());
+        this.detectors = ThreadLocal.withInitial(() -> {
+            FaceDetector d = new FaceDetector(options.detector());
+            synchronized (allDetectors) {
+                allDetectors.add(d);
+            }
+            return d;
+        });
+        session.prepare(options.maxBatch());
+        this.batcher = Thread.ofPlatform().name("snapscore-scorer-batcher").daemon(true).start(this::batchLoop);
+    }
+
+    /** Starts a scorer over {@code model}, which must stay open until the scorer is closed. */
+    public static Scorer start(Model model, Options options) {
+        return new Scorer(model, options);
+    }
+
+    /** Scores an encoded photo (JPEG, PNG, BMP, WebP, TIFF). Fails with ImageException for a bad photo. */
+    public CompletableFuture<Scored> submit(byte[] encoded) {
+        return admit(() -> {
+            try (Mat bgr = options.decoder().decode(encoded, "image")) {
+                return prepare(bgr);
+            }
+        });
+    }
+
+    /** Scores a photo file. */
+    public CompletableFuture<Scored> submit(Path file) {
+        return admit(() -> {
+            try (Mat bgr = options.decoder().read(file)) {
+                return prepare(bgr);
+            }
+        });
+    }
+
+    /** Scores an already preprocessed image: (C, H, W) f32 NCHW as the model's spec wants, copied now. */
+    public CompletableFuture<Scored> submit(MemorySegment preprocessed) {
+        if (preprocessed.byteSize() != imageBytes) {
+            throw new IllegalArgumentException("a preprocessed image is " + imageBytes + " bytes for " + model.spec().input()
+                    + ", got " + preprocessed.byteSize());
+        }
+        byte[] copy = preprocessed.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        return admit(() -> {
+            MemorySegment image = freeImages.poll();
+            MemorySegment.copy(MemorySegment.ofArray(copy), 0, image, 0, imageBytes);
+            return new Prepared(image, null);
+        });
+    }
+
+    public ScorerMetrics.Snapshot metrics() {
+        return metrics.snapshot(options.capacity() - admitted.availablePermits());
+    }
+
+    public Options options() {
+        return options;
+    }
+
+    private record Prepared(MemorySegment image, FaceDetector.Faces faces) {
+    }
+
+    private Prepared prepare(Mat bgr) {
+        FaceDetector.Faces faces = options.detector() == null ? null : detectors.get().detect(bgr);
+        // A permit was taken for this request, so a buffer is free.
+        MemorySegment image = freeImages.poll();
+        preprocessor.write(bgr, image, 0);
+        return new Prepared(image, faces);
+    }
+
+    private CompletableFuture<Scored> admit(Supplier<Prepared> work) {
+        if (closed) throw new IllegalStateException("scorer is closed");
+        if (!admitted.tryAcquire()) {
+            metrics.rejected();
+            throw new ScorerOverloadedException("scorer is at capacity (" + options.capacity() + " requests); retry later");
+        }
+        metrics.accepted();
+        long submitted = System.nanoTime();
+        CompletableFuture<Scored> result = new CompletableFuture<>();
+        result.whenComplete((r, e) -> {
+            admitted.release();
+            if (e != null) metrics.failed();
+            else metrics.completed((System.nanoTime() - submitted) / 1e6);
+        });
+        try {
+            decoders.execute(() -> {
+                try {
+                    Prepared p = work.get();
+                    ready.add(new Request(p.image(), p.faces(), result, submitted));
+                } catch (ImageException | IllegalArgumentException e) {
+                    result.completeExceptionally(e);
+                } catch (RuntimeException e) {
+                    result.completeExceptionally(new ImageException("cannot prepare the image: " + e, e));
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            result.completeExceptionally(new IllegalStateException("scorer is closed"));
+        }
+        return result;
+    }
+
+    private void batchLoop() {
+        List<Request> group = new ArrayList<>(options.maxBatch());
+        ModelSpec spec = model.spec();
+        while (true) {
+            Request first;
+            try {
+                first = ready.take();
+            } catch (InterruptedException e) {
+                return;
+            }
+            if (first == STOP) return;
+            group.add(first);
+            long deadline = System.nanoTime() + options.maxDelay().toNanos();
+            boolean stop = false;
+            while (group.size() < options.maxBatch()) {
+                Request next;
+                try {
+                    long wait = deadline - System.nanoTime();
+                    next = wait > 0 ? ready.poll(wait, TimeUnit.NANOSECONDS) : ready.poll();
+                } catch (InterruptedException e) {
+                    next = null;
+                }
+                if (next == null) break;
+                if (next == STOP) {
+                    stop = true;
+                    break;
+                }
+                group.add(next);
+            }
+            runGroup(group, spec);
+            group.clear();
+            if (stop) return;
+        }
+    }
+
+    private void runGroup(List<Request> group, ModelSpec spec) {
+        for (int i = 0; i < group.size(); i++) {
+            MemorySegment.copy(group.get(i).image(), 0, batch, i * imageBytes, imageBytes);
+            freeImages.add(group.get(i).image());
+        }
+        metrics.batch(group.size());
+        try {
+            Result r = session.run(batch, group.size());
+            for (int i = 0; i < group.size(); i++) {
+                group.get(i).result().complete(new Scored(Prediction.of(null, r, i, spec), group.get(i).faces()));
+            }
+        } catch (RuntimeException e) {
+            for (Request q : group) q.result().completeExceptionally(e);
+        }
+    }
+
+    /** Stops accepting, answers every request already accepted, then frees native memory. */
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        decoders.shutdown();
+        try {
+            decoders.awaitTermination(1, TimeUnit.MINUTES); // every accepted photo is now queued or failed
+            ready.add(STOP);
+            batcher.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        session.close();
+        synchronized (allDetectors) {
+            allDetectors.forEach(FaceDetector::close);
+        }
+        arena.close();
+    }
+}
