@@ -383,22 +383,25 @@ public final class OnnxImporter {
             requireFloat(attrs, "beta");
             if (attrs.containsKey("transA") && attrs.get("transA").getI() != 0) throw unsupported("has transA 1; snapscore supports 0");
             boolean transB = attrs.containsKey("transB") && attrs.get("transB").getI() != 0;
-            dense(initializer(1, "weights"), !transB, node.getInputCount() > 2 && !node.getInput(2).isEmpty() ? 2 : -1);
+            TensorProto w = initializer(1, "weights");
+            checkDenseInput(w, !transB);
+            dense(layerName(w.getName()), w, !transB, node.getInputCount() > 2 && !node.getInput(2).isEmpty() ? 2 : -1);
         }
 
         private void matMul(List<NodeProto> nodes) {
             TensorProto w = initializer(1, "weights");
+            checkDenseInput(w, true);
+            String name = layerName(w.getName());
             String product = node.getOutput(0);
             // A bias Add right after, reading this MatMul's output, belongs to the same dense layer.
             NodeProto next = index + 1 < nodes.size() ? nodes.get(index + 1) : null;
             if (next != null && next.getOpType().equals("Add") && next.getInputCount() == 2 && next.getInputList().contains(product)) {
-                checkDenseInput(w, true);
                 node = next;
                 index++;
                 if (node.getOutputCount() == 0 || node.getOutput(0).isEmpty()) throw unsupported("has no output");
-                dense(w, true, node.getInput(0).equals(product) ? 1 : 0);
+                dense(name, w, true, node.getInput(0).equals(product) ? 1 : 0);
             } else {
-                dense(w, true, -1);
+                dense(name, w, true, -1);
             }
         }
 
@@ -412,12 +415,13 @@ public final class OnnxImporter {
             }
         }
 
-        /** A dense layer from a 2-D weight initializer ([in, out] when {@code transposed}) and an optional bias input. */
-        private void dense(TensorProto w, boolean transposed, int biasInput) {
-            checkDenseInput(w, transposed);
+        /**
+         * A dense layer from a 2-D weight initializer ([in, out] when {@code transposed}), already checked against its
+         * input, and an optional bias input of the current node.
+         */
+        private void dense(String name, TensorProto w, boolean transposed, int biasInput) {
             long[] dims = dims(w);
             int out = checkedInt(transposed ? dims[1] : dims[0], "outputs");
-            String name = layerName(w.getName());
             layers.add(new Layer.Dense(name, out, Activation.NONE));
             tensors.put(name + ".weight", copy(name + ".weight", w, new long[] {out, features}, transposed));
             tensors.put(name + ".bias", biasInput < 0 ? zeros(name + ".bias", out) : bias(name, biasInput, out));

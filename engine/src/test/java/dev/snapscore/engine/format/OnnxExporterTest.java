@@ -18,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -118,10 +119,15 @@ class OnnxExporterTest {
     }
 
     private static Map<String, float[]> runOnnxRuntime(Path onnx, Tensor input) throws OrtException {
+        return runOnnxRuntime(onnx, input.data().asByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer(), input.shape());
+    }
+
+    /** ONNX Runtime's {@code logits} and {@code probs} for one run of {@code onnx} on {@code input}. */
+    static Map<String, float[]> runOnnxRuntime(Path onnx, FloatBuffer input, long[] shape) throws OrtException {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
              OrtSession session = env.createSession(onnx.toString(), options);
-             OnnxTensor tensor = OnnxTensor.createTensor(env, input.data().asByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer(), input.shape());
+             OnnxTensor tensor = OnnxTensor.createTensor(env, input, shape);
              OrtSession.Result result = session.run(Map.of("input", tensor))) {
             return Map.of("logits", flat(result.get("logits").orElseThrow()), "probs", flat(result.get("probs").orElseThrow()));
         }
@@ -138,7 +144,7 @@ class OnnxExporterTest {
         return t.data().toArray(JAVA_FLOAT_UNALIGNED);
     }
 
-    private static void assertClose(float[] want, float[] got, double tolerance, String what) {
+    static void assertClose(float[] want, float[] got, double tolerance, String what) {
         assertEquals(want.length, got.length, what + " length");
         double max = 0;
         for (int i = 0; i < want.length; i++) max = Math.max(max, Math.abs(want[i] - got[i]));
