@@ -58,7 +58,9 @@ public final class OnnxImporter {
     }
 
     /**
-     * Parses {@code onnxFile}; weights are copied into native memory owned by the returned model.
+     * Parses {@code onnxFile}; weights are copied into native memory owned by the returned model (close it).
+     * Layers are named after their weight initializers without the {@code .weight} suffix, else after their
+     * nodes; labels are "0".."n-1" and the preprocessing is Caffe's, since ONNX carries neither.
      *
      * @throws ModelFormatException naming the node, its op and what is supported, for anything snapscore
      *                              cannot run; or for a file that is missing or not ONNX
@@ -183,8 +185,8 @@ public final class OnnxImporter {
             checkOutputs();
             int classes = (int) features;
             String name = graph.getName().isEmpty() ? file.getFileName().toString().replaceFirst("\\.onnx$", "") : graph.getName();
-            ModelSpec spec = new ModelSpec(name, input, Preprocess.CAFFE, layers, ModelSpec.indexLabels(classes), null);
             try {
+                ModelSpec spec = new ModelSpec(name, input, Preprocess.CAFFE, layers, ModelSpec.indexLabels(classes), null);
                 return new LoadedModel(spec, new Weights(arena, tensors));
             } catch (ModelFormatException e) {
                 throw new ModelFormatException(file + ": " + e.getMessage(), e);
