@@ -1,7 +1,8 @@
 package dev.snapscore.engine.format;
 
-import com.google.protobuf.ByteString;
 import com.google.protobuf.CodedOutputStream;
+import com.google.protobuf.UnsafeByteOperations;
+import dev.snapscore.engine.ModelFormatException;
 import dev.snapscore.engine.format.onnx.OnnxProtos.AttributeProto;
 import dev.snapscore.engine.format.onnx.OnnxProtos.GraphProto;
 import dev.snapscore.engine.format.onnx.OnnxProtos.ModelProto;
@@ -23,7 +24,9 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Writes a spec and its weights as an opset-17 ONNX model with input {@code input} [batch, C, H, W] and
@@ -32,12 +35,29 @@ import java.util.Arrays;
 public final class OnnxExporter {
     static final int OPSET = 17;
     static final int IR_VERSION = 8;
+    // A protobuf message is at most 2 GiB; leave room for the graph around the weights.
+    private static final long MAX_WEIGHT_BYTES = Integer.MAX_VALUE - (64L << 20);
 
     private OnnxExporter() {
     }
 
+    /**
+     * Writes {@code spec} with {@code weights} to {@code onnxFile}, atomically: a temporary file beside it is
+     * moved into place, so readers see the old file or the whole new one. Weight bytes are streamed from
+     * their native memory, not copied onto the heap.
+     *
+     * @throws ModelFormatException     if the weights do not match the spec (missing tensor, wrong shape)
+     * @throws IllegalArgumentException if the weights exceed protobuf's 2 GB message limit
+     * @throws IOException              if the file cannot be written
+     */
     public static void write(Path onnxFile, ModelSpec spec, Weights weights) throws IOException {
         spec.checkWeights(weights);
+        long bytes = 0;
+        for (Tensor.ShapeRequirement r : spec.weightShapes()) bytes += Tensor.elementCount(r.shape()) * Float.BYTES;
+        if (bytes > MAX_WEIGHT_BYTES) {
+            throw new IllegalArgumentException(spec.name() + ": " + bytes + " bytes of weights do not fit one ONNX file "
+                    + "(protobuf's 2 GB limit)");
+        }
         GraphProto.Builder graph = GraphProto.newBuilder().setName(spec.name());
         graph.addInput(valueInfo("input", "batch", spec.input().channels(), spec.input().height(), spec.input().width()));
         String current = "input";
@@ -52,7 +72,7 @@ public final class OnnxExporter {
                     String out = c.name() + ".out";
                     graph.addNode(node("Conv", c.name(), out, current, c.weightName(), c.biasName())
                             .addAllAttribute(windowAttributes(c.window(), true)));
-                    current = relu(graph, c.activation(), out);
+                    current = c.activation() == Activation.RELU ? relu(graph, out, out + ".relu") : out;
                 }
                 case Layer.MaxPool p -> {
                     String out = "pool" + n++;
@@ -70,10 +90,12 @@ public final class OnnxExporter {
                 case Layer.Dense d -> {
                     graph.addInitializer(initializer(weights.tensors().get(d.weightName())));
                     graph.addInitializer(initializer(weights.tensors().get(d.biasName())));
-                    String out = d == last ? "logits" : d.name() + ".out";
+                    // The last layer's output is `logits`, after its ReLU if it has one, as the engine computes it.
+                    boolean relu = d.activation() == Activation.RELU;
+                    String out = d == last && !relu ? "logits" : d.name() + ".out";
                     graph.addNode(node("Gemm", d.name(), out, current, d.weightName(), d.biasName())
                             .addAttribute(integer("transB", 1)));
-                    current = d == last ? out : relu(graph, d.activation(), out);
+                    current = relu ? relu(graph, out, d == last ? "logits" : out + ".relu") : out;
                 }
                 case Layer.Dropout d -> { } // identity at inference
             }
@@ -95,11 +117,9 @@ public final class OnnxExporter {
         });
     }
 
-    private static String relu(GraphProto.Builder graph, Activation activation, String input) {
-        if (activation != Activation.RELU) return input;
-        String out = input + ".relu";
-        graph.addNode(node("Relu", out, out, input));
-        return out;
+    private static String relu(GraphProto.Builder graph, String input, String output) {
+        graph.addNode(node("Relu", output, output, input));
+        return output;
     }
 
     private static NodeProto.Builder node(String op, String name, String output, String... inputs) {
@@ -107,7 +127,7 @@ public final class OnnxExporter {
     }
 
     private static Iterable<AttributeProto> windowAttributes(Window w, boolean conv) {
-        var list = new java.util.ArrayList<AttributeProto>();
+        List<AttributeProto> list = new ArrayList<>();
         list.add(ints("kernel_shape", w.kernelH(), w.kernelW()));
         list.add(ints("strides", w.strideH(), w.strideW()));
         list.add(ints("pads", w.padTop(), w.padLeft(), w.padBottom(), w.padRight()));
@@ -128,8 +148,9 @@ public final class OnnxExporter {
     private static TensorProto initializer(Tensor t) {
         TensorProto.Builder b = TensorProto.newBuilder().setName(t.name()).setDataType(TensorProto.DataType.FLOAT_VALUE);
         for (long d : t.shape()) b.addDims(d);
-        // safetensors and ONNX raw_data are both little-endian f32, row-major: a straight byte copy.
-        return b.setRawData(ByteString.copyFrom(t.data().asByteBuffer())).build();
+        // Tensor data and ONNX raw_data are both little-endian f32, row-major: the bytes go as they are. Wrapping
+        // (not copying) is safe because the weights outlive this write and nothing mutates them meanwhile.
+        return b.setRawData(UnsafeByteOperations.unsafeWrap(t.data().asByteBuffer())).build();
     }
 
     private static ValueInfoProto valueInfo(String name, String batchParam, long... dims) {
