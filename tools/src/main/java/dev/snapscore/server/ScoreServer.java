@@ -116,6 +116,9 @@ public final class ScoreServer implements AutoCloseable {
             send(ex, 200, "application/json", JSON.writeValueAsBytes(toJson(scored)));
         } catch (IllegalArgumentException e) {
             error(ex, 400, e.getMessage());
+        } catch (RuntimeException e) {
+            System.err.println("snapscore serve: " + e);
+            error(ex, 500, e.toString());
         }
     }
 
