@@ -62,15 +62,18 @@ final class NetworkPlan implements AutoCloseable {
 
     @Override
     public void close() {
+        closeAll(steps, inputDesc, logitsDesc, probsDesc);
+    }
+
+    /** Frees the steps' primitives and descriptors, then the given descriptors (nulls skipped). */
+    private static void closeAll(List<Step> steps, MemoryDesc... descs) {
         for (Step s : steps) {
             s.primitive().close();
             s.srcDesc().close();
             s.dstDesc().close();
             s.scratchpadDesc().close();
         }
-        inputDesc.close();
-        logitsDesc.close();
-        probsDesc.close();
+        for (MemoryDesc d : descs) if (d != null) d.close();
     }
 
     /** One-shot builder; tracks where the current activation lives and in which layout. */
@@ -119,15 +122,7 @@ final class NetworkPlan implements AutoCloseable {
                 softmax(logitsDesc, probsDesc);
                 return new NetworkPlan(batch, steps, inputDesc, logitsDesc, probsDesc, maxActivation, maxScratchpad);
             } catch (RuntimeException e) {
-                for (Step s : steps) {
-                    s.primitive().close();
-                    s.srcDesc().close();
-                    s.dstDesc().close();
-                    s.scratchpadDesc().close();
-                }
-                inputDesc.close();
-                if (logitsDesc != null) logitsDesc.close();
-                if (probsDesc != null) probsDesc.close();
+                closeAll(steps, inputDesc, logitsDesc, probsDesc);
                 throw e;
             }
         }
