@@ -12,7 +12,7 @@ import java.io.UncheckedIOException;
 /** {@code snapscore}: score photos with VGG16-family models on the CPU. The only place that exits. */
 @Command(name = "snapscore", mixinStandardHelpOptions = true, versionProvider = SnapscoreCli.Version.class,
         description = "Score photos with VGG16-family classifiers on the CPU (oneDNN through the Java FFM API).",
-        subcommands = {ScoreCommand.class, CleanCommand.class, ServeCommand.class, VerifyCommand.class, ConvertCommand.class, GenerateCommand.class,
+        subcommands = {ScoreCommand.class, CleanCommand.class, ServeCommand.class, VerifyCommand.class, ConvertCommand.class, GenerateCommand.class, PreprocessCommand.class,
                 CommandLine.HelpCommand.class})
 public final class SnapscoreCli implements Runnable {
     /** Exit codes shared by every verb. */

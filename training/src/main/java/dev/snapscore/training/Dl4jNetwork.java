@@ -1,0 +1,164 @@
+package dev.snapscore.training;
+
+import dev.snapscore.engine.spec.Activation;
+import dev.snapscore.engine.spec.Layer;
+import dev.snapscore.engine.spec.Tensor;
+import dev.snapscore.engine.spec.Weights;
+import dev.snapscore.engine.spec.Window;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.dropout.Dropout;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.PoolingType;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.conf.layers.misc.FrozenLayer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.weights.WeightInit;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+
+import java.lang.foreign.Arena;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+/**
+ * An {@link Architecture} as a DL4J {@link MultiLayerNetwork}, and the weights between the two layouts.
+ * DL4J layer i is the i-th conv, max-pool or dense layer of the spec (flatten and dropout have no layer of
+ * their own: DL4J flattens in a preprocessor and applies dropout to a layer's input). Conv weights are OIHW
+ * in both; DL4J's dense weights are (in, out), the engine's (out, in).
+ */
+public final class Dl4jNetwork {
+    private Dl4jNetwork() {
+    }
+
+    /** Adam with decoupled-from-loss weight decay (DL4J applies it to weights, not biases). */
+    public record Hyper(double learningRate, double weightDecay, long seed, boolean freezeBase) {
+        public Hyper {
+            if (!(learningRate > 0)) throw new IllegalArgumentException("learning rate must be > 0, got " + learningRate);
+            if (!(weightDecay >= 0)) throw new IllegalArgumentException("weight decay must be >= 0, got " + weightDecay);
+        }
+    }
+
+    public static MultiLayerNetwork build(Architecture arch, Hyper hyper) {
+        var list = new NeuralNetConfiguration.Builder()
+                .seed(hyper.seed())
+                .dataType(DataType.FLOAT)
+                .updater(new Adam(hyper.learningRate()))
+                .weightDecay(hyper.weightDecay())
+                .weightInit(WeightInit.RELU) // He normal, as Keras' VGG16 training used
+                .list();
+        int index = 0;
+        for (Layer l : arch.base()) {
+            org.deeplearning4j.nn.conf.layers.Layer layer = switch (l) {
+                case Layer.Conv c -> {
+                    Window w = symmetric(c.window(), c.name());
+                    yield new ConvolutionLayer.Builder(w.kernelH(), w.kernelW()).stride(w.strideH(), w.strideW())
+                            .padding(w.padTop(), w.padLeft()).nOut(c.out()).name(c.name())
+                            .activation(c.activation() == Activation.RELU ? org.nd4j.linalg.activations.Activation.RELU
+                                    : org.nd4j.linalg.activations.Activation.IDENTITY).build();
+                }
+                case Layer.MaxPool p -> {
+                    Window w = symmetric(p.window(), "maxpool");
+                    yield new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(w.kernelH(), w.kernelW())
+                            .stride(w.strideH(), w.strideW()).padding(w.padTop(), w.padLeft()).build();
+                }
+                default -> throw new IllegalArgumentException("not a base layer: " + l);
+            };
+            // A frozen base keeps its weights (no updater, no decay) and needs no gradients at all.
+            list.layer(index++, hyper.freezeBase() ? new FrozenLayer(layer) : layer);
+        }
+        double retain = 1 - arch.dropout(); // DL4J's dropOut(x) takes the probability of keeping a unit
+        for (int i = 0; i < arch.head().size(); i++) {
+            DenseLayer.Builder dense = new DenseLayer.Builder().nOut(arch.head().get(i)).name(Architecture.denseName(i))
+                    .activation(org.nd4j.linalg.activations.Activation.RELU);
+            if (i > 0 && arch.dropout() > 0) dense.dropOut(new Dropout(retain));
+            list.layer(index++, dense.build());
+        }
+        OutputLayer.Builder out = new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(arch.classes())
+                .name(Architecture.denseName(arch.head().size())).activation(org.nd4j.linalg.activations.Activation.SOFTMAX);
+        if (!arch.head().isEmpty() && arch.dropout() > 0) out.dropOut(new Dropout(retain));
+        list.layer(index, out.build());
+        MultiLayerConfiguration conf = list
+                .setInputType(InputType.convolutional(arch.input().height(), arch.input().width(), arch.input().channels()))
+                .build();
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        return net;
+    }
+
+    private static Window symmetric(Window w, String name) {
+        if (w.padTop() != w.padBottom() || w.padLeft() != w.padRight()) {
+            throw new IllegalArgumentException(name + ": DL4J pads symmetrically; padding " + w + " is not");
+        }
+        return w;
+    }
+
+    /** The DL4J layer index of each spec layer name that has weights, in order. */
+    static Map<String, Integer> weightLayers(Architecture arch) {
+        Map<String, Integer> index = new LinkedHashMap<>();
+        int i = 0;
+        for (Layer l : arch.base()) {
+            if (l instanceof Layer.Conv c) index.put(c.name(), i);
+            i++;
+        }
+        for (int d = 0; d <= arch.head().size(); d++) index.put(Architecture.denseName(d), i++);
+        return index;
+    }
+
+    /** Sets the conv base's weights from engine tensors (OIHW), checking every shape. */
+    public static void loadBase(MultiLayerNetwork net, Architecture arch, Weights weights) {
+        Map<String, Integer> index = weightLayers(arch);
+        for (Layer.Conv c : arch.convs()) {
+            org.deeplearning4j.nn.api.Layer layer = net.getLayer(index.get(c.name()));
+            INDArray w = layer.getParam("W"), b = layer.getParam("b");
+            Tensor tw = weights.get(c.weightName(), w.shape()), tb = weights.get(c.biasName(), b.length());
+            w.assign(Nd4j.create(floats(tw), w.shape(), 'c'));
+            b.assign(Nd4j.create(floats(tb), b.shape(), 'c'));
+        }
+    }
+
+    /** Every weight in the engine's layout and names, in native memory owned by the returned Weights. */
+    public static Weights export(MultiLayerNetwork net, Architecture arch) {
+        Map<String, Integer> index = weightLayers(arch);
+        Arena arena = Arena.ofShared();
+        try {
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            for (Map.Entry<String, Integer> e : index.entrySet()) {
+                org.deeplearning4j.nn.api.Layer layer = net.getLayer(e.getValue());
+                INDArray w = layer.getParam("W"), b = layer.getParam("b");
+                boolean dense = w.rank() == 2;
+                INDArray engineW = dense ? w.transpose() : w; // (in, out) → (out, in)
+                String wn = e.getKey() + ".weight", bn = e.getKey() + ".bias";
+                tensors.put(wn, ModelExport.tensor(arena, wn, engineW));
+                tensors.put(bn, ModelExport.tensor(arena, bn, b.reshape(b.length())));
+            }
+            return new Weights(arena, tensors);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    private static float[] floats(Tensor t) {
+        return t.data().toArray(JAVA_FLOAT_UNALIGNED);
+    }
+
+    /** Parameter counts: (all, trainable). */
+    static long[] parameterCounts(MultiLayerNetwork net) {
+        long all = 0, trainable = 0;
+        for (org.deeplearning4j.nn.api.Layer l : net.getLayers()) {
+            long n = l.numParams();
+            all += n;
+            if (!(l instanceof org.deeplearning4j.nn.layers.FrozenLayer)) trainable += n;
+        }
+        return new long[] {all, trainable};
+    }
+}

@@ -1,0 +1,217 @@
+package dev.snapscore.training;
+
+import dev.snapscore.engine.ModelFormatException;
+import dev.snapscore.engine.format.LoadedModel;
+import dev.snapscore.engine.format.ModelFormats;
+import dev.snapscore.engine.spec.ModelSpec;
+import dev.snapscore.engine.spec.Preprocess;
+import dev.snapscore.training.data.Buckets;
+import dev.snapscore.training.data.FolderDataset;
+import dev.snapscore.training.data.Labelled;
+import dev.snapscore.training.data.PostsCsv;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code snapscore train}: DL4J trains a VGG16-family classifier; the engine's format comes out. */
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Train VGG16 (with a width multiplier) plus a dense head with Deeplearning4j on labelled photos,",
+                "and export it in snapscore's model format. Photos are decoded and preprocessed by the engine itself",
+                "(OpenCV INTER_AREA to 224x224, BGR minus the Caffe means), so training sees what `score` sees.",
+                "Exit codes: 0 done, 1 the export does not reproduce DL4J within tolerance, 2 bad input."})
+public final class TrainCommand implements Callable<Integer> {
+    static final int OK = 0, EXPORT_MISMATCH = 1, BAD_INPUT = 2;
+
+    static final class Source {
+        @Option(names = "--data", paramLabel = "DIR", description = "A folder per class (e.g. DIR/selfie/, DIR/notselfie/).")
+        Path folders;
+
+        @Option(names = "--posts", paramLabel = "FILE.csv",
+                description = "Posts table with columns file,likes,comments,age_seconds; class = like bucket.")
+        Path posts;
+    }
+
+    @ArgGroup(exclusive = true, multiplicity = "1", heading = "Data (one of):%n")
+    Source source;
+
+    @Option(names = "--images", paramLabel = "DIR", description = "With --posts: folder the file column is relative to. Default: the CSV's folder.")
+    Path images;
+
+    @Option(names = "--min-age", defaultValue = "2000", paramLabel = "SECONDS",
+            description = "With --posts: drop posts younger than this (their counts have not settled). Default: ${DEFAULT-VALUE}.")
+    long minAge;
+
+    @Option(names = "--buckets", split = ",", paramLabel = "EDGE", defaultValue = "1,2,3,4,5,6,7,8,9",
+            description = "With --posts: ascending like-count edges; class = number of edges <= likes. Default ${DEFAULT-VALUE}: min(likes, 9).")
+    long[] buckets;
+
+    @Option(names = "--width", defaultValue = "1.0", description = "VGG16 width multiplier (1.0 = VGG16). Default: ${DEFAULT-VALUE}.")
+    double width;
+
+    @Option(names = "--head", split = ",", defaultValue = "2048,1024,512,64", paramLabel = "UNITS",
+            description = "Hidden dense widths (ReLU, dropout after each). Default: ${DEFAULT-VALUE} (the original study's).")
+    List<Integer> head;
+
+    @Option(names = "--dropout", defaultValue = "0.5", description = "Dropout rate after each hidden dense layer. Default: ${DEFAULT-VALUE}.")
+    double dropout;
+
+    @Option(names = "--init", paramLabel = "MODEL",
+            description = "Initialise the convolution base from this model (snapscore directory or .onnx) and freeze it; its conv widths replace --width.")
+    Path init;
+
+    @Option(names = "--fine-tune-base", description = "With --init: train the base too instead of freezing it.")
+    boolean fineTuneBase;
+
+    @Option(names = "--epochs", defaultValue = "20", description = "Most epochs. Default: ${DEFAULT-VALUE}.")
+    int epochs;
+
+    @Option(names = "--batch", defaultValue = "16", description = "Images per step. Default: ${DEFAULT-VALUE}.")
+    int batch;
+
+    @Option(names = "--lr", defaultValue = "1e-4", description = "Adam learning rate. Default: ${DEFAULT-VALUE}.")
+    double learningRate;
+
+    @Option(names = "--weight-decay", defaultValue = "1e-4", description = "Weight decay (weights, not biases). Default: ${DEFAULT-VALUE}.")
+    double weightDecay;
+
+    @Option(names = "--validation", defaultValue = "0.2", description = "Fraction of each class held out for validation. Default: ${DEFAULT-VALUE}.")
+    double validation;
+
+    @Option(names = "--patience", defaultValue = "3", description = "Stop after this many epochs without a lower validation loss. Default: ${DEFAULT-VALUE}.")
+    int patience;
+
+    @Option(names = "--augment", description = "Training only: random horizontal flips and small crops (shifts of up to --crop pixels).")
+    boolean augment;
+
+    @Option(names = "--crop", defaultValue = "16", description = "With --augment: largest shift in pixels. Default: ${DEFAULT-VALUE}.")
+    int crop;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Seed for initial weights, split, order and augmentation. Default: ${DEFAULT-VALUE}.")
+    long seed;
+
+    @Option(names = "--checkpoints", paramLabel = "DIR", description = "Write best.zip and last.zip (DL4J models) here after each epoch.")
+    Path checkpoints;
+
+    @Option(names = "--cache", paramLabel = "DIR", description = "Where the preprocessed inputs go. Default: a temporary folder, deleted at the end.")
+    Path cache;
+
+    @Option(names = "--export", paramLabel = "OUTDIR", description = "Write the best model in snapscore's format here, then check the engine reproduces DL4J.")
+    Path export;
+
+    @Option(names = "--name", description = "Model name in the exported spec. Default: the export folder's name.")
+    String name;
+
+    @Option(names = "--tolerance", defaultValue = "1e-4", description = "Export check: largest allowed probability difference. Default: ${DEFAULT-VALUE}.")
+    double tolerance;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
+    }
+
+    /** Runs the command line and returns its exit code. */
+    static int run(PrintWriter out, PrintWriter err, String... args) {
+        CommandLine cli = new CommandLine(new TrainCommand()).setOut(out).setErr(err);
+        cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            if (ex instanceof IllegalArgumentException || ex instanceof ModelFormatException || ex instanceof IOException
+                    || ex instanceof UncheckedIOException) {
+                commandLine.getErr().println("snapscore train: " + (ex.getMessage() == null ? ex : ex.getMessage()));
+                return BAD_INPUT;
+            }
+            throw ex;
+        });
+        return cli.execute(args);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        if (augment && crop < 0) throw new IllegalArgumentException("--crop must be >= 0, got " + crop);
+        if (!(tolerance >= 0)) throw new IllegalArgumentException("--tolerance must be >= 0, got " + tolerance);
+        Trainer.Options options = new Trainer.Options(epochs, batch, validation, patience, augment, augment ? crop : 0, seed, checkpoints);
+        Labelled data = readData(out);
+        EngineCli engine = EngineCli.locate();
+
+        LoadedModel base = init == null ? null : ModelFormats.read(init);
+        try {
+            Architecture arch = base == null ? Architecture.vgg16(width, head, dropout, data.classes())
+                    : initArchitecture(base.spec(), data.classes());
+            Path cacheDir = cache != null ? cache : Files.createTempDirectory("snapscore-train");
+            try (InputCache inputs = InputCache.build(engine, data, arch.input().height(), cacheDir)) {
+                for (Map.Entry<Path, String> e : inputs.unreadable().entrySet()) {
+                    out.println("unreadable image, skipped: " + e.getValue());
+                }
+                MultiLayerNetwork net = Dl4jNetwork.build(arch,
+                        new Dl4jNetwork.Hyper(learningRate, weightDecay, seed, base != null && !fineTuneBase));
+                if (base != null) {
+                    Dl4jNetwork.loadBase(net, arch, base.weights());
+                    base.close();
+                }
+                long[] params = Dl4jNetwork.parameterCounts(net);
+                out.printf("network: %d conv layers, head %s, %d classes; %,d parameters, %,d trained%s%n", arch.convs().size(),
+                        arch.head(), arch.classes(), params[0], params[1],
+                        base == null ? "" : (fineTuneBase ? " (base from " : " (base frozen, from ") + init + ")");
+                Trainer.Outcome outcome = new Trainer(options, out).train(net, inputs);
+                out.printf("best: epoch %d, val_loss %.4f, val_acc %.3f%n", outcome.best().epoch(), outcome.best().valLoss(),
+                        outcome.best().valAccuracy());
+                if (export == null) return OK;
+                String modelName = name != null ? name : export.toAbsolutePath().getFileName().toString();
+                ModelSpec exported = arch.spec(modelName, inputs.data().classNames(), inputs.data().values());
+                ModelExport.write(net, arch, exported, export);
+                int[] sample = Arrays.copyOf(outcome.validation(), Math.min(16, outcome.validation().length));
+                EngineCli.Run check = ModelExport.verify(engine, net, export, ModelExport.stack(inputs, sample), tolerance, cacheDir);
+                double diff = ModelExport.maxAbsDiff(check);
+                out.printf("exported %s; the engine reproduces DL4J's probabilities on %d validation images: max abs diff %.3g (tolerance %s)%n",
+                        export, sample.length, diff, tolerance);
+                return check.exitCode() == 0 ? OK : EXPORT_MISMATCH;
+            } finally {
+                if (cache == null) deleteTree(cacheDir);
+            }
+        } finally {
+            if (base != null) base.close();
+        }
+    }
+
+    private Labelled readData(PrintWriter out) {
+        if (source.folders != null) {
+            Labelled data = FolderDataset.read(source.folders);
+            out.printf("data: %d images in %d classes %s%n", data.size(), data.classes(), data.classNames());
+            return data;
+        }
+        Path root = images != null ? images : source.posts.toAbsolutePath().getParent();
+        PostsCsv.Result r = PostsCsv.read(source.posts, root, minAge, new Buckets(buckets));
+        out.println(r.summary(minAge));
+        for (PostsCsv.Problem p : r.malformed()) out.println("malformed, dropped: " + source.posts + " " + p);
+        for (PostsCsv.Problem p : r.missingFiles()) out.println("missing image, dropped: " + source.posts + " " + p);
+        return r.data();
+    }
+
+    /** The init model's conv base with this command's head; its input and preprocessing must be the engine's default. */
+    private Architecture initArchitecture(ModelSpec s, int classes) {
+        if (!s.preprocess().equals(Preprocess.CAFFE)) {
+            throw new IllegalArgumentException(init + " preprocesses with " + s.preprocess() + "; training uses " + Preprocess.CAFFE);
+        }
+        return new Architecture(s.input(), Architecture.convBase(s), head, dropout, classes);
+    }
+
+    private static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) return;
+        try (var s = Files.walk(p)) {
+            for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(q);
+        }
+    }
+}
