@@ -39,11 +39,14 @@ public record Architecture(InputShape input, List<Layer> base, List<Integer> hea
         if (classes < 2) throw new IllegalArgumentException("a classifier needs at least 2 classes, got " + classes);
     }
 
-    /** VGG16's base with every conv width scaled by {@code widthMultiplier} (at least 1 channel each). */
-    public static Architecture vgg16(double widthMultiplier, List<Integer> head, double dropout, int classes) {
+    /**
+     * VGG16's base with every conv width scaled by {@code widthMultiplier} (at least 1 channel each), for
+     * {@code inputSize}² inputs (224 is VGG16's; the topology works down to 32, which quick tests use).
+     */
+    public static Architecture vgg16(double widthMultiplier, List<Integer> head, double dropout, int classes, int inputSize) {
         // The engine's generator owns VGG16's layer table; borrow its base, drop its random weights.
         try (LoadedModel generated = ModelGenerator.generate(new ModelGenerator.Config("vgg16", widthMultiplier,
-                List.of(), classes, FlattenOrder.NCHW, 0, 224))) {
+                List.of(), classes, FlattenOrder.NCHW, 0, inputSize))) {
             return new Architecture(generated.spec().input(), convBase(generated.spec()), head, dropout, classes);
         }
     }

@@ -53,7 +53,9 @@ public final class Dl4jNetwork {
                 .dataType(DataType.FLOAT)
                 .updater(new Adam(hyper.learningRate()))
                 .weightDecay(hyper.weightDecay())
-                .weightInit(WeightInit.RELU) // He normal, as Keras' VGG16 training used
+                // Keras' default (glorot_uniform), as the original study had: it shrinks activations layer by
+                // layer, so Caffe-scaled inputs (±128) start with small logits; He init would saturate the softmax.
+                .weightInit(WeightInit.XAVIER_UNIFORM)
                 .list();
         int index = 0;
         for (Layer l : arch.base()) {

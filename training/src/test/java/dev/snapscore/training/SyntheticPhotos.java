@@ -38,7 +38,7 @@ final class SyntheticPhotos {
 
     static BufferedImage stripes(boolean horizontal, SplittableRandom random) {
         int w = random.nextInt(160, 320), h = random.nextInt(160, 320);
-        int period = random.nextInt(16, 48), phase = random.nextInt(period);
+        int period = random.nextInt(48, 96), phase = random.nextInt(period);
         Color a = color(random), b = color(random);
         BufferedImage image = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
         for (int y = 0; y < h; y++) {
