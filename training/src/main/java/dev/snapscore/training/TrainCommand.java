@@ -26,7 +26,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code snapscore train}: DL4J trains a VGG16-family classifier; the engine's format comes out. */
-@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "snapscore train", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Train VGG16 (with a width multiplier) plus a dense head with Deeplearning4j on labelled photos,",
                 "and export it in snapscore's model format. Photos are decoded and preprocessed by the engine itself",
                 "(OpenCV INTER_AREA to 224x224, BGR minus the Caffe means), so training sees what `score` sees.",
