@@ -27,10 +27,13 @@ import java.util.concurrent.Callable;
 
 /** {@code snapscore train}: DL4J trains a VGG16-family classifier; the engine's format comes out. */
 @Command(name = "snapscore train", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Train VGG16 (with a width multiplier) plus a dense head with Deeplearning4j on labelled photos,",
-                "and export it in snapscore's model format. Photos are decoded and preprocessed by the engine itself",
-                "(OpenCV INTER_AREA to 224x224, BGR minus the Caffe means), so training sees what `score` sees.",
-                "Exit codes: 0 done, 1 the export does not reproduce DL4J within tolerance, 2 bad input."})
+        version = "snapscore train (Deeplearning4j 1.0.0-M2.1, CPU)",
+        description = {"Train VGG16 (with a width multiplier) plus a dense head with Deeplearning4j on",
+                "labelled photos, and export it in snapscore's model format. Photos are decoded and",
+                "preprocessed by the engine itself (OpenCV INTER_AREA to 224x224, BGR minus the",
+                "Caffe means), so training sees exactly what `score` sees.",
+                "Exit codes: 0 done, 1 the export does not reproduce DL4J within --tolerance,",
+                "2 bad input."})
 public final class TrainCommand implements Callable<Integer> {
     static final int OK = 0, EXPORT_MISMATCH = 1, BAD_INPUT = 2;
 
