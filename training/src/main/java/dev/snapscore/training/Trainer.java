@@ -85,7 +85,7 @@ final class Trainer {
             Epoch epoch = new Epoch(e, lossSum / train.length, val[0], val[1], train.length / seconds);
             epochs.add(epoch);
             boolean improved = best == null || epoch.valLoss() < best.valLoss();
-            out.printf("epoch %3d/%d  loss %.4f  val_loss %.4f  val_acc %.3f  %.1f images/s%s%n", e, options.epochs(),
+            out.printf("epoch %3d/%d  loss %.4f  val_loss %.4f  val_acc %.3f  %.2f images/s%s%n", e, options.epochs(),
                     epoch.trainLoss(), epoch.valLoss(), epoch.valAccuracy(), epoch.imagesPerSecond(), improved ? "  *best" : "");
             out.flush();
             if (improved) {
