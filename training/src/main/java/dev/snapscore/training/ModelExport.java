@@ -5,7 +5,6 @@ import dev.snapscore.engine.format.Safetensors;
 import dev.snapscore.engine.spec.ModelSpec;
 import dev.snapscore.engine.spec.Tensor;
 import dev.snapscore.engine.spec.Weights;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -32,15 +31,13 @@ final class ModelExport {
      * Writes the model into a fresh folder beside {@code outDir}, then swaps it in: an old model there is
      * replaced whole or, on any failure, left as it was.
      */
-    static void write(MultiLayerNetwork net, Architecture arch, ModelSpec spec, Path outDir) throws IOException {
+    static void write(ModelSpec spec, Weights weights, Path outDir) throws IOException {
         Path abs = outDir.toAbsolutePath();
         Files.createDirectories(abs.getParent());
         Path fresh = Files.createTempDirectory(abs.getParent(), "." + abs.getFileName() + ".new");
         Path old = abs.resolveSibling("." + abs.getFileName() + ".old");
         try {
-            try (Weights weights = Dl4jNetwork.export(net, arch)) {
-                ModelDirectory.write(fresh, spec, weights);
-            }
+            ModelDirectory.write(fresh, spec, weights);
             fresh.toFile().setReadable(true, false);
             if (Files.exists(abs)) {
                 if (Files.exists(abs.resolve(ModelDirectory.SPEC_FILE)) || isEmptyDir(abs)) {
@@ -57,19 +54,43 @@ final class ModelExport {
         }
     }
 
+    /** What the engine's check found: the verify runs' exit codes and max abs differences. */
+    record Check(int exitCode, double probabilities, double logits, String output) {
+        boolean passed() {
+            return exitCode == 0;
+        }
+    }
+
     /**
-     * Scores {@code inputs} (N, 3, H, W) with DL4J and, in a child JVM, with the engine on the exported
-     * model; returns the engine's verify output (last line {@code max_abs_diff=…}, over probabilities).
+     * Scores {@code inputs} (N, 3, H, W) with the engine on the exported model, in a child JVM, against
+     * DL4J's {@code output()} probabilities and its logits (the last layer's input times its weights plus
+     * bias: softmax saturates, logits do not hide a difference).
      */
-    static EngineCli.Run verify(EngineCli engine, MultiLayerNetwork net, Path modelDir, INDArray inputs, double tolerance,
-                                Path scratch) throws IOException, InterruptedException {
-        INDArray probabilities = net.output(inputs, false);
+    static Check verify(EngineCli engine, Dl4jOutputs dl4j, Path modelDir, INDArray inputs, double tolerance, Path scratch)
+            throws IOException, InterruptedException {
         Path reference = scratch.resolve("export-reference.safetensors");
         try (Arena arena = Arena.ofConfined()) {
-            Safetensors.write(reference, List.of(tensor(arena, "input", inputs), tensor(arena, "probabilities", probabilities)));
+            Safetensors.write(reference, List.of(tensor(arena, "input", inputs), tensor(arena, "probabilities", dl4j.probabilities()),
+                    tensor(arena, "logits", dl4j.logits())));
         }
-        return engine.run("verify", "--model", modelDir.toString(), "--reference", reference.toString(),
+        EngineCli.Run p = engine.run("verify", "--model", modelDir.toString(), "--reference", reference.toString(),
                 "--output", "probabilities", "--tolerance", Double.toString(tolerance));
+        EngineCli.Run l = engine.run("verify", "--model", modelDir.toString(), "--reference", reference.toString(),
+                "--output", "logits", "--tolerance", Double.toString(tolerance));
+        return new Check(Math.max(p.exitCode(), l.exitCode()), maxAbsDiff(p), maxAbsDiff(l), p.output() + l.output());
+    }
+
+    /** DL4J's view of some inputs: softmax probabilities and the logits under them. */
+    record Dl4jOutputs(INDArray probabilities, INDArray logits) {
+        /** {@code features} already in the network's layout; the last layer with weights gives the logits. */
+        static Dl4jOutputs of(org.deeplearning4j.nn.multilayer.MultiLayerNetwork net, INDArray features) {
+            List<INDArray> activations = net.feedForward(features, false); // [input, layer 0 out, layer 1 out, ...]
+            int last = net.getnLayers() - 1;
+            while (net.getLayer(last).numParams() == 0) last--;
+            INDArray w = net.getLayer(last).getParam("W"), b = net.getLayer(last).getParam("b");
+            INDArray logits = activations.get(last).mmul(w).addiRowVector(b.reshape(b.length()));
+            return new Dl4jOutputs(net.output(features, false), logits);
+        }
     }
 
     /** The max abs difference from a verify run's last line. */

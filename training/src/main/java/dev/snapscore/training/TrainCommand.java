@@ -44,6 +44,10 @@ public final class TrainCommand implements Callable<Integer> {
         @Option(names = "--posts", paramLabel = "FILE.csv",
                 description = "Posts table with columns file,likes,comments,age_seconds; class = like bucket.")
         Path posts;
+
+        @Option(names = "--from-keras", paramLabel = "MODEL.h5",
+                description = "No training: convert a Keras Sequential VGG model (conv, pool, flatten, dense, dropout) to --export.")
+        Path keras;
     }
 
     @ArgGroup(exclusive = true, multiplicity = "1", heading = "Data (one of):%n")
@@ -75,7 +79,7 @@ public final class TrainCommand implements Callable<Integer> {
     double dropout;
 
     @Option(names = "--init", paramLabel = "MODEL",
-            description = "Initialise the convolution base from this model (snapscore directory or .onnx) and freeze it; its conv widths replace --width.")
+            description = "Initialise the convolution base from this model (snapscore directory, .onnx or Keras .h5) and freeze it; its conv widths replace --width.")
     Path init;
 
     @Option(names = "--fine-tune-base", description = "With --init: train the base too instead of freezing it.")
@@ -150,10 +154,11 @@ public final class TrainCommand implements Callable<Integer> {
         if (augment && crop < 0) throw new IllegalArgumentException("--crop must be >= 0, got " + crop);
         if (!(tolerance >= 0)) throw new IllegalArgumentException("--tolerance must be >= 0, got " + tolerance);
         Trainer.Options options = new Trainer.Options(epochs, batch, validation, patience, augment, augment ? crop : 0, seed, checkpoints);
+        if (source.keras != null) return convertKeras(out);
         Labelled data = readData(out);
         EngineCli engine = EngineCli.locate();
 
-        LoadedModel base = init == null ? null : ModelFormats.read(init);
+        LoadedModel base = init == null ? null : readInit(init);
         try {
             Architecture arch = base == null ? Architecture.vgg16(width, head, dropout, data.classes(), inputSize)
                     : initArchitecture(base.spec(), data.classes());
@@ -178,18 +183,55 @@ public final class TrainCommand implements Callable<Integer> {
                 if (export == null) return OK;
                 String modelName = name != null ? name : export.toAbsolutePath().getFileName().toString();
                 ModelSpec exported = arch.spec(modelName, inputs.data().classNames(), inputs.data().values());
-                ModelExport.write(net, arch, exported, export);
+                try (var weights = Dl4jNetwork.export(net, arch)) {
+                    ModelExport.write(exported, weights, export);
+                }
                 int[] sample = Arrays.copyOf(outcome.validation(), Math.min(16, outcome.validation().length));
-                EngineCli.Run check = ModelExport.verify(engine, net, export, ModelExport.stack(inputs, sample), tolerance, cacheDir);
-                double diff = ModelExport.maxAbsDiff(check);
-                out.printf("exported %s; the engine reproduces DL4J's probabilities on %d validation images: max abs diff %.3g (tolerance %s)%n",
-                        export, sample.length, diff, tolerance);
-                return check.exitCode() == 0 ? OK : EXPORT_MISMATCH;
+                var sampleInputs = ModelExport.stack(inputs, sample);
+                ModelExport.Check check = ModelExport.verify(engine, ModelExport.Dl4jOutputs.of(net, sampleInputs), export,
+                        sampleInputs, tolerance, cacheDir);
+                out.printf("exported %s; engine vs DL4J on %d validation images: max abs diff %.3g in probabilities, %.3g in logits (tolerance %s)%n",
+                        export, sample.length, check.probabilities(), check.logits(), tolerance);
+                if (!check.passed()) out.println(check.output().strip());
+                return check.passed() ? OK : EXPORT_MISMATCH;
             } finally {
                 if (cache == null) deleteTree(cacheDir);
             }
         } finally {
             if (base != null) base.close();
+        }
+    }
+
+    private static LoadedModel readInit(Path init) {
+        if (!init.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".h5")) return ModelFormats.read(init);
+        KerasImport.Imported k = KerasImport.read(init);
+        return k.model();
+    }
+
+    /** Keras .h5 → our format through DL4J's import, checked like a trained export: DL4J vs the engine. */
+    private int convertKeras(PrintWriter out) throws IOException, InterruptedException {
+        if (export == null) throw new IllegalArgumentException("--from-keras needs --export OUTDIR");
+        EngineCli engine = EngineCli.locate();
+        try (KerasImport.Imported k = KerasImport.read(source.keras)) {
+            ModelSpec s = k.model().spec();
+            ModelSpec named = new ModelSpec(name != null ? name : s.name(), s.input(), s.preprocess(), s.layers(), s.labels(), s.values());
+            out.printf("keras: %s: %d layers, input %dx%d, flatten %s, %d classes%n", source.keras, s.layers().size(),
+                    s.input().height(), s.input().width(),
+                    s.layers().stream().filter(l -> l instanceof dev.snapscore.engine.spec.Layer.Flatten).findFirst().orElseThrow(), s.classes());
+            ModelExport.write(named, k.model().weights(), export);
+            Path scratch = Files.createTempDirectory("snapscore-keras");
+            try {
+                // Inputs in the engine's range (Caffe-preprocessed pixels are roughly ±128).
+                org.nd4j.linalg.api.ndarray.INDArray inputs = org.nd4j.linalg.factory.Nd4j.rand(
+                        org.nd4j.linalg.api.buffer.DataType.FLOAT, 4, 3, s.input().height(), s.input().width()).subi(0.5).muli(255);
+                ModelExport.Check check = ModelExport.verify(engine, k.outputs(inputs), export, inputs, tolerance, scratch);
+                out.printf("exported %s; engine vs DL4J's Keras import on 4 random inputs: max abs diff %.3g in probabilities, %.3g in logits (tolerance %s)%n",
+                        export, check.probabilities(), check.logits(), tolerance);
+                if (!check.passed()) out.println(check.output().strip());
+                return check.passed() ? OK : EXPORT_MISMATCH;
+            } finally {
+                deleteTree(scratch);
+            }
         }
     }
 

@@ -30,7 +30,7 @@ class ExportAt224Test {
         assertTrue(run.out().contains("data: 11 images in 2 classes"), run.out());
         assertTrue(run.out().contains("unreadable image, skipped: " + corrupt.toAbsolutePath()), run.out());
         assertTrue(run.out().contains("training on 6 images, validating on 4"), run.out());
-        assertTrue(run.figure("exported", "max abs diff ") <= 1e-4, run.out());
+        assertTrue(run.figure("exported", "max abs diff ") <= 1e-4 && run.figure("exported", "probabilities, ") <= 1e-4, run.out());
         assertTrue(Files.readString(model.resolve("spec.json")).contains("\"height\" : 224"));
 
         // again into the same folder: replaced whole, no leftovers beside it
