@@ -2,9 +2,12 @@ package dev.snapscore.bench;
 
 import dev.snapscore.engine.format.LoadedModel;
 import dev.snapscore.engine.format.ModelDirectory;
+import dev.snapscore.engine.format.ModelFormats;
 import dev.snapscore.engine.format.ModelGenerator;
 import dev.snapscore.engine.format.OnnxExporter;
 import dev.snapscore.engine.format.SpecJson;
+import dev.snapscore.engine.quantize.InputSet;
+import dev.snapscore.engine.quantize.Quantizer;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.results.format.ResultFormatType;
 import org.openjdk.jmh.runner.Runner;
@@ -19,7 +22,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
 import java.util.Collection;
-import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
@@ -65,12 +67,14 @@ public final class BenchMain implements Callable<Integer> {
         Path results = out != null ? out : home.resolve("bench/results").resolve(LocalDate.now() + "-" + machine.slug());
         Files.createDirectories(results);
         String photo = home.resolve("samples/astronaut.png").toString();
+        Path int8Dir = int8Model(home, modelDir, t);
 
         ChainedOptionsBuilder options = new OptionsBuilder()
                 .include(InferenceBenchmark.class.getSimpleName())
                 .include(LatencyBenchmark.class.getSimpleName())
                 .include(FrontEndBenchmark.class.getSimpleName())
                 .param("model", modelDir.toAbsolutePath().toString())
+                .param("int8Model", int8Dir.toAbsolutePath().toString())
                 .param("threads", Integer.toString(t))
                 .param("photo", photo)
                 .jvmArgsAppend("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xmx8g")
@@ -108,7 +112,29 @@ public final class BenchMain implements Callable<Integer> {
         return dir;
     }
 
-    static List<String> engines() {
-        return List.of("snapscore", "onnxruntime", "opencv-dnn");
+    /**
+     * The model quantised to int8 (max calibration on 16 synthetic photos), made once into
+     * bench/models/NAME-int8/ (never beside a model the user owns).
+     */
+    private static Path int8Model(Path home, Path modelDir, int threads) throws Exception {
+        Path dir = home.resolve("bench/models").resolve(modelDir.toAbsolutePath().normalize().getFileName() + "-int8");
+        if (Files.exists(dir.resolve("spec.json"))) return dir;
+        System.out.println("quantising " + modelDir + " to int8 into " + dir + " (calibration: 16 synthetic photos)...");
+        Path photos = Files.createTempDirectory("snapscore-calibration");
+        try {
+            SyntheticPhotos.write(photos, 16, 1);
+            try (LoadedModel f32 = ModelFormats.read(modelDir);
+                 InputSet set = InputSet.read(photos, f32.spec(), 16, System.err::println);
+                 LoadedModel int8 = Quantizer.quantize(f32, set,
+                         new Quantizer.Options(Quantizer.Method.MAX, 100, true, 8, threads), System.out::println)) {
+                ModelDirectory.write(dir, int8.spec(), int8.weights());
+            }
+        } finally {
+            try (var files = Files.list(photos)) {
+                for (Path f : files.toList()) Files.delete(f);
+            }
+            Files.delete(photos);
+        }
+        return dir;
     }
 }

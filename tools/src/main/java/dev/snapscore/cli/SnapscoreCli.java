@@ -13,6 +13,7 @@ import java.io.UncheckedIOException;
 @Command(name = "snapscore", mixinStandardHelpOptions = true, versionProvider = SnapscoreCli.Version.class,
         description = "Score photos with VGG16-family classifiers on the CPU (oneDNN through the Java FFM API).",
         subcommands = {ScoreCommand.class, CleanCommand.class, ServeCommand.class, VerifyCommand.class, ConvertCommand.class, GenerateCommand.class,
+                QuantizeCommand.class, CompareCommand.class,
                 CommandLine.HelpCommand.class})
 public final class SnapscoreCli implements Runnable {
     /** Exit codes shared by every verb. */
