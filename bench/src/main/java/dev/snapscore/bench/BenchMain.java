@@ -22,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
 import java.util.Collection;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
@@ -47,6 +48,12 @@ public final class BenchMain implements Callable<Integer> {
 
     @Option(names = "--model", description = "Model directory with model.onnx and snapscore's spec.json (overrides the default).")
     Path model;
+
+    @Option(names = "--engines", split = ",", description = "Only these engines (snapscore, snapscore-int8, onnxruntime, opencv-dnn). Default: all.")
+    List<String> engines;
+
+    @Option(names = "--batches", split = ",", description = "Only these batch sizes. Default: 1,8,32 (--quick: 1,8).")
+    List<String> batches;
 
     @Option(names = "--ghz", description = "Core clock for the fp32 peak estimate. Default: the highest 'cpu MHz' in /proc/cpuinfo.")
     Double ghz;
@@ -90,6 +97,8 @@ public final class BenchMain implements Callable<Integer> {
             options.forks(1).warmupIterations(1).warmupTime(TimeValue.seconds(15)).measurementIterations(3)
                     .measurementTime(TimeValue.seconds(15)).param("batch", "1", "8", "32");
         }
+        if (engines != null) options.param("engine", engines.toArray(String[]::new));
+        if (batches != null) options.param("batch", batches.toArray(String[]::new));
         Collection<RunResult> runs = new Runner(options.build()).run();
 
         var spec = SpecJson.read(modelDir.resolve("spec.json")).spec();

@@ -47,10 +47,6 @@ public final class Quantizer {
             if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         }
 
-        public static Options defaults() {
-            return new Options(Method.PERCENTILE, 99.99, true, 8, Runtime.getRuntime().availableProcessors());
-        }
-
         String describe() {
             return method == Method.MAX ? "max" : "percentile " + percentile;
         }
