@@ -49,7 +49,7 @@ public final class BenchMain implements Callable<Integer> {
     @Option(names = "--model", description = "Model directory with model.onnx and snapscore's spec.json (overrides the default).")
     Path model;
 
-    @Option(names = "--engines", split = ",", description = "Only these engines (snapscore, snapscore-int8, onnxruntime, opencv-dnn). Default: all.")
+    @Option(names = "--engines", split = ",", description = "Only these engines (snapscore, snapscore-int8, onnxruntime, onnxruntime-int8, opencv-dnn). Default: all.")
     List<String> engines;
 
     @Option(names = "--batches", split = ",", description = "Only these batch sizes. Default: 1,8,32 (--quick: 1,8).")
@@ -127,7 +127,7 @@ public final class BenchMain implements Callable<Integer> {
      */
     private static Path int8Model(Path home, Path modelDir, int threads) throws Exception {
         Path dir = home.resolve("bench/models").resolve(modelDir.toAbsolutePath().normalize().getFileName() + "-int8");
-        if (Files.exists(dir.resolve("spec.json"))) return dir;
+        if (Files.exists(dir.resolve("spec.json")) && Files.exists(dir.resolve("model.onnx"))) return dir;
         System.out.println("quantising " + modelDir + " to int8 into " + dir + " (calibration: 16 synthetic photos)...");
         Path photos = Files.createTempDirectory("snapscore-calibration");
         try {
@@ -137,6 +137,7 @@ public final class BenchMain implements Callable<Integer> {
                  LoadedModel int8 = Quantizer.quantize(f32, set,
                          new Quantizer.Options(Quantizer.Method.MAX, 100, true, 8, threads), System.out::println)) {
                 ModelDirectory.write(dir, int8.spec(), int8.weights());
+                OnnxExporter.write(dir.resolve("model.onnx"), int8.spec(), int8.weights()); // QDQ, for ONNX Runtime's int8
             }
         } finally {
             try (var files = Files.list(photos)) {

@@ -21,6 +21,7 @@ interface InferenceEngine extends AutoCloseable {
             case "snapscore" -> new SnapscoreEngine(modelDir, batch, threads);
             case "snapscore-int8" -> new SnapscoreEngine(int8Dir, batch, threads);
             case "onnxruntime" -> new OnnxRuntimeEngine(modelDir.resolve("model.onnx"), batch, threads);
+            case "onnxruntime-int8" -> new OnnxRuntimeEngine(int8Dir.resolve("model.onnx"), batch, threads);
             case "opencv-dnn" -> new OpenCvDnnEngine(modelDir.resolve("model.onnx"), batch, threads);
             default -> throw new IllegalArgumentException("unknown engine " + engine);
         };
