@@ -21,7 +21,7 @@ import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 
 /** {@code snapscore spark-score}: the score verb as a Spark job, locally or through spark-submit. */
-@Command(name = "spark-score", mixinStandardHelpOptions = true,
+@Command(name = "spark-score", mixinStandardHelpOptions = true, versionProvider = SparkScoreCommand.Version.class,
         description = {"Score every image under --input as an Apache Spark job: one row per photo, with the columns of "
                 + "'snapscore score', written as Parquet (or CSV) through Spark's output commit protocol.",
                 "Exit codes: 0 all scored (or rejected by --clean), 3 some photos could not be read, 2 bad arguments."})
@@ -147,6 +147,14 @@ public final class SparkScoreCommand implements Callable<Integer> {
             if (model == null) err.println("note: the bundled demo model has random weights; its scores mean nothing about photos");
             err.flush();
             return errors > 0 ? SOME_ERRORS : OK;
+        }
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"snapscore spark-score (Spark " + SparkSession.class.getPackage().getImplementationVersion()
+                    + ", Java " + Runtime.version() + ")"};
         }
     }
 
