@@ -36,7 +36,7 @@ final class QuantizeCommand implements Callable<Integer> {
     int images;
 
     @Option(names = "--method", defaultValue = "max",
-            description = "Activation range: max (no clipping) or percentile (clip rare outliers). Default: ${DEFAULT-VALUE}.")
+            description = "Activation range: max (no clipping), percentile (clip rare outliers) or mse (clip where the expected squared error is least). Default: ${DEFAULT-VALUE}.")
     String method;
 
     @Option(names = "--percentile", defaultValue = "99.99", description = "Percentile of magnitudes kept with --method percentile. Default: ${DEFAULT-VALUE}.")
@@ -61,7 +61,8 @@ final class QuantizeCommand implements Callable<Integer> {
         Quantizer.Method m = switch (method.toLowerCase(Locale.ROOT)) {
             case "max" -> Quantizer.Method.MAX;
             case "percentile" -> Quantizer.Method.PERCENTILE;
-            default -> throw new IllegalArgumentException("--method must be max or percentile, got '" + method + "'");
+            case "mse" -> Quantizer.Method.MSE;
+            default -> throw new IllegalArgumentException("--method must be max, percentile or mse, got '" + method + "'");
         };
         boolean denseInt8 = switch (dense.toLowerCase(Locale.ROOT)) {
             case "int8" -> true;
@@ -76,8 +77,7 @@ final class QuantizeCommand implements Callable<Integer> {
         try (LoadedModel f32 = ModelFormats.read(model);
              InputSet set = InputSet.read(calibration, f32.spec(), images,
                      skipped -> err.println("skipped: " + skipped))) {
-            out.printf("calibrating %s on %d inputs from %s (%s)%n", f32.spec().name(), set.count(), calibration,
-                    options.method() == Quantizer.Method.MAX ? "max" : "percentile " + percentile);
+            out.printf("calibrating %s on %d inputs from %s (%s)%n", f32.spec().name(), set.count(), calibration, method);
             out.flush();
             try (LoadedModel int8 = Quantizer.quantize(f32, set, options, line -> { out.println(line); out.flush(); })) {
                 ModelDirectory.write(outDir, int8.spec(), int8.weights());

@@ -34,7 +34,7 @@ public final class Quantizer {
 
     /**
      * @param method     {@code MAX} clips nothing; {@code PERCENTILE} clips each activation at {@code percentile}
-     *                   % of its magnitudes, trading rare outliers for finer steps
+     *                   % of its magnitudes; {@code MSE} clips where the expected squared error is least
      * @param denseInt8  quantise the dense head too (else only the convolutions; the head reads f32)
      * @param batch      images per calibration run
      */
@@ -48,11 +48,15 @@ public final class Quantizer {
         }
 
         String describe() {
-            return method == Method.MAX ? "max" : "percentile " + percentile;
+            return switch (method) {
+                case MAX -> "max";
+                case PERCENTILE -> "percentile " + percentile;
+                case MSE -> "mse";
+            };
         }
     }
 
-    public enum Method { MAX, PERCENTILE }
+    public enum Method { MAX, PERCENTILE, MSE }
 
     private Quantizer() {
     }
@@ -85,7 +89,7 @@ public final class Quantizer {
         try (OneDnnNetwork network = new OneDnnNetwork(model.spec(), model.weights());
              OneDnnExecutor executor = network.newExecutor(options.threads())) {
             pass(executor, set, options.batch(), ranges, false, progress);
-            if (options.method() == Method.PERCENTILE) pass(executor, set, options.batch(), ranges, true, progress);
+            if (options.method() != Method.MAX) pass(executor, set, options.batch(), ranges, true, progress);
         }
         return ranges;
     }
@@ -132,7 +136,11 @@ public final class Quantizer {
     /** u8 after a ReLU (nothing negative to keep), else s8; scale = clipped magnitude / largest level. */
     private static Encoding encoding(ActivationRange r, Activation activation, Options options) {
         ElementType type = activation == Activation.RELU ? ElementType.U8 : ElementType.S8;
-        float clip = options.method() == Method.MAX ? r.absMax() : r.clip(options.percentile());
+        float clip = switch (options.method()) {
+            case MAX -> r.absMax();
+            case PERCENTILE -> r.clip(options.percentile());
+            case MSE -> r.clipMinimisingError(type.maxLevel());
+        };
         // An all-zero activation (a dead layer on this data) still needs a valid scale.
         return new Encoding(type, clip > 0 ? clip / type.maxLevel() : 1f);
     }
