@@ -2,9 +2,12 @@ package dev.snapscore.bench;
 
 import dev.snapscore.engine.format.LoadedModel;
 import dev.snapscore.engine.format.ModelDirectory;
+import dev.snapscore.engine.format.ModelFormats;
 import dev.snapscore.engine.format.ModelGenerator;
 import dev.snapscore.engine.format.OnnxExporter;
 import dev.snapscore.engine.format.SpecJson;
+import dev.snapscore.engine.quantize.InputSet;
+import dev.snapscore.engine.quantize.Quantizer;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.results.format.ResultFormatType;
 import org.openjdk.jmh.runner.Runner;
@@ -46,6 +49,12 @@ public final class BenchMain implements Callable<Integer> {
     @Option(names = "--model", description = "Model directory with model.onnx and snapscore's spec.json (overrides the default).")
     Path model;
 
+    @Option(names = "--engines", split = ",", description = "Only these engines (snapscore, snapscore-int8, onnxruntime, onnxruntime-int8, opencv-dnn). Default: all.")
+    List<String> engines;
+
+    @Option(names = "--batches", split = ",", description = "Only these batch sizes. Default: 1,8,32 (--quick: 1,8).")
+    List<String> batches;
+
     @Option(names = "--ghz", description = "Core clock for the fp32 peak estimate. Default: the highest 'cpu MHz' in /proc/cpuinfo.")
     Double ghz;
 
@@ -65,12 +74,14 @@ public final class BenchMain implements Callable<Integer> {
         Path results = out != null ? out : home.resolve("bench/results").resolve(LocalDate.now() + "-" + machine.slug());
         Files.createDirectories(results);
         String photo = home.resolve("samples/astronaut.png").toString();
+        Path int8Dir = int8Model(home, modelDir, t);
 
         ChainedOptionsBuilder options = new OptionsBuilder()
                 .include(InferenceBenchmark.class.getSimpleName())
                 .include(LatencyBenchmark.class.getSimpleName())
                 .include(FrontEndBenchmark.class.getSimpleName())
                 .param("model", modelDir.toAbsolutePath().toString())
+                .param("int8Model", int8Dir.toAbsolutePath().toString())
                 .param("threads", Integer.toString(t))
                 .param("photo", photo)
                 .jvmArgsAppend("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xmx8g")
@@ -86,6 +97,8 @@ public final class BenchMain implements Callable<Integer> {
             options.forks(1).warmupIterations(1).warmupTime(TimeValue.seconds(15)).measurementIterations(3)
                     .measurementTime(TimeValue.seconds(15)).param("batch", "1", "8", "32");
         }
+        if (engines != null) options.param("engine", engines.toArray(String[]::new));
+        if (batches != null) options.param("batch", batches.toArray(String[]::new));
         Collection<RunResult> runs = new Runner(options.build()).run();
 
         var spec = SpecJson.read(modelDir.resolve("spec.json")).spec();
@@ -108,7 +121,30 @@ public final class BenchMain implements Callable<Integer> {
         return dir;
     }
 
-    static List<String> engines() {
-        return List.of("snapscore", "onnxruntime", "opencv-dnn");
+    /**
+     * The model quantised to int8 (max calibration on 16 synthetic photos), made once into
+     * bench/models/NAME-int8/ (never beside a model the user owns).
+     */
+    private static Path int8Model(Path home, Path modelDir, int threads) throws Exception {
+        Path dir = home.resolve("bench/models").resolve(modelDir.toAbsolutePath().normalize().getFileName() + "-int8");
+        if (Files.exists(dir.resolve("spec.json")) && Files.exists(dir.resolve("model.onnx"))) return dir;
+        System.out.println("quantising " + modelDir + " to int8 into " + dir + " (calibration: 16 synthetic photos)...");
+        Path photos = Files.createTempDirectory("snapscore-calibration");
+        try {
+            SyntheticPhotos.write(photos, 16, 1);
+            try (LoadedModel f32 = ModelFormats.read(modelDir);
+                 InputSet set = InputSet.read(photos, f32.spec(), 16, System.err::println);
+                 LoadedModel int8 = Quantizer.quantize(f32, set,
+                         new Quantizer.Options(Quantizer.Method.MAX, 100, true, 8, threads), System.out::println)) {
+                ModelDirectory.write(dir, int8.spec(), int8.weights());
+                OnnxExporter.write(dir.resolve("model.onnx"), int8.spec(), int8.weights()); // QDQ, for ONNX Runtime's int8
+            }
+        } finally {
+            try (var files = Files.list(photos)) {
+                for (Path f : files.toList()) Files.delete(f);
+            }
+            Files.delete(photos);
+        }
+        return dir;
     }
 }

@@ -19,12 +19,16 @@ import java.util.concurrent.TimeUnit;
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
 public class InferenceBenchmark {
-    @Param({"snapscore", "onnxruntime", "opencv-dnn"})
+    @Param({"snapscore", "snapscore-int8", "onnxruntime", "onnxruntime-int8", "opencv-dnn"})
     public String engine;
 
     /** A model directory (model.onnx, and snapscore's format); the runner sets it. */
     @Param({"models/vgg-mini"})
     public String model;
+
+    /** The same model quantised to int8 (snapscore's format), for the snapscore-int8 rows; the runner sets it. */
+    @Param({""})
+    public String int8Model;
 
     @Param({"1", "8", "32"})
     public int batch;
@@ -36,7 +40,7 @@ public class InferenceBenchmark {
 
     @Setup(Level.Trial)
     public void load() throws Exception {
-        runner = InferenceEngine.open(engine, Path.of(model), batch, threads);
+        runner = InferenceEngine.open(engine, Path.of(model), Path.of(int8Model), batch, threads);
     }
 
     @Benchmark

@@ -14,11 +14,14 @@ interface InferenceEngine extends AutoCloseable {
 
     /**
      * @param modelDir a directory holding {@code model.onnx} (every engine) and, for snapscore, its own format
+     * @param int8Dir  the same network quantised to int8 in snapscore's format
      */
-    static InferenceEngine open(String engine, Path modelDir, int batch, int threads) throws Exception {
+    static InferenceEngine open(String engine, Path modelDir, Path int8Dir, int batch, int threads) throws Exception {
         return switch (engine) {
             case "snapscore" -> new SnapscoreEngine(modelDir, batch, threads);
+            case "snapscore-int8" -> new SnapscoreEngine(int8Dir, batch, threads);
             case "onnxruntime" -> new OnnxRuntimeEngine(modelDir.resolve("model.onnx"), batch, threads);
+            case "onnxruntime-int8" -> new OnnxRuntimeEngine(int8Dir.resolve("model.onnx"), batch, threads);
             case "opencv-dnn" -> new OpenCvDnnEngine(modelDir.resolve("model.onnx"), batch, threads);
             default -> throw new IllegalArgumentException("unknown engine " + engine);
         };

@@ -19,11 +19,15 @@ import java.util.concurrent.TimeUnit;
 @BenchmarkMode(Mode.SampleTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 public class LatencyBenchmark {
-    @Param({"snapscore", "onnxruntime", "opencv-dnn"})
+    @Param({"snapscore", "snapscore-int8", "onnxruntime", "onnxruntime-int8", "opencv-dnn"})
     public String engine;
 
     @Param({"models/vgg-mini"})
     public String model;
+
+    /** The same model quantised to int8 (snapscore's format), for the snapscore-int8 rows; the runner sets it. */
+    @Param({""})
+    public String int8Model;
 
     @Param({"2"})
     public int threads;
@@ -32,7 +36,7 @@ public class LatencyBenchmark {
 
     @Setup(Level.Trial)
     public void load() throws Exception {
-        runner = InferenceEngine.open(engine, Path.of(model), 1, threads);
+        runner = InferenceEngine.open(engine, Path.of(model), Path.of(int8Model), 1, threads);
     }
 
     @Benchmark

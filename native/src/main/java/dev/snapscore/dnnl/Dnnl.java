@@ -30,6 +30,9 @@ public final class Dnnl {
 
     // dnnl_data_type_t
     public static final int F32 = 3;
+    public static final int S32 = 4;
+    public static final int S8 = 5;
+    public static final int U8 = 6;
 
     // dnnl_format_tag_t (plain tags; blocked layouts are only ever chosen by oneDNN via ANY)
     public static final int TAG_ANY = 1;
@@ -68,6 +71,8 @@ public final class Dnnl {
     public static final int ARG_WEIGHTS = 33;
     public static final int ARG_BIAS = 41;
     public static final int ARG_SCRATCHPAD = 80;
+    /** OR-ed with an argument (e.g. {@code ARG_ATTR_SCALES | ARG_SRC}): that argument's runtime scales. */
+    public static final int ARG_ATTR_SCALES = 4096;
 
     static final int MAX_NDIMS = 12;
 
@@ -100,6 +105,8 @@ public final class Dnnl {
             JAVA_INT, ADDRESS, JAVA_INT);
     static final MethodHandle primitive_attr_set_post_ops = dnnl("dnnl_primitive_attr_set_post_ops",
             JAVA_INT, ADDRESS, ADDRESS);
+    static final MethodHandle primitive_attr_set_scales_mask = dnnl("dnnl_primitive_attr_set_scales_mask",
+            JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
     static final MethodHandle post_ops_create = dnnl("dnnl_post_ops_create", JAVA_INT, ADDRESS);
     static final MethodHandle post_ops_append_eltwise = dnnl("dnnl_post_ops_append_eltwise",
             JAVA_INT, ADDRESS, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT);

@@ -6,7 +6,7 @@ import java.util.Arrays;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
-/** An f32 memory descriptor: dimensions plus a layout (plain, blocked, or "any" for oneDNN to choose). */
+/** A memory descriptor: dimensions, a data type and a layout (plain, blocked, or "any" for oneDNN to choose). */
 public final class MemoryDesc extends NativeHandle {
     private MemoryDesc(MemorySegment handle) {
         super("memory_desc", handle, Dnnl.memory_desc_destroy);
@@ -17,6 +17,11 @@ public final class MemoryDesc extends NativeHandle {
      * {@link Dnnl#TAG_ANY} to let the primitive pick its preferred (usually blocked) layout.
      */
     public static MemoryDesc of(long[] dims, int tag) {
+        return of(dims, Dnnl.F32, tag);
+    }
+
+    /** A descriptor of {@code dataType} (one of {@code Dnnl.F32, S32, S8, U8}) with a format tag. */
+    public static MemoryDesc of(long[] dims, int dataType, int tag) {
         if (dims.length < 1 || dims.length > Dnnl.MAX_NDIMS) {
             throw new IllegalArgumentException("1 to " + Dnnl.MAX_NDIMS + " dimensions, got " + dims.length);
         }
@@ -25,7 +30,7 @@ public final class MemoryDesc extends NativeHandle {
         }
         return new MemoryDesc(create("dnnl_memory_desc_create_with_tag", (out, tmp) -> {
             MemorySegment d = tmp.allocateFrom(JAVA_LONG, dims);
-            return (int) Dnnl.memory_desc_create_with_tag.invokeExact(out, dims.length, d, Dnnl.F32, tag);
+            return (int) Dnnl.memory_desc_create_with_tag.invokeExact(out, dims.length, d, dataType, tag);
         }));
     }
 

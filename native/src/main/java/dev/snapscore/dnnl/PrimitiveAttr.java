@@ -4,7 +4,7 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * Primitive attributes: always a user-managed scratchpad (each session passes its own, so primitives can
- * be shared by sessions on several threads), optionally a fused ReLU post-op.
+ * be shared by sessions on several threads), optionally a fused ReLU post-op and int8 scales.
  */
 public final class PrimitiveAttr extends NativeHandle {
     private PrimitiveAttr(MemorySegment handle) {
@@ -33,6 +33,21 @@ public final class PrimitiveAttr extends NativeHandle {
             return attr;
         } catch (Throwable t) {
             attr.close();
+            throw Dnnl.rethrow(t);
+        }
+    }
+
+    /**
+     * Declares that argument {@code arg} (e.g. {@code Dnnl.ARG_SRC}) is scaled at execution time by a f32
+     * vector passed as {@code Dnnl.ARG_ATTR_SCALES | arg}: one value for the whole tensor ({@code mask} 0)
+     * or one per index of each dimension whose bit is set (mask 1 on weights: per output channel).
+     */
+    public PrimitiveAttr scales(int arg, int mask) {
+        try {
+            Dnnl.check((int) Dnnl.primitive_attr_set_scales_mask.invokeExact(handle(), arg, mask),
+                    "dnnl_primitive_attr_set_scales_mask");
+            return this;
+        } catch (Throwable t) {
             throw Dnnl.rethrow(t);
         }
     }

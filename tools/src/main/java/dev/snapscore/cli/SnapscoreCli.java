@@ -12,9 +12,10 @@ import java.io.UncheckedIOException;
 /** {@code snapscore}: score photos with VGG16-family models on the CPU. The only place that exits. */
 @Command(name = "snapscore", mixinStandardHelpOptions = true, versionProvider = SnapscoreCli.Version.class,
         description = "Score photos with VGG16-family classifiers on the CPU (oneDNN through the Java FFM API).",
-        footer = {"", "Also, each in its own JVM: train (Deeplearning4j trains, exports in snapscore's format) and bench (JMH);",
-                "`snapscore train --help`, `snapscore bench --help`."},
-        subcommands = {ScoreCommand.class, CleanCommand.class, ServeCommand.class, VerifyCommand.class, ConvertCommand.class, GenerateCommand.class, PreprocessCommand.class,
+        footer = {"", "Also, each in its own JVM: train (Deeplearning4j trains, exports in snapscore's format), spark-score and bench;",
+                "`snapscore train --help`, `snapscore spark-score --help`, `snapscore bench --help`."},
+        subcommands = {ScoreCommand.class, CleanCommand.class, ServeCommand.class, VerifyCommand.class, ConvertCommand.class, GenerateCommand.class,
+                QuantizeCommand.class, CompareCommand.class, PreprocessCommand.class,
                 CommandLine.HelpCommand.class})
 public final class SnapscoreCli implements Runnable {
     /** Exit codes shared by every verb. */

@@ -62,6 +62,10 @@ final class VerifyCommand implements Callable<Integer> {
             int classes = m.spec().classes();
             Tensor input = tensor(ref, inputName);
             Tensor expected = tensor(ref, outputName);
+            if (input.type() != dev.snapscore.engine.spec.ElementType.F32 || expected.type() != dev.snapscore.engine.spec.ElementType.F32) {
+                throw new IllegalArgumentException("reference tensors must be F32; '" + inputName + "' is " + input.type()
+                        + ", '" + outputName + "' is " + expected.type());
+            }
             long n = input.dim(0);
             long[] wantIn = {n, shape.channels(), shape.height(), shape.width()};
             if (!Arrays.equals(input.shape(), wantIn)) {

@@ -101,4 +101,48 @@ class CliTest {
         assertEquals(2, run("generate", "--arch", "resnet50", dir.resolve("x").toString()).code());
         assertEquals(2, run("generate", "--flatten", "chw", dir.resolve("y").toString()).code());
     }
+
+    /**
+     * quantize → verify → compare → score, as a user chains them: the bundled model quantised on the
+     * sample photos, then checked against ONNX Runtime's f32 reference output (top-1 and a loose
+     * tolerance: int8 is not f32) and against the f32 model on the reference inputs.
+     */
+    @Test
+    void quantizedModelWorksWithEveryVerb(@TempDir Path dir) throws Exception {
+        Path int8 = dir.resolve("int8");
+        Run q = run("quantize", "--model", BUNDLED.toString(), "--calibration", Path.of("..", "samples").toString(), int8.toString());
+        assertEquals(0, q.code(), q.out() + q.err());
+        assertTrue(q.out().contains("18 of 18 weighted layers in int8"), q.out());
+        assertEquals(2, run("quantize", "--model", BUNDLED.toString(), "--calibration", "../samples", int8.toString()).code(),
+                "refuses to overwrite without --force");
+
+        Run verify = run("verify", "--model", int8.toString(), "--reference", BUNDLED.resolve("io.safetensors").toString(),
+                "--output", "probs", "--tolerance", "0.1");
+        assertEquals(0, verify.code(), verify.out() + verify.err());
+        assertTrue(verify.out().contains("top-1 agrees on 8 of 8"), verify.out());
+
+        Path inputs = Files.createDirectory(dir.resolve("inputs"));
+        Files.copy(BUNDLED.resolve("io.safetensors"), inputs.resolve("io.safetensors"));
+        Run compare = run("compare", BUNDLED.toString(), int8.toString(), "--inputs", inputs.toString(), "--min-agreement", "100");
+        assertEquals(0, compare.code(), compare.out() + compare.err());
+        assertTrue(compare.out().contains("top-1 agreement: 8 of 8"), compare.out());
+
+        Run score = run("score", "--model", int8.toString(), "../samples", "--out", dir.resolve("s.csv").toString());
+        assertEquals(0, score.code(), score.out() + score.err());
+        assertEquals(4, Files.readAllLines(dir.resolve("s.csv")).size(), "header + one row per sample photo");
+    }
+
+    @Test
+    void quantizeRejectsUnusableCalibrationFolders(@TempDir Path dir) throws Exception {
+        Path empty = Files.createDirectory(dir.resolve("empty"));
+        Run r = run("quantize", "--model", BUNDLED.toString(), "--calibration", empty.toString(), dir.resolve("out").toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("holds no images"), r.err());
+        Path junk = Files.createDirectory(dir.resolve("junk"));
+        Files.writeString(junk.resolve("a.png"), "text, not a PNG");
+        r = run("quantize", "--model", BUNDLED.toString(), "--calibration", junk.toString(), dir.resolve("out").toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("skipped: ") && r.err().contains("could be used"), r.err());
+        assertTrue(!Files.exists(dir.resolve("out")), "nothing written on failure");
+    }
 }

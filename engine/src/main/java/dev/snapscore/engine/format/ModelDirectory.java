@@ -50,7 +50,9 @@ public final class ModelDirectory {
         spec.checkWeights(weights);
         Files.createDirectories(dir);
         List<Tensor> tensors = new ArrayList<>();
-        for (Tensor.ShapeRequirement r : spec.weightShapes()) tensors.add(weights.get(r.name(), r.shape()));
+        for (Tensor.ShapeRequirement r : spec.weightShapes()) tensors.add(weights.get(r));
+        // f32 tensors first, so every one of them starts 4-byte aligned in the mapped file.
+        tensors.sort(java.util.Comparator.comparingInt(t -> -t.type().bytes));
         Safetensors.write(dir.resolve(WEIGHTS_FILE), tensors);
         SpecJson.write(dir.resolve(SPEC_FILE), spec, WEIGHTS_FILE);
     }

@@ -1,5 +1,6 @@
 package dev.snapscore.engine.format;
 
+import com.google.protobuf.ByteString;
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.UnsafeByteOperations;
 import dev.snapscore.engine.ModelFormatException;
@@ -13,24 +14,35 @@ import dev.snapscore.engine.format.onnx.OnnxProtos.TensorShapeProto;
 import dev.snapscore.engine.format.onnx.OnnxProtos.TypeProto;
 import dev.snapscore.engine.format.onnx.OnnxProtos.ValueInfoProto;
 import dev.snapscore.engine.spec.Activation;
+import dev.snapscore.engine.spec.ElementType;
 import dev.snapscore.engine.spec.FlattenOrder;
 import dev.snapscore.engine.spec.Layer;
 import dev.snapscore.engine.spec.ModelSpec;
+import dev.snapscore.engine.spec.Quantization;
 import dev.snapscore.engine.spec.Tensor;
 import dev.snapscore.engine.spec.Weights;
 import dev.snapscore.engine.spec.Window;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.Channels;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
+
 /**
  * Writes a spec and its weights as an opset-17 ONNX model with input {@code input} [batch, C, H, W] and
  * outputs {@code logits} and {@code probs}: the same network for ONNX Runtime and other peers.
+ *
+ * <p>An int8 spec is written in ONNX's QDQ form: every quantised activation passes through a
+ * QuantizeLinear/DequantizeLinear pair with its scale, weights are int8 initializers behind a per-channel
+ * DequantizeLinear, biases int32 at scale input × weight. ONNX Runtime fuses these into its own int8
+ * kernels (QLinearConv and friends), so it runs the same quantised network as the engine.
  */
 public final class OnnxExporter {
     static final int OPSET = 17;
@@ -53,31 +65,38 @@ public final class OnnxExporter {
     public static void write(Path onnxFile, ModelSpec spec, Weights weights) throws IOException {
         spec.checkWeights(weights);
         long bytes = 0;
-        for (Tensor.ShapeRequirement r : spec.weightShapes()) bytes += Tensor.elementCount(r.shape()) * Float.BYTES;
+        for (Tensor.ShapeRequirement r : spec.weightShapes()) bytes += Tensor.elementCount(r.shape()) * r.type().bytes;
         if (bytes > MAX_WEIGHT_BYTES) {
             throw new IllegalArgumentException(spec.name() + ": " + bytes + " bytes of weights do not fit one ONNX file "
                     + "(protobuf's 2 GB limit)");
         }
         GraphProto.Builder graph = GraphProto.newBuilder().setName(spec.name());
         graph.addInput(valueInfo("input", "batch", spec.input().channels(), spec.input().height(), spec.input().width()));
-        String current = "input";
+        Quantization q = spec.quantization();
+        String current = q == null ? "input" : qdq(graph, "input", q.input());
+        Quantization.Encoding encoding = q == null ? Quantization.Encoding.F32 : q.input();
         Layer.Dense last = null;
         for (Layer l : spec.layers()) if (l instanceof Layer.Dense d) last = d;
         int n = 0;
         for (Layer layer : spec.layers()) {
             switch (layer) {
                 case Layer.Conv c -> {
-                    graph.addInitializer(initializer(weights.tensors().get(c.weightName())));
-                    graph.addInitializer(initializer(weights.tensors().get(c.biasName())));
+                    String[] wb = weightAndBias(graph, spec, weights, c.name(), c.weightName(), c.biasName(), encoding);
                     String out = c.name() + ".out";
-                    graph.addNode(node("Conv", c.name(), out, current, c.weightName(), c.biasName())
+                    graph.addNode(node("Conv", c.name(), out, current, wb[0], wb[1])
                             .addAllAttribute(windowAttributes(c.window(), true)));
                     current = c.activation() == Activation.RELU ? relu(graph, out, out + ".relu") : out;
+                    if (spec.isQuantised(c.name())) {
+                        encoding = q.layers().get(c.name());
+                        current = qdq(graph, current, encoding);
+                    } else {
+                        encoding = Quantization.Encoding.F32;
+                    }
                 }
                 case Layer.MaxPool p -> {
                     String out = "pool" + n++;
                     graph.addNode(node("MaxPool", out, out, current).addAllAttribute(windowAttributes(p.window(), false)));
-                    current = out;
+                    current = qdq(graph, out, encoding);
                 }
                 case Layer.Flatten f -> {
                     if (f.order() == FlattenOrder.NHWC) {
@@ -85,17 +104,22 @@ public final class OnnxExporter {
                         current = "nhwc";
                     }
                     graph.addNode(node("Flatten", "flatten", "flat", current).addAttribute(integer("axis", 1)));
-                    current = "flat";
+                    current = qdq(graph, "flat", encoding);
                 }
                 case Layer.Dense d -> {
-                    graph.addInitializer(initializer(weights.tensors().get(d.weightName())));
-                    graph.addInitializer(initializer(weights.tensors().get(d.biasName())));
+                    String[] wb = weightAndBias(graph, spec, weights, d.name(), d.weightName(), d.biasName(), encoding);
                     // The last layer's output is `logits`, after its ReLU if it has one, as the engine computes it.
                     boolean relu = d.activation() == Activation.RELU;
                     String out = d == last && !relu ? "logits" : d.name() + ".out";
-                    graph.addNode(node("Gemm", d.name(), out, current, d.weightName(), d.biasName())
+                    graph.addNode(node("Gemm", d.name(), out, current, wb[0], wb[1])
                             .addAttribute(integer("transB", 1)));
                     current = relu ? relu(graph, out, d == last ? "logits" : out + ".relu") : out;
+                    if (spec.isQuantised(d.name()) && d != last) {
+                        encoding = q.layers().get(d.name());
+                        current = qdq(graph, current, encoding);
+                    } else {
+                        encoding = Quantization.Encoding.F32;
+                    }
                 }
                 case Layer.Dropout d -> { } // identity at inference
             }
@@ -115,6 +139,60 @@ public final class OnnxExporter {
             model.writeTo(coded);
             coded.flush();
         });
+    }
+
+    /**
+     * A layer's weight and bias inputs: the f32 initializers, or for a quantised layer int8 weights and
+     * int32 biases (at scale input × weight, as ONNX Runtime's int8 kernels want) behind DequantizeLinear.
+     */
+    private static String[] weightAndBias(GraphProto.Builder graph, ModelSpec spec, Weights weights, String layer,
+                                          String weightName, String biasName, Quantization.Encoding input) {
+        Tensor w = weights.tensors().get(weightName), b = weights.tensors().get(biasName);
+        if (!spec.isQuantised(layer)) {
+            graph.addInitializer(initializer(w));
+            graph.addInitializer(initializer(b));
+            return new String[] {weightName, biasName};
+        }
+        Tensor scales = weights.tensors().get(Quantization.weightScaleName(layer));
+        int channels = (int) w.dim(0);
+        graph.addInitializer(initializer(w));
+        graph.addInitializer(initializer(scales));
+        graph.addInitializer(constant(weightName + ".zero_point", TensorProto.DataType.INT8_VALUE, new byte[channels], channels));
+        graph.addNode(node("DequantizeLinear", weightName + ".dq", weightName + ".dq", weightName, scales.name(),
+                weightName + ".zero_point").addAttribute(integer("axis", 0)));
+        ByteBuffer biasLevels = ByteBuffer.allocate(channels * 4).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer biasScales = ByteBuffer.allocate(channels * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (int o = 0; o < channels; o++) {
+            float scale = input.scale() * scales.data().getAtIndex(JAVA_FLOAT_UNALIGNED, o);
+            biasScales.putFloat(scale);
+            biasLevels.putInt(Math.round(b.data().getAtIndex(JAVA_FLOAT_UNALIGNED, o) / scale));
+        }
+        graph.addInitializer(constant(biasName + ".levels", TensorProto.DataType.INT32_VALUE, biasLevels.array(), channels));
+        graph.addInitializer(constant(biasName + ".scale", TensorProto.DataType.FLOAT_VALUE, biasScales.array(), channels));
+        graph.addInitializer(constant(biasName + ".zero_point", TensorProto.DataType.INT32_VALUE, new byte[channels * 4], channels));
+        graph.addNode(node("DequantizeLinear", biasName + ".dq", biasName + ".dq", biasName + ".levels", biasName + ".scale",
+                biasName + ".zero_point").addAttribute(integer("axis", 0)));
+        return new String[] {weightName + ".dq", biasName + ".dq"};
+    }
+
+    /** QuantizeLinear then DequantizeLinear at {@code e}'s scale (zero point 0); f32 passes through. */
+    private static String qdq(GraphProto.Builder graph, String input, Quantization.Encoding e) {
+        if (!e.type().isInteger()) return input;
+        String scale = input + ".scale", zero = input + ".zero_point";
+        graph.addInitializer(constant(scale, TensorProto.DataType.FLOAT_VALUE,
+                ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(e.scale()).array()));
+        graph.addInitializer(constant(zero, e.type() == ElementType.U8 ? TensorProto.DataType.UINT8_VALUE
+                : TensorProto.DataType.INT8_VALUE, new byte[1]));
+        graph.addNode(node("QuantizeLinear", input + ".q", input + ".q", input, scale, zero));
+        graph.addNode(node("DequantizeLinear", input + ".dq", input + ".dq", input + ".q", scale, zero));
+        return input + ".dq";
+    }
+
+    /** A small initializer from little-endian bytes: a scalar, or a vector of {@code length}. */
+    private static TensorProto constant(String name, int dataType, byte[] data, long... length) {
+        TensorProto.Builder b = TensorProto.newBuilder().setName(name).setDataType(dataType);
+        for (long d : length) b.addDims(d);
+        return b.setRawData(ByteString.copyFrom(data)).build();
     }
 
     private static String relu(GraphProto.Builder graph, String input, String output) {
@@ -146,9 +224,10 @@ public final class OnnxExporter {
     }
 
     private static TensorProto initializer(Tensor t) {
-        TensorProto.Builder b = TensorProto.newBuilder().setName(t.name()).setDataType(TensorProto.DataType.FLOAT_VALUE);
+        TensorProto.Builder b = TensorProto.newBuilder().setName(t.name()).setDataType(
+                t.type() == ElementType.S8 ? TensorProto.DataType.INT8_VALUE : TensorProto.DataType.FLOAT_VALUE);
         for (long d : t.shape()) b.addDims(d);
-        // Tensor data and ONNX raw_data are both little-endian f32, row-major: the bytes go as they are. Wrapping
+        // Tensor data and ONNX raw_data are both little-endian, row-major: the bytes go as they are. Wrapping
         // (not copying) is safe because the weights outlive this write and nothing mutates them meanwhile.
         return b.setRawData(UnsafeByteOperations.unsafeWrap(t.data().asByteBuffer())).build();
     }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.snapscore.engine.ModelFormatException;
+import dev.snapscore.engine.spec.ElementType;
 import dev.snapscore.engine.spec.Tensor;
 import dev.snapscore.engine.spec.Weights;
 
@@ -31,7 +32,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 /**
  * The safetensors format: an 8-byte little-endian header length, a JSON header mapping tensor names to
  * {@code {dtype, shape, data_offsets}} (offsets relative to the data section), then the raw data.
- * snapscore reads and writes F32 tensors only.
+ * snapscore reads and writes F32 tensors, and I8 for quantised weights.
  */
 public final class Safetensors {
     /** Headers larger than this are refused as corrupt (real ones are kilobytes). */
@@ -83,7 +84,7 @@ public final class Safetensors {
             throw new ModelFormatException(file + ": header is not valid JSON: " + e.getOriginalMessage());
         }
         if (root == null || !root.isObject()) throw new ModelFormatException(file + ": header is not a JSON object");
-        record Entry(String name, long[] shape, long begin, long end) {
+        record Entry(String name, long[] shape, ElementType type, long begin, long end) {
         }
         List<Entry> entries = new ArrayList<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
@@ -97,8 +98,9 @@ public final class Safetensors {
             if (dtype == null || shape == null || offsets == null) {
                 throw new ModelFormatException(where + " needs dtype, shape and data_offsets");
             }
-            if (!"F32".equals(dtype.asText())) {
-                throw new ModelFormatException(where + " has dtype " + dtype.asText() + "; snapscore reads F32 only");
+            ElementType type = ElementType.ofSafetensors(dtype.asText());
+            if (type == null || type == ElementType.U8) {
+                throw new ModelFormatException(where + " has dtype " + dtype.asText() + "; snapscore reads F32 and I8");
             }
             if (!shape.isArray()) throw new ModelFormatException(where + ": shape is not an array");
             long[] dims = new long[shape.size()];
@@ -127,11 +129,11 @@ public final class Safetensors {
             } catch (ArithmeticException e) {
                 throw new ModelFormatException(where + ": shape " + Arrays.toString(dims) + " is too large");
             }
-            if (elements > Long.MAX_VALUE / Float.BYTES || elements * Float.BYTES != end - begin) {
-                throw new ModelFormatException(where + ": shape " + Arrays.toString(dims) + " needs "
-                        + elements * Float.BYTES + " bytes but data_offsets " + offsets + " hold " + (end - begin));
+            if (elements > Long.MAX_VALUE / type.bytes || elements * type.bytes != end - begin) {
+                throw new ModelFormatException(where + ": shape " + Arrays.toString(dims) + " of " + type.safetensorsName
+                        + " needs " + elements * type.bytes + " bytes but data_offsets " + offsets + " hold " + (end - begin));
             }
-            entries.add(new Entry(name, dims, begin, end));
+            entries.add(new Entry(name, dims, type, begin, end));
         }
         List<Entry> byOffset = new ArrayList<>(entries);
         byOffset.sort(Comparator.comparingLong(Entry::begin));
@@ -144,7 +146,7 @@ public final class Safetensors {
         }
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         for (Entry e : entries) {
-            tensors.put(e.name(), new Tensor(e.name(), e.shape(), data.asSlice(e.begin(), e.end() - e.begin())));
+            tensors.put(e.name(), new Tensor(e.name(), e.shape(), e.type(), data.asSlice(e.begin(), e.end() - e.begin())));
         }
         return tensors;
     }
@@ -158,7 +160,7 @@ public final class Safetensors {
         long offset = 0;
         for (Tensor t : tensors) {
             ObjectNode entry = header.putObject(t.name());
-            entry.put("dtype", "F32");
+            entry.put("dtype", t.type().safetensorsName);
             var shape = entry.putArray("shape");
             for (long d : t.shape()) shape.add(d);
             entry.putArray("data_offsets").add(offset).add(offset + t.data().byteSize());

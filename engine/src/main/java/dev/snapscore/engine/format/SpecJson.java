@@ -8,11 +8,13 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.snapscore.engine.ModelFormatException;
 import dev.snapscore.engine.spec.Activation;
+import dev.snapscore.engine.spec.ElementType;
 import dev.snapscore.engine.spec.FlattenOrder;
 import dev.snapscore.engine.spec.InputShape;
 import dev.snapscore.engine.spec.Layer;
 import dev.snapscore.engine.spec.ModelSpec;
 import dev.snapscore.engine.spec.Preprocess;
+import dev.snapscore.engine.spec.Quantization;
 import dev.snapscore.engine.spec.Window;
 
 import java.io.IOException;
@@ -20,6 +22,8 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.List;
 import java.util.Locale;
 
@@ -89,7 +93,29 @@ public final class SpecJson {
             for (int i = 0; i < v.size(); i++) values.add(number(v.get(i), "values[" + i + "]"));
         }
         String weights = root.path("weights").asText("weights.safetensors");
-        return new Parsed(new ModelSpec(name, input, preprocess, layers, labels, values), weights);
+        Quantization quantization = root.hasNonNull("quantization") ? quantization(root.get("quantization")) : null;
+        return new Parsed(new ModelSpec(name, input, preprocess, layers, labels, values, quantization), weights);
+    }
+
+    private static Quantization quantization(JsonNode q) {
+        if (!q.isObject()) throw new ModelFormatException("quantization must be an object");
+        Quantization.Encoding input = encoding(required(q, "input", "quantization"), "quantization.input");
+        JsonNode layersNode = required(q, "layers", "quantization");
+        if (!layersNode.isObject()) throw new ModelFormatException("quantization.layers must map layer names to encodings");
+        Map<String, Quantization.Encoding> layers = new LinkedHashMap<>();
+        layersNode.fields().forEachRemaining(e ->
+                layers.put(e.getKey(), encoding(e.getValue(), "quantization.layers." + e.getKey())));
+        return new Quantization(input, layers, q.path("method").asText(""), q.path("calibration_images").asInt(0));
+    }
+
+    private static Quantization.Encoding encoding(JsonNode node, String where) {
+        String type = required(node, "type", where).asText().toLowerCase(Locale.ROOT);
+        return switch (type) {
+            case "f32" -> Quantization.Encoding.F32;
+            case "s8", "u8" -> new Quantization.Encoding(type.equals("s8") ? ElementType.S8 : ElementType.U8,
+                    (float) number(required(node, "scale", where), where + ".scale"));
+            default -> throw new ModelFormatException(where + ": type must be f32, s8 or u8, got '" + type + "'");
+        };
     }
 
     private static Layer layer(JsonNode node, int index) {
@@ -205,8 +231,21 @@ public final class SpecJson {
             spec.values().forEach(values::add);
         }
         root.put("weights", weightsFile);
+        Quantization q = spec.quantization();
+        if (q != null) {
+            ObjectNode qn = root.putObject("quantization");
+            qn.put("method", q.method()).put("calibration_images", q.calibrationImages());
+            putEncoding(qn.putObject("input"), q.input());
+            ObjectNode layerEncodings = qn.putObject("layers");
+            q.layers().forEach((layer, e) -> putEncoding(layerEncodings.putObject(layer), e));
+        }
         byte[] bytes = JSON.writeValueAsBytes(root);
         AtomicFiles.write(specJson, channel -> channel.write(ByteBuffer.wrap(bytes)));
+    }
+
+    private static void putEncoding(ObjectNode node, Quantization.Encoding e) {
+        node.put("type", e.type().specName());
+        if (e.type().isInteger()) node.put("scale", (double) e.scale());
     }
 
     private static void putWindow(ObjectNode l, Window w) {

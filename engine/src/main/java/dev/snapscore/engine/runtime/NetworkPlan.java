@@ -10,6 +10,8 @@ import dev.snapscore.engine.spec.Activation;
 import dev.snapscore.engine.spec.FlattenOrder;
 import dev.snapscore.engine.spec.Layer;
 import dev.snapscore.engine.spec.ModelSpec;
+import dev.snapscore.engine.spec.Quantization;
+import dev.snapscore.engine.spec.Quantization.Encoding;
 import dev.snapscore.engine.spec.Window;
 
 import java.util.ArrayList;
@@ -24,15 +26,23 @@ import java.util.List;
  * reorders are the caller's NCHW input into the first convolution's layout, and any layout change a
  * primitive asks for (rare). Flatten costs nothing: the first dense layer reads the 4-D feature map with
  * weights viewed as (out, C, H, W) in NCHW or NHWC order.
+ *
+ * <p>In an int8 model ({@link Quantization}) a quantised layer reads u8/s8 activations and s8 weights, and
+ * writes its output already requantised (oneDNN applies the source, per-channel weight and destination
+ * scales inside the kernel, after the fused ReLU); max-pools work on the integers as they are. Reorders
+ * quantise the caller's f32 input, and dequantise before any layer left in f32.
  */
 final class NetworkPlan implements AutoCloseable {
     /** Buffer ids: the caller's input, two ping-pong activation buffers, the logits, the probabilities. */
     static final int INPUT = 0, PING = 1, PONG = 2, LOGITS = 3, PROBS = 4;
 
-    /** One primitive execution: what it reads and writes, and the model weights it uses (or null). */
+    /** A constant argument of a step: weights, bias, or int8 scales, owned by {@link ReorderedWeights}. */
+    record Constant(int arg, ReorderedWeights.Entry value) {
+    }
+
+    /** One primitive execution: what it reads and writes, and its constant arguments. */
     record Step(String name, Primitive primitive, int srcBuffer, MemoryDesc srcDesc, int dstBuffer,
-                MemoryDesc dstDesc, ReorderedWeights.Entry weights, ReorderedWeights.Entry bias,
-                MemoryDesc scratchpadDesc, String implementation) {
+                MemoryDesc dstDesc, List<Constant> constants, MemoryDesc scratchpadDesc, String implementation) {
     }
 
     final int batch;
@@ -83,11 +93,14 @@ final class NetworkPlan implements AutoCloseable {
         private final int batch;
         private final ReorderedWeights weights;
         private final int convAlgorithm;
+        private final Quantization quantization; // null for an f32 model
         private final List<Step> steps = new ArrayList<>();
 
         private int current = INPUT;          // buffer holding the current activation
         private MemoryDesc currentDesc;       // its layout (owned by the step that wrote it, or the plan)
         private long[] currentDims;           // (N, C, H, W) or (N, features)
+        private Encoding currentEncoding = Encoding.F32; // how the current buffer stores the activation
+        private Encoding specEncoding;        // how the spec says the next quantised layer receives it
         private FlattenOrder flatten;         // set once the flatten has been passed and not yet consumed
         private long maxActivation;
         private long maxScratchpad;
@@ -98,6 +111,8 @@ final class NetworkPlan implements AutoCloseable {
             this.batch = batch;
             this.weights = weights;
             this.convAlgorithm = convAlgorithm;
+            this.quantization = spec.quantization();
+            this.specEncoding = quantization == null ? Encoding.F32 : quantization.input();
         }
 
         NetworkPlan compile() {
@@ -138,30 +153,79 @@ final class NetworkPlan implements AutoCloseable {
             long outH = w.outHeight((int) currentDims[2]), outW = w.outWidth((int) currentDims[3]);
             long[] dstDims = {batch, conv.out(), outH, outW};
             long[] weightDims = {conv.out(), currentDims[1], w.kernelH(), w.kernelW()};
-            try (MemoryDesc srcAny = MemoryDesc.of(currentDims, Dnnl.TAG_ANY);
-                 MemoryDesc weightsAny = MemoryDesc.of(weightDims, Dnnl.TAG_ANY);
+            Precision p = precision(conv.name());
+            try (MemoryDesc srcAny = MemoryDesc.of(currentDims, DataTypes.of(p.src.type()), Dnnl.TAG_ANY);
+                 MemoryDesc weightsAny = MemoryDesc.of(weightDims, p.weightType(), Dnnl.TAG_ANY);
                  MemoryDesc biasDesc = MemoryDesc.of(new long[] {conv.out()}, Dnnl.TAG_A);
-                 MemoryDesc dstAny = MemoryDesc.of(dstDims, Dnnl.TAG_ANY);
-                 PrimitiveAttr attr = PrimitiveAttr.create(conv.activation() == Activation.RELU);
+                 MemoryDesc dstAny = MemoryDesc.of(dstDims, DataTypes.of(p.dst.type()), Dnnl.TAG_ANY);
+                 PrimitiveAttr attr = p.attr(conv.activation() == Activation.RELU);
                  PrimitiveDesc pd = PrimitiveDesc.convolution(engine, convAlgorithm, srcAny, weightsAny, biasDesc,
                          dstAny, new long[] {w.strideH(), w.strideW()}, new long[] {w.padTop(), w.padLeft()},
                          new long[] {w.padBottom(), w.padRight()}, attr)) {
-                ensureLayout(pd.srcDesc(), conv.name());
+                ensureLayout(pd.srcDesc(), p.src, conv.name());
                 var wEntry = weights.get(conv.weightName(), weightDims, Dnnl.TAG_ABCD, pd);
-                var bEntry = weights.bias(conv.biasName(), conv.out());
-                addStep(conv.name(), pd, wEntry, bEntry, dstDims);
+                var bEntry = weights.vector(conv.biasName(), conv.out());
+                addStep(conv.name(), pd, p.constants(conv.name(), conv.out(), wEntry, bEntry), dstDims, p.dst);
+            }
+        }
+
+        /** The encodings a conv or dense layer reads and writes, and its attributes and scale arguments. */
+        private Precision precision(String layer) {
+            Encoding out = quantization == null ? null : quantization.layers().get(layer);
+            Precision p = out == null ? new Precision(Encoding.F32, Encoding.F32, false)
+                    : new Precision(specEncoding, out, true);
+            specEncoding = p.dst;
+            return p;
+        }
+
+        private final class Precision {
+            final Encoding src, dst;
+            final boolean int8;
+
+            Precision(Encoding src, Encoding dst, boolean int8) {
+                this.src = src;
+                this.dst = dst;
+                this.int8 = int8;
+            }
+
+            int weightType() {
+                return int8 ? Dnnl.S8 : Dnnl.F32;
+            }
+
+            PrimitiveAttr attr(boolean relu) {
+                PrimitiveAttr attr = PrimitiveAttr.create(relu);
+                try {
+                    if (int8) attr.scales(Dnnl.ARG_SRC, 0).scales(Dnnl.ARG_WEIGHTS, 1); // per output channel
+                    if (dst.type().isInteger()) attr.scales(Dnnl.ARG_DST, 0);
+                    return attr;
+                } catch (RuntimeException e) {
+                    attr.close();
+                    throw e;
+                }
+            }
+
+            List<Constant> constants(String layer, int channels, ReorderedWeights.Entry w, ReorderedWeights.Entry b) {
+                List<Constant> c = new ArrayList<>(List.of(new Constant(Dnnl.ARG_WEIGHTS, w), new Constant(Dnnl.ARG_BIAS, b)));
+                if (int8) {
+                    c.add(new Constant(Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_SRC, weights.scalar(src.scale())));
+                    c.add(new Constant(Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_WEIGHTS,
+                            weights.vector(Quantization.weightScaleName(layer), channels)));
+                }
+                if (dst.type().isInteger()) c.add(new Constant(Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_DST, weights.scalar(dst.scale())));
+                return c;
             }
         }
 
         private void maxPool(Layer.MaxPool pool) {
             Window w = pool.window();
             long[] dstDims = {batch, currentDims[1], w.outHeight((int) currentDims[2]), w.outWidth((int) currentDims[3])};
-            try (MemoryDesc dstAny = MemoryDesc.of(dstDims, Dnnl.TAG_ANY);
+            // Max commutes with a positive scale: pooling integers keeps their encoding.
+            try (MemoryDesc dstAny = MemoryDesc.of(dstDims, DataTypes.of(currentEncoding.type()), Dnnl.TAG_ANY);
                  PrimitiveAttr attr = PrimitiveAttr.create(false);
                  PrimitiveDesc pd = PrimitiveDesc.maxPooling(engine, currentDesc, dstAny,
                          new long[] {w.strideH(), w.strideW()}, new long[] {w.kernelH(), w.kernelW()},
                          new long[] {w.padTop(), w.padLeft()}, new long[] {w.padBottom(), w.padRight()}, attr)) {
-                addStep("maxpool", pd, null, null, dstDims);
+                addStep("maxpool", pd, List.of(), dstDims, currentEncoding);
             }
         }
 
@@ -179,22 +243,23 @@ final class NetworkPlan implements AutoCloseable {
                 userTag = Dnnl.TAG_AB;
             }
             long[] dstDims = {batch, dense.out()};
-            try (MemoryDesc srcAny = MemoryDesc.of(currentDims, Dnnl.TAG_ANY);
-                 MemoryDesc weightsAny = MemoryDesc.of(weightDims, Dnnl.TAG_ANY);
+            Precision p = precision(dense.name());
+            try (MemoryDesc srcAny = MemoryDesc.of(currentDims, DataTypes.of(p.src.type()), Dnnl.TAG_ANY);
+                 MemoryDesc weightsAny = MemoryDesc.of(weightDims, p.weightType(), Dnnl.TAG_ANY);
                  MemoryDesc biasDesc = MemoryDesc.of(new long[] {dense.out()}, Dnnl.TAG_A);
-                 // Logits land plain (N, classes) so callers read them without a reorder.
-                 MemoryDesc dst = MemoryDesc.of(dstDims, last ? Dnnl.TAG_AB : Dnnl.TAG_ANY);
-                 PrimitiveAttr attr = PrimitiveAttr.create(dense.activation() == Activation.RELU);
+                 // Logits (always f32) land plain (N, classes) so callers read them without a reorder.
+                 MemoryDesc dst = MemoryDesc.of(dstDims, DataTypes.of(p.dst.type()), last ? Dnnl.TAG_AB : Dnnl.TAG_ANY);
+                 PrimitiveAttr attr = p.attr(dense.activation() == Activation.RELU);
                  PrimitiveDesc pd = PrimitiveDesc.innerProduct(engine, srcAny, weightsAny, biasDesc, dst, attr)) {
-                ensureLayout(pd.srcDesc(), dense.name());
+                ensureLayout(pd.srcDesc(), p.src, dense.name());
                 var wEntry = weights.get(dense.weightName(), weightDims, userTag, pd);
-                var bEntry = weights.bias(dense.biasName(), dense.out());
-                addStep(dense.name(), pd, wEntry, bEntry, dstDims);
+                var bEntry = weights.vector(dense.biasName(), dense.out());
+                addStep(dense.name(), pd, p.constants(dense.name(), dense.out(), wEntry, bEntry), dstDims, p.dst);
                 if (last) {
                     // Move the logits out of the ping-pong buffers into their own.
                     Step s = steps.removeLast();
                     steps.add(new Step(s.name(), s.primitive(), s.srcBuffer(), s.srcDesc(), LOGITS, s.dstDesc(),
-                            s.weights(), s.bias(), s.scratchpadDesc(), s.implementation()));
+                            s.constants(), s.scratchpadDesc(), s.implementation()));
                     current = LOGITS;
                 }
             }
@@ -204,37 +269,54 @@ final class NetworkPlan implements AutoCloseable {
             try (PrimitiveAttr attr = PrimitiveAttr.create(false);
                  PrimitiveDesc pd = PrimitiveDesc.softmax(engine, logitsDesc, probsDesc, 1, attr)) {
                 steps.add(new Step("softmax", pd.createPrimitive(), LOGITS, pd.srcDesc(), PROBS, pd.dstDesc(),
-                        null, null, trackScratchpad(pd), pd.implementation()));
+                        List.of(), trackScratchpad(pd), pd.implementation()));
             }
         }
 
-        /** Inserts a reorder when a primitive wants its input in another layout than the current one. */
-        private void ensureLayout(MemoryDesc wanted, String forLayer) {
-            if (wanted.sameLayoutAs(currentDesc)) {
+        /**
+         * Inserts a reorder when a primitive wants its input in another layout or encoding than the current
+         * one: the reorder computes stored = real / scale on the way in and real = scale × stored on the way out.
+         */
+        private void ensureLayout(MemoryDesc wanted, Encoding wantedEncoding, String forLayer) {
+            if (wanted.sameLayoutAs(currentDesc) && wantedEncoding.equals(currentEncoding)) {
                 wanted.close();
                 return;
             }
-            try (PrimitiveAttr attr = PrimitiveAttr.create(false);
-                 PrimitiveDesc pd = PrimitiveDesc.reorder(engine, currentDesc, wanted, attr)) {
-                int dst = nextBuffer();
-                steps.add(new Step("reorder to " + forLayer, pd.createPrimitive(), current, pd.srcDesc(),
-                        dst, wanted, null, null, trackScratchpad(pd), pd.implementation()));
-                current = dst;
-                currentDesc = wanted;
-                maxActivation = Math.max(maxActivation, wanted.byteSize());
+            List<Constant> constants = new ArrayList<>();
+            try (PrimitiveAttr attr = PrimitiveAttr.create(false)) {
+                if (currentEncoding.type().isInteger()) {
+                    attr.scales(Dnnl.ARG_SRC, 0);
+                    constants.add(new Constant(Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_SRC, weights.scalar(currentEncoding.scale())));
+                }
+                if (wantedEncoding.type().isInteger()) {
+                    attr.scales(Dnnl.ARG_DST, 0);
+                    constants.add(new Constant(Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_DST, weights.scalar(wantedEncoding.scale())));
+                }
+                try (PrimitiveDesc pd = PrimitiveDesc.reorder(engine, currentDesc, wanted, attr)) {
+                    int dst = nextBuffer();
+                    steps.add(new Step("reorder to " + forLayer, pd.createPrimitive(), current, pd.srcDesc(),
+                            dst, wanted, constants, trackScratchpad(pd), pd.implementation()));
+                    current = dst;
+                    currentDesc = wanted;
+                    currentEncoding = wantedEncoding;
+                    maxActivation = Math.max(maxActivation, wanted.byteSize());
+                }
+            } catch (RuntimeException e) {
+                wanted.close();
+                throw e;
             }
         }
 
-        private void addStep(String name, PrimitiveDesc pd, ReorderedWeights.Entry w, ReorderedWeights.Entry b,
-                             long[] dstDims) {
+        private void addStep(String name, PrimitiveDesc pd, List<Constant> constants, long[] dstDims, Encoding dstEncoding) {
             int dst = nextBuffer();
             MemoryDesc dstDesc = pd.dstDesc();
-            steps.add(new Step(name, pd.createPrimitive(), current, pd.srcDesc(), dst, dstDesc, w, b,
+            steps.add(new Step(name, pd.createPrimitive(), current, pd.srcDesc(), dst, dstDesc, constants,
                     trackScratchpad(pd), pd.implementation()));
             maxActivation = Math.max(maxActivation, dstDesc.byteSize());
             current = dst;
             currentDesc = dstDesc;
             currentDims = dstDims;
+            currentEncoding = dstEncoding;
         }
 
         private MemoryDesc trackScratchpad(PrimitiveDesc pd) {

@@ -51,6 +51,19 @@ public final class OneDnnExecutor implements AutoCloseable {
         MemorySegment.copy(b.probs, JAVA_FLOAT, 0, probsOut, 0, values);
     }
 
+    /**
+     * Runs {@code n} images from {@code input} (native, float-aligned (n, C, H, W) f32) step by step, showing
+     * each step's output to {@code observer}: for calibration and debugging, not for speed.
+     */
+    public void runObserved(MemorySegment input, int n, StepObserver observer) {
+        PlanBuffers b = buffers(n);
+        if (!input.isNative() || input.address() % Float.BYTES != 0 || input.byteSize() < b.inputStaging.byteSize()) {
+            throw new IllegalArgumentException("input must be a native, float-aligned segment of " + n + " images");
+        }
+        Dnnl.setThreadsForCurrentThread(threads);
+        b.run(stream, input, observer);
+    }
+
     /** Builds the plan and buffers for batches of {@code n} now, not on the first run. */
     public void prepare(int n) {
         buffers(n);

@@ -22,6 +22,7 @@ final class PlanBuffers implements AutoCloseable {
     private final List<DnnlMemory> memories = new ArrayList<>();
     private final List<DnnlMemory> inputReaders = new ArrayList<>(); // re-pointed at the caller's input each run
     private final List<ExecArgs> args = new ArrayList<>();
+    private final MemorySegment[] buffers;
     final MemorySegment inputStaging; // (N, C, H, W) nchw, for inputs that are not native or not aligned
     final MemorySegment logits;       // (N, classes)
     final MemorySegment probs;        // (N, classes)
@@ -29,7 +30,7 @@ final class PlanBuffers implements AutoCloseable {
     PlanBuffers(DnnlEngine engine, NetworkPlan plan, Arena arena) {
         this.plan = plan;
         inputStaging = plan.inputDesc.allocate(arena);
-        MemorySegment[] buffers = {
+        buffers = new MemorySegment[] {
                 inputStaging,
                 arena.allocate(plan.pingPongBytes, 64),
                 arena.allocate(plan.pingPongBytes, 64),
@@ -44,8 +45,7 @@ final class PlanBuffers implements AutoCloseable {
                 DnnlMemory dst = wrap(engine, step.dstDesc(), buffers[step.dstBuffer()]);
                 DnnlMemory scratch = wrap(engine, step.scratchpadDesc(), scratchpad);
                 List<Object> a = new ArrayList<>(List.of(Dnnl.ARG_SRC, src, Dnnl.ARG_DST, dst, Dnnl.ARG_SCRATCHPAD, scratch));
-                if (step.weights() != null) a.addAll(List.of(Dnnl.ARG_WEIGHTS, step.weights().memory()));
-                if (step.bias() != null) a.addAll(List.of(Dnnl.ARG_BIAS, step.bias().memory()));
+                for (NetworkPlan.Constant c : step.constants()) a.addAll(List.of(c.arg(), c.value().memory()));
                 args.add(ExecArgs.of(arena, a.toArray()));
             }
         } catch (RuntimeException e) {
@@ -67,6 +67,17 @@ final class PlanBuffers implements AutoCloseable {
             plan.steps.get(i).primitive().execute(stream, args.get(i));
         }
         stream.await();
+    }
+
+    /** Like {@link #run}, waiting after every step to show its output (in the step's layout) to {@code observer}. */
+    void run(DnnlStream stream, MemorySegment input, StepObserver observer) {
+        for (DnnlMemory m : inputReaders) m.setBuffer(input);
+        for (int i = 0; i < plan.steps.size(); i++) {
+            NetworkPlan.Step step = plan.steps.get(i);
+            step.primitive().execute(stream, args.get(i));
+            stream.await();
+            observer.output(step.name(), buffers[step.dstBuffer()].asSlice(0, step.dstDesc().byteSize()));
+        }
     }
 
     @Override

@@ -60,30 +60,42 @@ final class ReorderedWeights implements AutoCloseable {
         return e;
     }
 
-    /** A bias vector, plain and 64-byte aligned. */
-    synchronized Entry bias(String name, int length) {
+    /** An f32 vector (a bias, or per-channel weight scales), plain and 64-byte aligned. */
+    synchronized Entry vector(String name, int length) {
         List<Entry> known = entries.computeIfAbsent(name, k -> new ArrayList<>());
         if (!known.isEmpty()) return known.getFirst();
-        Tensor t = source.get(name, length);
-        MemoryDesc desc = MemoryDesc.of(new long[] {length}, Dnnl.TAG_A);
-        MemorySegment buffer = desc.allocate(arena);
-        MemorySegment.copy(t.data(), 0, buffer, 0, t.data().byteSize());
-        Entry e = new Entry(desc, DnnlMemory.wrap(engine, desc, buffer));
+        Entry e = plain(source.get(name, length).data(), length);
         known.add(e);
         return e;
+    }
+
+    /** A one-element f32 memory holding {@code value} (an activation scale), shared by equal values. */
+    synchronized Entry scalar(float value) {
+        List<Entry> known = entries.computeIfAbsent("scalar " + Float.floatToIntBits(value), k -> new ArrayList<>());
+        if (!known.isEmpty()) return known.getFirst();
+        Entry e = plain(MemorySegment.ofArray(new float[] {value}), 1);
+        known.add(e);
+        return e;
+    }
+
+    private Entry plain(MemorySegment values, int length) {
+        MemoryDesc desc = MemoryDesc.of(new long[] {length}, Dnnl.TAG_A);
+        MemorySegment buffer = desc.allocate(arena);
+        MemorySegment.copy(values, 0, buffer, 0, (long) length * Float.BYTES);
+        return new Entry(desc, DnnlMemory.wrap(engine, desc, buffer));
     }
 
     private Entry reorder(String name, long[] dims, int userTag, MemoryDesc wanted) {
         Tensor t = source.tensors().get(name);
         MemorySegment user = t.data();
         try (Arena tmp = Arena.ofConfined();
-             MemoryDesc userDesc = MemoryDesc.of(dims, userTag);
+             MemoryDesc userDesc = MemoryDesc.of(dims, DataTypes.of(t.type()), userTag);
              PrimitiveAttr attr = PrimitiveAttr.create(false);
              PrimitiveDesc pd = PrimitiveDesc.reorder(engine, userDesc, wanted, attr);
              MemoryDesc scratchDesc = pd.scratchpadDesc();
              Primitive reorder = pd.createPrimitive();
              DnnlStream stream = DnnlStream.create(engine)) {
-            if (user.address() % Float.BYTES != 0) {
+            if (user.address() % t.type().bytes != 0) {
                 // A mapped file may place a tensor at any byte offset; oneDNN reads floats aligned.
                 user = tmp.allocate(user.byteSize(), 64).copyFrom(user);
             }

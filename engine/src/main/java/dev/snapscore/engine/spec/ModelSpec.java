@@ -11,11 +11,18 @@ import java.util.Set;
 /**
  * A VGG-family classifier: convolutions and max-pools, one flatten, dense layers, softmax over labels.
  *
- * @param values optional ordinal value per label (e.g. 0..9 for like-count buckets), or null; the
- *               expected score of an image is Σ pᵢ·valueᵢ
+ * @param values       optional ordinal value per label (e.g. 0..9 for like-count buckets), or null; the
+ *                     expected score of an image is Σ pᵢ·valueᵢ
+ * @param quantization how an int8 model stores weights and activations, or null for an f32 model
  */
 public record ModelSpec(String name, InputShape input, Preprocess preprocess, List<Layer> layers,
-                        List<String> labels, List<Double> values) {
+                        List<String> labels, List<Double> values, Quantization quantization) {
+
+    /** An f32 model. */
+    public ModelSpec(String name, InputShape input, Preprocess preprocess, List<Layer> layers,
+                     List<String> labels, List<Double> values) {
+        this(name, input, preprocess, layers, labels, values, null);
+    }
 
     public ModelSpec {
         Objects.requireNonNull(name, "name");
@@ -33,6 +40,16 @@ public record ModelSpec(String name, InputShape input, Preprocess preprocess, Li
         if (values != null && values.size() != labels.size()) {
             throw new ModelFormatException("spec has " + values.size() + " label values for " + labels.size() + " labels");
         }
+        if (quantization != null) checkQuantization(layers, quantization);
+    }
+
+    /** This spec with another quantisation (null: f32). */
+    public ModelSpec withQuantization(Quantization q) {
+        return new ModelSpec(name, input, preprocess, layers, labels, values, q);
+    }
+
+    public boolean isQuantised(String layerName) {
+        return quantization != null && quantization.isQuantised(layerName);
     }
 
     public int classes() {
@@ -90,7 +107,7 @@ public record ModelSpec(String name, InputShape input, Preprocess preprocess, Li
             switch (layer) {
                 case Layer.Conv conv -> {
                     Window win = conv.window();
-                    req.add(new Tensor.ShapeRequirement(conv.weightName(), new long[] {conv.out(), c, win.kernelH(), win.kernelW()}));
+                    weighted(req, conv.name(), conv.weightName(), new long[] {conv.out(), c, win.kernelH(), win.kernelW()});
                     req.add(new Tensor.ShapeRequirement(conv.biasName(), new long[] {conv.out()}));
                     h = win.outHeight((int) h);
                     w = win.outWidth((int) w);
@@ -102,7 +119,7 @@ public record ModelSpec(String name, InputShape input, Preprocess preprocess, Li
                 }
                 case Layer.Flatten f -> features = c * h * w;
                 case Layer.Dense d -> {
-                    req.add(new Tensor.ShapeRequirement(d.weightName(), new long[] {d.out(), features}));
+                    weighted(req, d.name(), d.weightName(), new long[] {d.out(), features});
                     req.add(new Tensor.ShapeRequirement(d.biasName(), new long[] {d.out()}));
                     features = d.out();
                 }
@@ -112,10 +129,62 @@ public record ModelSpec(String name, InputShape input, Preprocess preprocess, Li
         return req;
     }
 
-    /** Checks that the weights hold every tensor this spec needs, with the right shape. */
+    /** A layer's weight: f32, or s8 with one f32 scale per output channel when the layer is quantised. */
+    private void weighted(List<Tensor.ShapeRequirement> req, String layer, String weightName, long[] shape) {
+        if (isQuantised(layer)) {
+            req.add(new Tensor.ShapeRequirement(weightName, shape, ElementType.S8));
+            req.add(new Tensor.ShapeRequirement(Quantization.weightScaleName(layer), new long[] {shape[0]}));
+        } else {
+            req.add(new Tensor.ShapeRequirement(weightName, shape));
+        }
+    }
+
+    /** Checks that the weights hold every tensor this spec needs, with the right shape and type. */
     public void checkWeights(Weights weights) {
         for (Tensor.ShapeRequirement r : weightShapes()) {
-            weights.get(r.name(), r.shape());
+            weights.get(r);
+        }
+    }
+
+    /**
+     * A quantised layer must get an integer input (the network input's encoding, or the previous weighted
+     * layer's output, through any max-pools); u8 outputs only follow a ReLU; the logits stay f32.
+     */
+    private static void checkQuantization(List<Layer> layers, Quantization q) {
+        Set<String> weighted = new HashSet<>();
+        Layer.Dense last = lastDense(layers);
+        Quantization.Encoding current = q.input();
+        for (Layer layer : layers) {
+            String name;
+            Activation activation;
+            switch (layer) {
+                case Layer.Conv c -> { name = c.name(); activation = c.activation(); }
+                case Layer.Dense d -> { name = d.name(); activation = d.activation(); }
+                default -> { continue; }
+            }
+            weighted.add(name);
+            Quantization.Encoding out = q.layers().get(name);
+            if (out == null) {
+                current = Quantization.Encoding.F32;
+                continue;
+            }
+            if (!current.type().isInteger()) {
+                throw new ModelFormatException("quantisation: layer " + name + " is int8 but its input is f32; "
+                        + "give the input (or the layer before it) an s8 or u8 encoding");
+            }
+            if (out.type() == ElementType.U8 && activation != Activation.RELU) {
+                throw new ModelFormatException("quantisation: layer " + name + " has a u8 output but no relu; "
+                        + "negative values need s8");
+            }
+            if (layer == last && out.type() != ElementType.F32) {
+                throw new ModelFormatException("quantisation: the last layer, " + name + ", must output f32 logits");
+            }
+            current = out;
+        }
+        for (String name : q.layers().keySet()) {
+            if (!weighted.contains(name)) {
+                throw new ModelFormatException("quantisation names layer '" + name + "', which is not a conv or dense layer");
+            }
         }
     }
 

@@ -4,14 +4,20 @@ import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
- * A named f32 tensor, little-endian, row-major, viewed in native memory (often a slice of a
- * memory-mapped file, so it may be unaligned: read it with {@code JAVA_FLOAT_UNALIGNED}).
+ * A named tensor, little-endian, row-major, viewed in native memory (often a slice of a memory-mapped
+ * file, so it may be unaligned: read f32 values with {@code JAVA_FLOAT_UNALIGNED}). F32, or S8 for
+ * quantised weights.
  */
-public record Tensor(String name, long[] shape, MemorySegment data) {
+public record Tensor(String name, long[] shape, ElementType type, MemorySegment data) {
+
+    /** An f32 tensor. */
+    public Tensor(String name, long[] shape, MemorySegment data) {
+        this(name, shape, ElementType.F32, data);
+    }
 
     public Tensor {
         shape = shape.clone();
-        long bytes = elementCount(shape) * Float.BYTES;
+        long bytes = elementCount(shape) * type.bytes;
         if (data.byteSize() != bytes) {
             throw new IllegalArgumentException("tensor " + name + ": shape " + Arrays.toString(shape) + " needs "
                     + bytes + " bytes, data has " + data.byteSize());
@@ -44,12 +50,15 @@ public record Tensor(String name, long[] shape, MemorySegment data) {
         return n;
     }
 
-    /** A tensor name and the shape a spec needs it to have. */
-    public record ShapeRequirement(String name, long[] shape) {
+    /** A tensor name and the shape and type a spec needs it to have. */
+    public record ShapeRequirement(String name, long[] shape, ElementType type) {
+        public ShapeRequirement(String name, long[] shape) {
+            this(name, shape, ElementType.F32);
+        }
     }
 
     @Override
     public String toString() {
-        return "Tensor[" + name + " " + Arrays.toString(shape) + "]";
+        return "Tensor[" + name + " " + type.specName() + Arrays.toString(shape) + "]";
     }
 }

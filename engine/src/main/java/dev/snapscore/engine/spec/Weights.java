@@ -22,6 +22,16 @@ public final class Weights implements AutoCloseable {
         this.tensors = Collections.unmodifiableMap(new LinkedHashMap<>(tensors));
     }
 
+    /** The tensor, checked to have the shape and type a spec needs. */
+    public Tensor get(Tensor.ShapeRequirement required) {
+        Tensor t = get(required.name(), required.shape());
+        if (t.type() != required.type()) {
+            throw new ModelFormatException("weight tensor '" + t.name() + "' is " + t.type().safetensorsName
+                    + ", the spec needs " + required.type().safetensorsName);
+        }
+        return t;
+    }
+
     /** The tensor, checked to have the expected shape. */
     public Tensor get(String name, long... expectedShape) {
         Tensor t = tensors.get(name);

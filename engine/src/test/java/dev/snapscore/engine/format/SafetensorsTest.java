@@ -1,6 +1,7 @@
 package dev.snapscore.engine.format;
 
 import dev.snapscore.engine.ModelFormatException;
+import dev.snapscore.engine.spec.ElementType;
 import dev.snapscore.engine.spec.Tensor;
 import dev.snapscore.engine.spec.Weights;
 import org.junit.jupiter.api.Test;
@@ -16,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -64,12 +66,15 @@ class SafetensorsTest {
         try (Arena arena = Arena.ofConfined()) {
             var a = new Tensor("a", new long[] {2, 3}, arena.allocateFrom(JAVA_FLOAT, 1, 2, 3, 4, 5, 6));
             var b = new Tensor("b.bias", new long[] {1}, arena.allocateFrom(JAVA_FLOAT, -7.5f));
-            Safetensors.write(file, List.of(a, b));
+            var q = new Tensor("q", new long[] {3}, ElementType.S8, arena.allocateFrom(JAVA_BYTE, (byte) -128, (byte) 0, (byte) 127));
+            Safetensors.write(file, List.of(a, b, q));
         }
         long headerLength = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN).getLong();
         assertEquals(0, (8 + headerLength) % 8, "data section starts 8-byte aligned");
         try (Weights w = Safetensors.read(file)) {
-            assertEquals(List.of("a", "b.bias"), List.copyOf(w.names()));
+            assertEquals(List.of("a", "b.bias", "q"), List.copyOf(w.names()));
+            assertEquals(ElementType.S8, w.tensors().get("q").type());
+            assertArrayEquals(new byte[] {-128, 0, 127}, w.get("q", 3).data().toArray(JAVA_BYTE));
             assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6}, w.get("a", 2, 3).data().toArray(JAVA_FLOAT_UNALIGNED));
             assertArrayEquals(new float[] {-7.5f}, w.get("b.bias", 1).data().toArray(JAVA_FLOAT_UNALIGNED));
         }
@@ -99,7 +104,8 @@ class SafetensorsTest {
         assertFails(file(dir, "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 8), "run past the end");
         assertFails(file(dir, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                 + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 16), "overlap");
-        assertFails(file(dir, "{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4), "dtype F16; snapscore reads F32 only");
+        assertFails(file(dir, "{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4), "dtype F16; snapscore reads F32 and I8");
+        assertFails(file(dir, "{\"a\":{\"dtype\":\"I8\",\"shape\":[3],\"data_offsets\":[0,12]}}", 12), "of I8 needs 3 bytes");
         assertFails(file(dir, "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8), "needs 12 bytes");
         assertFails(file(dir, "{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8), "invalid dimension");
         assertFails(file(dir, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 8), "not a valid range");

@@ -1,12 +1,16 @@
 package dev.snapscore.engine.reference;
 
 import dev.snapscore.engine.spec.Activation;
+import dev.snapscore.engine.spec.ElementType;
 import dev.snapscore.engine.spec.FlattenOrder;
 import dev.snapscore.engine.spec.Layer;
 import dev.snapscore.engine.spec.ModelSpec;
+import dev.snapscore.engine.spec.Quantization;
+import dev.snapscore.engine.spec.Tensor;
 import dev.snapscore.engine.spec.Weights;
 import dev.snapscore.engine.spec.Window;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 
 /**
@@ -100,18 +104,25 @@ public final class ReferenceNetwork {
         return p;
     }
 
-    /** The logits of {@code n} images (n, C, H, W) through every layer of {@code spec}. */
+    /**
+     * The logits of {@code n} images (n, C, H, W) through every layer of {@code spec}. For an int8 spec this
+     * simulates the quantised network in f32 arithmetic: s8 weights times their per-channel scales, and
+     * every quantised activation rounded (half to even) and clamped to its type's levels.
+     */
     public static float[] logits(ModelSpec spec, Weights weights, float[] input, int n) {
-        float[] x = input;
+        Quantization q = spec.quantization();
+        float[] x = q == null ? input : fakeQuantise(input.clone(), q.input());
         int c = spec.input().channels(), h = spec.input().height(), w = spec.input().width(), features = -1;
         for (Layer layer : spec.layers()) {
             switch (layer) {
                 case Layer.Conv conv -> {
-                    x = conv2d(x, n, c, h, w, floats(weights, conv.weightName()), floats(weights, conv.biasName()), conv.out(), conv.window());
+                    x = conv2d(x, n, c, h, w, weights(spec, weights, conv.name(), conv.weightName()),
+                            floats(weights, conv.biasName()), conv.out(), conv.window());
                     h = conv.window().outHeight(h);
                     w = conv.window().outWidth(w);
                     c = conv.out();
                     if (conv.activation() == Activation.RELU) relu(x);
+                    if (spec.isQuantised(conv.name())) fakeQuantise(x, q.layers().get(conv.name()));
                 }
                 case Layer.MaxPool pool -> {
                     x = maxPool(x, n, c, h, w, pool.window());
@@ -123,12 +134,37 @@ public final class ReferenceNetwork {
                     features = c * h * w;
                 }
                 case Layer.Dense d -> {
-                    x = dense(x, n, features, floats(weights, d.weightName()), floats(weights, d.biasName()), d.out());
+                    x = dense(x, n, features, weights(spec, weights, d.name(), d.weightName()),
+                            floats(weights, d.biasName()), d.out());
                     features = d.out();
                     if (d.activation() == Activation.RELU) relu(x);
+                    if (spec.isQuantised(d.name())) fakeQuantise(x, q.layers().get(d.name()));
                 }
                 case Layer.Dropout d -> { }
             }
+        }
+        return x;
+    }
+
+    /** A layer's weights as f32: as stored, or s8 levels times their output channel's scale. */
+    private static float[] weights(ModelSpec spec, Weights weights, String layer, String name) {
+        if (!spec.isQuantised(layer)) return floats(weights, name);
+        Tensor t = weights.tensors().get(name);
+        byte[] levels = t.data().toArray(JAVA_BYTE);
+        float[] scales = floats(weights, Quantization.weightScaleName(layer));
+        int perChannel = levels.length / scales.length;
+        float[] w = new float[levels.length];
+        for (int i = 0; i < w.length; i++) w[i] = levels[i] * scales[i / perChannel];
+        return w;
+    }
+
+    /** Rounds every value to the nearest level of {@code e} (ties to even), clamped to its range, in place. */
+    static float[] fakeQuantise(float[] x, Quantization.Encoding e) {
+        if (!e.type().isInteger()) return x;
+        int lo = e.type() == ElementType.U8 ? 0 : -128, hi = e.type() == ElementType.U8 ? 255 : 127;
+        for (int i = 0; i < x.length; i++) {
+            double level = Math.rint(x[i] / e.scale());
+            x[i] = (float) (Math.max(lo, Math.min(hi, level)) * e.scale());
         }
         return x;
     }

@@ -1,0 +1,142 @@
+package dev.snapscore.engine.quantize;
+
+import dev.snapscore.engine.ImageException;
+import dev.snapscore.engine.ModelFormatException;
+import dev.snapscore.engine.batch.ImageFiles;
+import dev.snapscore.engine.format.Safetensors;
+import dev.snapscore.engine.image.ImageDecoder;
+import dev.snapscore.engine.image.Preprocessor;
+import dev.snapscore.engine.spec.ElementType;
+import dev.snapscore.engine.spec.ModelSpec;
+import dev.snapscore.engine.spec.Tensor;
+import dev.snapscore.engine.spec.Weights;
+import org.bytedeco.opencv.opencv_core.Mat;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+/**
+ * Preprocessed inputs for calibrating or comparing models, (count, C, H, W) f32 in native memory: photos run through the
+ * model's own preprocessing, or tensors already preprocessed (safetensors files with an {@code input}
+ * tensor, like a model's reference file).
+ */
+public final class InputSet implements AutoCloseable {
+    private final Arena arena;
+    private final MemorySegment images;
+    private final int count;
+    private final long imageBytes;
+
+    private InputSet(Arena arena, MemorySegment images, int count, long imageBytes) {
+        this.arena = arena;
+        this.images = images;
+        this.count = count;
+        this.imageBytes = imageBytes;
+    }
+
+    /** Wraps {@code count} preprocessed images (copied), e.g. generated ones. */
+    public static InputSet of(MemorySegment preprocessed, int count, ModelSpec spec) {
+        long imageBytes = spec.input().elements() * Float.BYTES;
+        if (count < 1 || preprocessed.byteSize() < count * imageBytes) {
+            throw new IllegalArgumentException("need " + count + " images of " + imageBytes + " bytes, got "
+                    + preprocessed.byteSize() + " bytes");
+        }
+        Arena arena = Arena.ofShared();
+        MemorySegment copy = arena.allocate(count * imageBytes, 64).copyFrom(preprocessed.asSlice(0, count * imageBytes));
+        return new InputSet(arena, copy, count, imageBytes);
+    }
+
+    /**
+     * Reads up to {@code limit} inputs from {@code dir}: every image file (decoded and preprocessed as
+     * {@code spec} says) and every {@code .safetensors} file's {@code input} tensor, in name order.
+     * Files that cannot be read are reported to {@code skipped} and left out.
+     *
+     * @throws IllegalArgumentException if the folder is missing or yields no usable input
+     */
+    public static InputSet read(Path dir, ModelSpec spec, int limit, Consumer<String> skipped) throws IOException {
+        if (limit < 1) throw new IllegalArgumentException("the number of inputs must be >= 1, got " + limit);
+        if (!Files.isDirectory(dir)) throw new IllegalArgumentException("input folder " + dir + " does not exist or is not a folder");
+        List<Path> tensorFiles;
+        try (Stream<Path> files = Files.walk(dir)) {
+            tensorFiles = files.filter(f -> Files.isRegularFile(f) && f.toString().endsWith(".safetensors")).sorted().toList();
+        }
+        List<Path> photos = ImageFiles.list(List.of(dir), null);
+        if (tensorFiles.isEmpty() && photos.isEmpty()) {
+            throw new IllegalArgumentException("input folder " + dir + " holds no images ("
+                    + String.join(", ", ImageFiles.EXTENSIONS) + ") and no .safetensors input tensors");
+        }
+        long imageBytes = spec.input().elements() * Float.BYTES;
+        long[] perImage = {spec.input().channels(), spec.input().height(), spec.input().width()};
+        int capacity = (int) Math.min(limit, Integer.MAX_VALUE / 2);
+        Arena arena = Arena.ofShared();
+        try {
+            List<MemorySegment> chunks = new ArrayList<>();
+            int count = 0;
+            for (Path f : tensorFiles) {
+                if (count >= capacity) break;
+                try (Weights w = Safetensors.read(f)) {
+                    Tensor t = w.tensors().get("input");
+                    if (t == null || t.type() != ElementType.F32 || t.rank() != 4
+                            || !Arrays.equals(Arrays.copyOfRange(t.shape(), 1, 4), perImage)) {
+                        skipped.accept(f + ": no f32 'input' tensor of shape (n, " + perImage[0] + ", " + perImage[1]
+                                + ", " + perImage[2] + ")");
+                        continue;
+                    }
+                    int take = (int) Math.min(t.dim(0), capacity - count);
+                    chunks.add(arena.allocate(take * imageBytes, 64).copyFrom(t.data().asSlice(0, take * imageBytes)));
+                    count += take;
+                } catch (ModelFormatException e) {
+                    skipped.accept(e.getMessage());
+                }
+            }
+            ImageDecoder decoder = ImageDecoder.withDefaults();
+            Preprocessor preprocessor = new Preprocessor(spec.input(), spec.preprocess());
+            for (Path photo : photos) {
+                if (count >= capacity) break;
+                MemorySegment one = arena.allocate(imageBytes, 64);
+                try (Mat bgr = decoder.read(photo)) {
+                    preprocessor.write(bgr, one, 0);
+                    chunks.add(one);
+                    count++;
+                } catch (ImageException e) {
+                    skipped.accept(e.getMessage());
+                }
+            }
+            if (count == 0) {
+                throw new IllegalArgumentException("input folder " + dir + ": none of its "
+                        + (photos.size() + tensorFiles.size()) + " files could be used (see the messages above)");
+            }
+            MemorySegment images = arena.allocate(count * imageBytes, 64);
+            long offset = 0;
+            for (MemorySegment c : chunks) {
+                MemorySegment.copy(c, 0, images, offset, c.byteSize());
+                offset += c.byteSize();
+            }
+            return new InputSet(arena, images, count, imageBytes);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    public int count() {
+        return count;
+    }
+
+    /** Images {@code first .. first+n-1}, (n, C, H, W) f32, native and aligned. */
+    public MemorySegment slice(int first, int n) {
+        return images.asSlice(first * imageBytes, n * imageBytes);
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+}

@@ -1,0 +1,220 @@
+package dev.snapscore.engine;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
+import dev.snapscore.engine.format.LoadedModel;
+import dev.snapscore.engine.format.ModelDirectory;
+import dev.snapscore.engine.format.ModelGenerator;
+import dev.snapscore.engine.format.OnnxExporter;
+import dev.snapscore.engine.format.Safetensors;
+import dev.snapscore.engine.quantize.InputSet;
+import dev.snapscore.engine.quantize.Quantizer;
+import dev.snapscore.engine.reference.ReferenceNetwork;
+import dev.snapscore.engine.spec.ElementType;
+import dev.snapscore.engine.spec.FlattenOrder;
+import dev.snapscore.engine.spec.Tensor;
+import dev.snapscore.engine.spec.Weights;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** int8 models: quantised by {@link Quantizer}, run on oneDNN's int8 kernels, checked against f32 and by hand. */
+class QuantizedModelTest {
+    private static final Quantizer.Options MAX = new Quantizer.Options(Quantizer.Method.MAX, 100, true, 4, 2);
+
+    /**
+     * The whole int8 plan (input quantisation, u8 convolutions with per-channel weight scales and
+     * requantised outputs, integer max-pools, int8 dense layers, f32 logits) against the same network
+     * simulated in Java: s8 weights × scales, every activation rounded to its levels. Only rounding ties
+     * and summation order differ, so the logits agree to a small fraction of their spread.
+     */
+    @Test
+    void int8PlanMatchesAJavaSimulationOfTheQuantisedNetwork() {
+        var config = new ModelGenerator.Config("vgg16", 1.0 / 16, List.of(24, 16), 5, FlattenOrder.NHWC, 3, 32);
+        int n = 6;
+        try (LoadedModel f32 = ModelGenerator.generate(config);
+             Arena arena = Arena.ofConfined()) {
+            MemorySegment inputs = images(arena, f32.spec().input().elements(), 2 * n, 11);
+            LoadedModel int8;
+            try (InputSet calibration = InputSet.of(inputs, n, f32.spec())) {
+                int8 = Quantizer.quantize(f32, calibration, MAX, line -> { });
+            }
+            try (Model model = Model.of(int8); Session session = model.newSession(2)) {
+                MemorySegment heldOut = inputs.asSlice(n * f32.spec().input().elements() * 4L);
+                float[] got = session.run(heldOut, n).logits();
+                float[] want = ReferenceNetwork.logits(int8.spec(), int8.weights(), heldOut.toArray(JAVA_FLOAT), n);
+                double spread = 0;
+                for (float v : want) spread = Math.max(spread, Math.abs(v));
+                double diff = Fixtures.maxAbsDiff(got, want);
+                assertTrue(diff <= 0.02 * spread, "int8 logits differ from the simulation by " + diff + " (spread " + spread + ")");
+                assertTrue(spread > 0, "the network must produce non-zero logits");
+            }
+        }
+    }
+
+    /**
+     * Both fixture models quantised on a calibration folder (the cat and coffee photos, and half of the
+     * reference inputs as a tensor file), then run on the other half and on the astronaut photo (held
+     * out): the same top-1 as ONNX Runtime's f32 references, probabilities within 0.1.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"vgg-mini-nchw", "vgg-mini-nhwc"})
+    void fixtureModelsKeepTheirTopOneAfterQuantisation(String name, @TempDir Path calibration) throws IOException {
+        try (Weights io = Safetensors.read(Fixtures.model(name).resolve("io.safetensors"));
+             LoadedModel f32 = ModelDirectory.read(Fixtures.model(name))) {
+            Tensor input = io.tensors().get("input");
+            int total = (int) input.dim(0), calibrate = total / 2, heldOut = total - calibrate;
+            long perImage = f32.spec().input().elements() * Float.BYTES;
+            long[] half = input.shape();
+            half[0] = calibrate;
+            Safetensors.write(calibration.resolve("half.safetensors"),
+                    List.of(new Tensor("input", half, input.data().asSlice(0, calibrate * perImage))));
+            for (String photo : List.of("chelsea.png", "coffee.png")) {
+                Files.copy(Fixtures.image(photo), calibration.resolve(photo));
+            }
+            LoadedModel int8;
+            List<String> skipped = new ArrayList<>();
+            try (InputSet set = InputSet.read(calibration, f32.spec(), 100, skipped::add)) {
+                assertEquals(calibrate + 2, set.count());
+                int8 = Quantizer.quantize(f32, set, MAX, line -> { });
+            }
+            assertEquals(List.of(), skipped);
+            int classes = f32.spec().classes();
+            float[] wantProbs = Fixtures.floats(io.tensors().get("probs"));
+            try (Model model = Model.of(int8); Session session = model.newSession(2)) {
+                Result r = session.run(input.data().asSlice(calibrate * perImage, heldOut * perImage), heldOut);
+                for (int i = 0; i < heldOut; i++) {
+                    float[] want = java.util.Arrays.copyOfRange(wantProbs, (calibrate + i) * classes, (calibrate + i + 1) * classes);
+                    assertEquals(argmax(want), r.argmax(i), name + " top-1 of held-out sample " + i);
+                    assertTrue(Fixtures.maxAbsDiff(r.probabilities(i), want) < 0.1,
+                            name + " probabilities of held-out sample " + i + " differ by " + Fixtures.maxAbsDiff(r.probabilities(i), want));
+                }
+                Result photo = session.run(io.tensors().get("image_input").data(), 1);
+                float[] wantPhoto = Fixtures.floats(io.tensors().get("image_probs"));
+                assertEquals(argmax(wantPhoto), photo.argmax(0), name + " top-1 of the astronaut photo");
+                assertTrue(Fixtures.maxAbsDiff(photo.probabilities(0), wantPhoto) < 0.1,
+                        name + " astronaut probabilities differ by " + Fixtures.maxAbsDiff(photo.probabilities(0), wantPhoto));
+            }
+        }
+    }
+
+    @Test
+    void int8ModelRoundTripsThroughTheDirectoryFormat(@TempDir Path dir) throws IOException {
+        var config = new ModelGenerator.Config("vgg16", 1.0 / 16, List.of(24), 3, FlattenOrder.NCHW, 5, 32);
+        try (LoadedModel f32 = ModelGenerator.generate(config); Arena arena = Arena.ofConfined()) {
+            MemorySegment inputs = images(arena, f32.spec().input().elements(), 4, 2);
+            long f32Bytes = 0;
+            for (Tensor t : f32.weights().tensors().values()) f32Bytes += t.data().byteSize();
+            float[] inMemory;
+            try (InputSet set = InputSet.of(inputs, 4, f32.spec());
+                 LoadedModel int8 = Quantizer.quantize(f32, set, MAX, line -> { })) {
+                ModelDirectory.write(dir, int8.spec(), int8.weights());
+                try (Model m = Model.of(new LoadedModel(int8.spec(), int8.weights())); Session s = m.newSession(1)) {
+                    inMemory = s.run(inputs, 4).logits();
+                }
+            }
+            try (Model loaded = Model.load(dir); Session s = loaded.newSession(1)) {
+                assertEquals(f32.spec().quantization(), null);
+                assertEquals(ElementType.U8, loaded.spec().quantization().layers().get("features.0").type());
+                assertArrayEquals(inMemory, s.run(inputs, 4).logits(), "the written model computes exactly the same");
+            }
+            long written = Files.size(dir.resolve(ModelDirectory.WEIGHTS_FILE));
+            assertTrue(written < f32Bytes / 3, "int8 weights file " + written + " bytes vs f32 tensors " + f32Bytes);
+        }
+    }
+
+    /**
+     * The int8 model exported in ONNX's QDQ form and run by ONNX Runtime (its own int8 kernels, an
+     * independent implementation): same top-1 on every input, logits within 5% of their spread (the two
+     * round and requantise differently, e.g. ONNX Runtime's int32 bias).
+     */
+    @Test
+    void qdqExportRunsOnOnnxRuntimeLikeTheEngine(@TempDir Path dir) throws Exception {
+        var config = new ModelGenerator.Config("vgg16", 1.0 / 8, List.of(32, 16), 6, FlattenOrder.NCHW, 9, 64);
+        int n = 8;
+        try (LoadedModel f32 = ModelGenerator.generate(config); Arena arena = Arena.ofConfined()) {
+            long perImage = f32.spec().input().elements();
+            MemorySegment inputs = images(arena, perImage, 2 * n, 4);
+            LoadedModel int8;
+            try (InputSet set = InputSet.of(inputs, n, f32.spec())) {
+                int8 = Quantizer.quantize(f32, set, MAX, line -> { });
+            }
+            Path onnx = dir.resolve("int8.onnx");
+            OnnxExporter.write(onnx, int8.spec(), int8.weights());
+            float[] heldOut = inputs.asSlice(n * perImage * Float.BYTES).toArray(JAVA_FLOAT);
+            float[][] ortLogits;
+            var env = OrtEnvironment.getEnvironment();
+            try (var options = new OrtSession.SessionOptions(); var ort = env.createSession(onnx.toString(), options);
+                 var tensor = OnnxTensor.createTensor(env, FloatBuffer.wrap(heldOut), new long[] {n, 3, 64, 64});
+                 var result = ort.run(Map.of("input", tensor))) {
+                ortLogits = (float[][]) result.get("logits").orElseThrow().getValue();
+            }
+            try (Model model = Model.of(int8); Session session = model.newSession(2)) {
+                Result r = session.run(inputs.asSlice(n * perImage * Float.BYTES), n);
+                for (int i = 0; i < n; i++) {
+                    double spread = 0;
+                    for (float v : ortLogits[i]) spread = Math.max(spread, Math.abs(v));
+                    double diff = Fixtures.maxAbsDiff(r.logits(i), ortLogits[i]);
+                    assertEquals(argmax(ortLogits[i]), r.argmax(i), "top-1 of input " + i);
+                    assertTrue(diff <= 0.05 * spread, "input " + i + ": logits differ by " + diff + " (spread " + spread + ")");
+                }
+            }
+        }
+    }
+
+    @Test
+    void badCalibrationFoldersGiveClearErrors(@TempDir Path dir) throws IOException {
+        var spec = ModelGenerator.generate(new ModelGenerator.Config("vgg16", 1.0 / 16, List.of(8), 2,
+                FlattenOrder.NCHW, 1, 32)).spec();
+        Path empty = Files.createDirectory(dir.resolve("empty"));
+        var e = assertThrows(IllegalArgumentException.class, () -> InputSet.read(empty, spec, 8, s -> { }));
+        assertTrue(e.getMessage().contains("holds no images"), e.getMessage());
+
+        e = assertThrows(IllegalArgumentException.class, () -> InputSet.read(dir.resolve("missing"), spec, 8, s -> { }));
+        assertTrue(e.getMessage().contains("does not exist"), e.getMessage());
+
+        Path junk = Files.createDirectory(dir.resolve("junk"));
+        Files.writeString(junk.resolve("notes.jpg"), "not a photo");
+        Files.write(junk.resolve("broken.safetensors"), new byte[] {1, 2, 3});
+        List<String> skipped = new ArrayList<>();
+        e = assertThrows(IllegalArgumentException.class, () -> InputSet.read(junk, spec, 8, skipped::add));
+        assertTrue(e.getMessage().contains("none of its 2 files could be used"), e.getMessage());
+        assertEquals(2, skipped.size(), skipped.toString());
+        assertTrue(skipped.stream().anyMatch(s -> s.contains("notes.jpg") && s.contains("not a recognised image")), skipped.toString());
+    }
+
+    /** Smooth random "images" in the preprocessed pixel range, so activations vary like a photo's. */
+    private static MemorySegment images(Arena arena, long perImage, int n, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        MemorySegment s = arena.allocate(n * perImage * Float.BYTES, 64);
+        for (long i = 0; i < n * perImage; i++) {
+            s.setAtIndex(JAVA_FLOAT, i, (float) (60 * Math.sin(i * 0.01 + r.nextDouble()) + r.nextDouble(-40, 40)));
+        }
+        return s;
+    }
+
+    private static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+        return best;
+    }
+}

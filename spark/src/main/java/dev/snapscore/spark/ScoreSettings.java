@@ -1,0 +1,21 @@
+package dev.snapscore.spark;
+
+import java.io.Serializable;
+
+/**
+ * What every task needs to score its partition; serialised into each task.
+ *
+ * @param model     where executors find the model
+ * @param batch     images per inference run
+ * @param maxBytes  largest encoded file accepted (bigger ones are error rows, not read)
+ * @param maxPixels largest width × height accepted (checked from the header, before decoding)
+ * @param cleaning  the face rule to apply before scoring, or null to score every photo
+ */
+public record ScoreSettings(ModelSource model, int batch, long maxBytes, long maxPixels, Cleaning cleaning)
+        implements Serializable {
+    public ScoreSettings {
+        if (model == null) throw new IllegalArgumentException("a model is required");
+        if (batch < 1) throw new IllegalArgumentException("batch must be >= 1, got " + batch);
+        if (maxBytes < 1 || maxPixels < 1) throw new IllegalArgumentException("size limits must be positive");
+    }
+}

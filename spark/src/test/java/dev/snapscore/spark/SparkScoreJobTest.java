@@ -1,0 +1,207 @@
+package dev.snapscore.spark;
+
+import dev.snapscore.engine.Prediction;
+import dev.snapscore.engine.batch.BatchScorer;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.function.MapFunction;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The Spark job on local[2] against {@code snapscore score}'s pipeline run outside Spark on the same folder. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class SparkScoreJobTest {
+    private static final double TOLERANCE = 1e-6;
+    private static final double VALUE_SUM = dev.snapscore.engine.format.SpecJson.read(PhotoFolder.MODEL.resolve("spec.json"))
+            .spec().values().stream().mapToDouble(v -> Math.abs(v)).sum();
+
+    @TempDir
+    static Path tmp;
+    private Path photos;
+    private SparkSession spark;
+    private Map<String, BatchScorer.Row> reference;
+
+    @BeforeAll
+    void start() throws IOException {
+        photos = tmp.resolve("photos");
+        PhotoFolder.fill(photos);
+        reference = PhotoFolder.scoreWithEngine(photos, null);
+        // Two cores; a failed task is tried up to 3 times (plain local[2] never retries).
+        spark = SparkSession.builder().master("local[2,3]").appName("snapscore-spark-test")
+                .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2").getOrCreate();
+    }
+
+    @AfterAll
+    void stop() {
+        if (spark != null) spark.stop();
+        ExecutorEngine.closeAll();
+    }
+
+    private SparkScoreJob job(Cleaning cleaning) {
+        var options = new SparkScoreJob.Options(PhotoFolder.MODEL, 8, dev.snapscore.engine.image.ImageDecoder.DEFAULT_MAX_BYTES,
+                dev.snapscore.engine.image.ImageDecoder.DEFAULT_MAX_PIXELS, cleaning);
+        return SparkScoreJob.create(spark, options, true);
+    }
+
+    private static Map<String, Row> byFile(List<Row> rows) {
+        Map<String, Row> m = new HashMap<>();
+        for (Row r : rows) assertNull(m.put(r.getString(r.fieldIndex(ScoreColumns.FILE)), r), "one row per file: " + r);
+        return m;
+    }
+
+    /** Every Spark row equals the reference row of the same file: status, label, probabilities, error. */
+    private static void assertSameRows(Map<String, BatchScorer.Row> expected, Map<String, Row> actual, List<String> labels) {
+        assertEquals(expected.keySet(), actual.keySet(), "the same files");
+        for (var e : expected.entrySet()) {
+            BatchScorer.Row want = e.getValue();
+            Row got = actual.get(e.getKey());
+            String where = e.getKey() + ": ";
+            assertEquals(want.status().name().toLowerCase(Locale.ROOT), got.getAs(ScoreColumns.STATUS), where + "status");
+            assertEquals(want.error(), got.getAs(ScoreColumns.ERROR), where + "error");
+            assertEquals(want.faceFraction(), got.<Double>getAs(ScoreColumns.FACE_FRACTION), where + "face fraction");
+            Prediction p = want.prediction();
+            if (p == null) {
+                assertNull(got.getAs(ScoreColumns.LABEL), where + "no label");
+                continue;
+            }
+            assertEquals(p.label(), got.getAs(ScoreColumns.LABEL), where + "label");
+            assertEquals(p.probability(), got.<Float>getAs(ScoreColumns.PROBABILITY), TOLERANCE, where + "probability");
+            float[] probs = p.probabilities();
+            for (int i = 0; i < labels.size(); i++) {
+                assertEquals(probs[i], got.<Float>getAs(ScoreColumns.probabilityColumn(labels.get(i))), TOLERANCE, where + labels.get(i));
+            }
+            if (Double.isNaN(p.expectedScore())) assertNull(got.getAs(ScoreColumns.EXPECTED_SCORE));
+            // Σ pᵢ·vᵢ: each pᵢ may differ by TOLERANCE (batches are cut differently, and oneDNN's kernels differ
+            // by batch size), so the sum may differ by TOLERANCE·Σ|vᵢ|.
+            else assertEquals(p.expectedScore(), got.<Double>getAs(ScoreColumns.EXPECTED_SCORE), TOLERANCE * VALUE_SUM, where + "expected score");
+        }
+    }
+
+    private List<String> labels() {
+        return dev.snapscore.engine.format.SpecJson.read(PhotoFolder.MODEL.resolve("spec.json")).spec().labels();
+    }
+
+    @Test
+    void parquetOutputEqualsTheScoreVerbsRowsAndBadFilesAreErrorRows() {
+        SparkScoreJob job = job(null);
+        Dataset<Row> images = SparkScoreJob.listImages(spark, List.of(photos.toString()), 3);
+        String out = tmp.resolve("scores.parquet").toString();
+        SparkScoreJob.write(job.score(images), out, SparkScoreJob.Format.PARQUET, false);
+
+        Map<String, Row> rows = byFile(spark.read().parquet(out).collectAsList());
+        assertEquals(16, reference.size(), "12 photos and 4 broken files; notes.txt is no image");
+        assertSameRows(reference, rows, labels());
+        for (var bad : PhotoFolder.BAD.entrySet()) {
+            Row row = rows.values().stream().filter(r -> r.<String>getAs(ScoreColumns.FILE).endsWith("/" + bad.getKey()))
+                    .findFirst().orElseThrow();
+            assertEquals(ScoreColumns.FAILED, row.getAs(ScoreColumns.STATUS), bad.getKey());
+            assertTrue(row.<String>getAs(ScoreColumns.ERROR).contains(bad.getValue()), bad.getKey() + ": " + row);
+        }
+        assertEquals(12, rows.values().stream().filter(r -> ScoreColumns.OK.equals(r.getAs(ScoreColumns.STATUS))).count());
+        var written = spark.read().parquet(out).schema();
+        assertEquals(List.of(job.schema().fieldNames()), List.of(written.fieldNames()), "the columns of snapscore score");
+        for (var f : job.schema().fields()) assertEquals(f.dataType(), written.apply(f.name()).dataType(), f.name());
+    }
+
+    @Test
+    void binaryFileDataFrameGivesTheSameRows() {
+        // Spark reads the bytes in its scan; the executor only decodes. Paths come as file: URIs.
+        Dataset<Row> files = spark.read().format("binaryFile").option("recursiveFileLookup", "true")
+                .option("pathGlobFilter", SparkScoreJob.imageGlob()).load(photos.toString());
+        Map<String, BatchScorer.Row> expected = new HashMap<>(reference);
+        // Spark's file scans skip empty files, so the empty one has no row in this mode.
+        assertNotNull(expected.remove(photos.resolve("empty.png").toAbsolutePath().toString()));
+        assertSameRows(expected, byFile(job(null).score(files).collectAsList()), labels());
+    }
+
+    @Test
+    void cleaningRejectsPhotosAsTheScoreVerbDoes() throws IOException {
+        // Chelsea's largest face candidate covers 5.9% of the photo, the astronaut's 5.1% (OpenCV, scale 1.3,
+        // min neighbours 0): at 5.5% the cat is kept and scored, the astronaut rejected.
+        Cleaning rule = new Cleaning(0.055, 1.3, 0, 0);
+        Map<String, BatchScorer.Row> cleaned = PhotoFolder.scoreWithEngine(photos, rule);
+        Map<String, Row> rows = byFile(job(rule).score(SparkScoreJob.listImages(spark, List.of(photos.toString()), 2)).collectAsList());
+        assertSameRows(cleaned, rows, labels());
+        Row astronaut = rows.get(photos.resolve("astronaut.png").toAbsolutePath().toString());
+        assertEquals(ScoreColumns.REJECTED, astronaut.getAs(ScoreColumns.STATUS));
+        assertEquals(0.0513, astronaut.<Double>getAs(ScoreColumns.FACE_FRACTION), 1e-4);
+        assertEquals(ScoreColumns.OK, rows.get(photos.resolve("chelsea.png").toAbsolutePath().toString()).getAs(ScoreColumns.STATUS));
+    }
+
+    @Test
+    void theModelIsLoadedOncePerJvmNotPerPartition() {
+        ExecutorEngine.closeAll();
+        int before = ExecutorEngine.modelLoads();
+        SparkScoreJob job = job(null);
+        Dataset<Row> images = SparkScoreJob.listImages(spark, List.of(photos.toString()), 8);
+        assertEquals(8, images.rdd().getNumPartitions());
+        assertEquals(16, job.score(images).count());
+        assertEquals(16, job.score(images).filter("status is not null").count(), "a second job");
+        // 16 tasks over two task threads, one JVM (local mode: driver and executor share it).
+        assertEquals(1, ExecutorEngine.modelLoads() - before, "model loads");
+    }
+
+    @Test
+    void aRetriedTaskLeavesNoDuplicateRows() {
+        SparkScoreJob job = job(null);
+        Dataset<Row> images = SparkScoreJob.listImages(spark, List.of(photos.toString()), 4);
+        Dataset<Row> flaky = job.score(images).map(new FailFirstAttempt(), Encoders.row(job.schema()));
+        String out = tmp.resolve("retried.parquet").toString();
+        SparkScoreJob.write(flaky, out, SparkScoreJob.Format.PARQUET, false);
+
+        Dataset<Row> written = spark.read().parquet(out);
+        assertEquals(16, written.count(), "every photo once");
+        assertEquals(16, written.select(ScoreColumns.FILE).distinct().count());
+        assertSameRows(reference, byFile(written.collectAsList()), labels());
+    }
+
+    /** Fails partition 0's first attempt after it has passed on (and its writer written) two rows. */
+    private static final class FailFirstAttempt implements MapFunction<Row, Row> {
+        private int seen;
+
+        @Override
+        public Row call(Row row) {
+            TaskContext t = TaskContext.get();
+            if (t.partitionId() == 0 && t.attemptNumber() == 0 && ++seen > 2) {
+                throw new IllegalStateException("injected failure in the first attempt of partition 0");
+            }
+            return row;
+        }
+    }
+
+    @Test
+    void csvOutputHasTheScoreVerbsHeader() throws IOException {
+        String out = tmp.resolve("scores.csv").toString();
+        SparkScoreJob.write(job(null).score(SparkScoreJob.listImages(spark, List.of(photos.resolve("nested").toString()), 1)),
+                out, SparkScoreJob.Format.CSV, false);
+        Path part;
+        try (var s = java.nio.file.Files.list(Path.of(out))) {
+            part = s.filter(p -> p.getFileName().toString().startsWith("part-")).findFirst().orElseThrow();
+        }
+        List<String> lines = java.nio.file.Files.readAllLines(part);
+        List<String> header = new java.util.ArrayList<>(List.of("file", "status", "label", "probability"));
+        for (String l : labels()) header.add("p_" + l);
+        header.addAll(List.of("expected_score", "face_fraction", "error"));
+        assertEquals(String.join(",", header), lines.get(0), "snapscore score's CSV header");
+        assertEquals(1 + 7, lines.size(), "3 copies, 3 generated, 1 truncated: " + lines);
+        assertEquals(SparkScoreJob.Format.CSV, SparkScoreJob.formatOf(out));
+    }
+}

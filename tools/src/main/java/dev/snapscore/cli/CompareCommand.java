@@ -1,0 +1,100 @@
+package dev.snapscore.cli;
+
+import dev.snapscore.engine.Model;
+import dev.snapscore.engine.Result;
+import dev.snapscore.engine.Session;
+import dev.snapscore.engine.quantize.InputSet;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** Two models on the same inputs: how often their top-1 agrees and how far their probabilities are apart. */
+@Command(name = "compare", mixinStandardHelpOptions = true,
+        description = {"Run two models with the same input shape and labels (e.g. an f32 model and its int8",
+                "quantisation) on the same photos or tensors; print top-1 agreement and probability differences.",
+                "The last line is machine-readable. Exit 0, or 1 when --min-agreement is not met."})
+final class CompareCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "MODEL_A", description = "The reference model (e.g. f32).")
+    Path modelA;
+
+    @Parameters(index = "1", paramLabel = "MODEL_B", description = "The model under test (e.g. int8).")
+    Path modelB;
+
+    @Option(names = "--inputs", required = true, paramLabel = "DIR",
+            description = "Photos and/or .safetensors files holding an 'input' tensor; keep them apart from the calibration set.")
+    Path inputs;
+
+    @Option(names = "--images", defaultValue = "1000", description = "Use at most this many inputs. Default: ${DEFAULT-VALUE}.")
+    int images;
+
+    @Option(names = "--min-agreement", defaultValue = "0", description = "Fail (exit 1) below this top-1 agreement, in %%. Default: ${DEFAULT-VALUE}.")
+    double minAgreement;
+
+    @Option(names = "--threads", description = "oneDNN threads. Default: all cores.")
+    Integer threads;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        int t = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        try (Model a = Model.load(modelA); Model b = Model.load(modelB);
+             Session sa = a.newSession(t); Session sb = b.newSession(t)) {
+            if (!a.spec().input().equals(b.spec().input()) || !a.spec().labels().equals(b.spec().labels())) {
+                throw new IllegalArgumentException("the models differ in input shape or labels: " + a.spec().input()
+                        + " " + a.spec().labels() + " vs " + b.spec().input() + " " + b.spec().labels());
+            }
+            try (InputSet set = InputSet.read(inputs, a.spec(), images, s -> err.println("skipped: " + s))) {
+                int n = set.count(), agree = 0;
+                double maxDiff = 0, sumDiff = 0, sumLogitError = 0;
+                long values = 0;
+                for (int first = 0; first < n; first += 8) {
+                    int k = Math.min(8, n - first);
+                    Result ra = sa.run(set.slice(first, k), k), rb = sb.run(set.slice(first, k), k);
+                    for (int i = 0; i < k; i++) {
+                        if (ra.argmax(i) == rb.argmax(i)) agree++;
+                        sumLogitError += relativeError(ra.logits(i), rb.logits(i));
+                        float[] pa = ra.probabilities(i), pb = rb.probabilities(i);
+                        for (int c = 0; c < pa.length; c++) {
+                            double d = Math.abs(pa[c] - pb[c]);
+                            maxDiff = Math.max(maxDiff, d);
+                            sumDiff += d;
+                            values++;
+                        }
+                    }
+                }
+                double agreement = 100.0 * agree / n;
+                out.printf("A: %s (%s)%nB: %s (%s)%n", modelA, describe(a), modelB, describe(b));
+                out.printf("inputs: %d from %s%n", n, inputs);
+                out.printf("top-1 agreement: %d of %d (%.2f%%)%n", agree, n, agreement);
+                out.printf("probabilities: max abs diff %.6f, mean abs diff %.6f%n", maxDiff, sumDiff / values);
+                out.printf("logits: mean relative error ‖a−b‖/‖a‖ %.5f%n", sumLogitError / n);
+                out.printf("top1_agreement=%.4f max_abs_prob_diff=%.6g mean_abs_prob_diff=%.6g%n",
+                        agreement / 100, maxDiff, sumDiff / values);
+                out.flush();
+                return agreement >= minAgreement ? SnapscoreCli.OK : SnapscoreCli.BEYOND_TOLERANCE;
+            }
+        }
+    }
+
+    private static double relativeError(float[] a, float[] b) {
+        double diff = 0, norm = 0;
+        for (int c = 0; c < a.length; c++) {
+            diff += (a[c] - b[c]) * (double) (a[c] - b[c]);
+            norm += a[c] * (double) a[c];
+        }
+        return norm == 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
+    }
+
+    private static String describe(Model m) {
+        var q = m.spec().quantization();
+        return q == null ? "f32" : "int8, " + q.method() + ", " + q.layers().size() + " int8 layers";
+    }
+}
