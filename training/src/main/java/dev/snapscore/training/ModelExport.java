@@ -63,8 +63,9 @@ final class ModelExport {
 
     /**
      * Scores {@code inputs} (N, 3, H, W) with the engine on the exported model, in a child JVM, against
-     * DL4J's {@code output()} probabilities and its logits (the last layer's input times its weights plus
-     * bias: softmax saturates, logits do not hide a difference).
+     * DL4J's {@code output()} probabilities (within {@code tolerance}) and its logits (the last layer's input
+     * times its weights plus bias, within {@code tolerance} times their largest magnitude: softmax saturates,
+     * logits do not hide a difference).
      */
     static Check verify(EngineCli engine, Dl4jOutputs dl4j, Path modelDir, INDArray inputs, double tolerance, Path scratch)
             throws IOException, InterruptedException {
@@ -75,8 +76,10 @@ final class ModelExport {
         }
         EngineCli.Run p = engine.run("verify", "--model", modelDir.toString(), "--reference", reference.toString(),
                 "--output", "probabilities", "--tolerance", Double.toString(tolerance));
+        // Logits are unbounded: float rounding grows with their size, so their tolerance is relative to the largest.
+        double logitTolerance = tolerance * Math.max(1, dl4j.logits().amaxNumber().doubleValue());
         EngineCli.Run l = engine.run("verify", "--model", modelDir.toString(), "--reference", reference.toString(),
-                "--output", "logits", "--tolerance", Double.toString(tolerance));
+                "--output", "logits", "--tolerance", Double.toString(logitTolerance));
         return new Check(Math.max(p.exitCode(), l.exitCode()), maxAbsDiff(p), maxAbsDiff(l), p.output() + l.output());
     }
 

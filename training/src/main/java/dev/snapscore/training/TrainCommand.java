@@ -190,7 +190,7 @@ public final class TrainCommand implements Callable<Integer> {
                 var sampleInputs = ModelExport.stack(inputs, sample);
                 ModelExport.Check check = ModelExport.verify(engine, ModelExport.Dl4jOutputs.of(net, sampleInputs), export,
                         sampleInputs, tolerance, cacheDir);
-                out.printf("exported %s; engine vs DL4J on %d validation images: max abs diff %.3g in probabilities, %.3g in logits (tolerance %s)%n",
+                out.printf("exported %s; engine vs DL4J on %d validation images: max abs diff %.3g in probabilities, %.3g in logits (tolerance %s, relative for logits)%n",
                         export, sample.length, check.probabilities(), check.logits(), tolerance);
                 if (!check.passed()) out.println(check.output().strip());
                 return check.passed() ? OK : EXPORT_MISMATCH;
@@ -225,7 +225,7 @@ public final class TrainCommand implements Callable<Integer> {
                 org.nd4j.linalg.api.ndarray.INDArray inputs = org.nd4j.linalg.factory.Nd4j.rand(
                         org.nd4j.linalg.api.buffer.DataType.FLOAT, 4, 3, s.input().height(), s.input().width()).subi(0.5).muli(255);
                 ModelExport.Check check = ModelExport.verify(engine, k.outputs(inputs), export, inputs, tolerance, scratch);
-                out.printf("exported %s; engine vs DL4J's Keras import on 4 random inputs: max abs diff %.3g in probabilities, %.3g in logits (tolerance %s)%n",
+                out.printf("exported %s; engine vs DL4J's Keras import on 4 random inputs: max abs diff %.3g in probabilities, %.3g in logits (tolerance %s, relative for logits)%n",
                         export, check.probabilities(), check.logits(), tolerance);
                 if (!check.passed()) out.println(check.output().strip());
                 return check.passed() ? OK : EXPORT_MISMATCH;
