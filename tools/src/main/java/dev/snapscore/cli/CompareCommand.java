@@ -14,9 +14,10 @@ import java.util.concurrent.Callable;
 
 /** Two models on the same inputs: how often their top-1 agrees and how far their probabilities are apart. */
 @Command(name = "compare", mixinStandardHelpOptions = true,
-        description = {"Run two models with the same input shape and labels (e.g. an f32 model and its int8",
-                "quantisation) on the same photos or tensors; print top-1 agreement and probability differences.",
-                "The last line is machine-readable. Exit 0, or 1 when --min-agreement is not met."})
+        description = {"Compare two models (e.g. f32 and its int8 version) on the same photos or tensors.",
+                "Prints top-1 agreement, probability differences and the relative logit error; the models",
+                "need the same input shape and labels. The last line is machine-readable.",
+                "Exit 0, or 1 when --min-agreement is not met."})
 final class CompareCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL_A", description = "The reference model (e.g. f32).")
     Path modelA;

@@ -18,9 +18,9 @@ import java.util.concurrent.Callable;
 
 /** Post-training static int8 quantisation of an f32 model, calibrated on photos or preprocessed tensors. */
 @Command(name = "quantize", mixinStandardHelpOptions = true,
-        description = {"Quantise an f32 model to int8 (s8 weights with per-channel scales, u8/s8 activations),",
-                "calibrating activation ranges on photos or preprocessed tensors. Writes a snapscore model",
-                "directory that score, serve, verify and bench load like any other."})
+        description = {"Quantise an f32 model to int8, calibrated on photos or preprocessed tensors.",
+                "s8 weights with per-channel scales, u8/s8 activations; the result is a snapscore model",
+                "directory that score, serve, verify, compare and bench load like any other."})
 final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "The f32 model: an .onnx file or a model directory.")
     Path model;
