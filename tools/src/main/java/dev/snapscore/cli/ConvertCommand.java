@@ -8,7 +8,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -34,17 +33,15 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--name", description = "Model name written to the spec (default: the ONNX file's name).")
     String name;
 
-    @Option(names = "--force", description = "Replace a model already in OUTDIR.")
-    boolean force;
+    @picocli.CommandLine.Mixin
+    ReplaceOption replace;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
-        if (Files.exists(outDir.resolve(ModelDirectory.SPEC_FILE)) && !force) {
-            throw new IllegalArgumentException(outDir + " already holds a model; pass --force to replace it");
-        }
+        replace.checkCanWrite(outDir);
         try (LoadedModel loaded = OnnxImporter.read(onnx)) {
             ModelSpec s = loaded.spec();
             String modelName = name != null ? name : onnx.getFileName().toString().replaceFirst("\\.onnx$", "");

@@ -10,7 +10,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -49,8 +48,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--no-onnx", description = "Skip writing model.onnx.")
     boolean noOnnx;
 
-    @Option(names = "--force", description = "Replace a model already in OUTDIR.")
-    boolean force;
+    @picocli.CommandLine.Mixin
+    ReplaceOption replace;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -62,9 +61,7 @@ final class GenerateCommand implements Callable<Integer> {
             case "nhwc" -> FlattenOrder.NHWC;
             default -> throw new IllegalArgumentException("--flatten must be nchw or nhwc, got " + flatten);
         };
-        if (Files.exists(outDir.resolve(ModelDirectory.SPEC_FILE)) && !force) {
-            throw new IllegalArgumentException(outDir + " already holds a model; pass --force to replace it");
-        }
+        replace.checkCanWrite(outDir);
         PrintWriter out = spec.commandLine().getOut();
         var config = new ModelGenerator.Config(arch, widthMultiplier, head, classes, order, seed, inputSize);
         long t0 = System.nanoTime();

@@ -11,7 +11,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -48,8 +47,8 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "oneDNN threads for calibration. Default: all cores.")
     Integer threads;
 
-    @Option(names = "--force", description = "Replace a model already in OUTDIR.")
-    boolean force;
+    @picocli.CommandLine.Mixin
+    ReplaceOption replace;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -71,9 +70,7 @@ final class QuantizeCommand implements Callable<Integer> {
         };
         var options = new Quantizer.Options(m, percentile, denseInt8, 8,
                 threads != null ? threads : Runtime.getRuntime().availableProcessors());
-        if (Files.exists(outDir.resolve(ModelDirectory.SPEC_FILE)) && !force) {
-            throw new IllegalArgumentException(outDir + " already holds a model; pass --force to replace it");
-        }
+        replace.checkCanWrite(outDir);
         try (LoadedModel f32 = ModelFormats.read(model);
              InputSet set = InputSet.read(calibration, f32.spec(), images,
                      skipped -> err.println("skipped: " + skipped))) {

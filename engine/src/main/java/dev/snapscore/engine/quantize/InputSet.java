@@ -74,36 +74,43 @@ public final class InputSet implements AutoCloseable {
         }
         long imageBytes = spec.input().elements() * Float.BYTES;
         long[] perImage = {spec.input().channels(), spec.input().height(), spec.input().width()};
-        int capacity = (int) Math.min(limit, Integer.MAX_VALUE / 2);
+        List<Weights> usable = new ArrayList<>();
         Arena arena = Arena.ofShared();
         try {
-            List<MemorySegment> chunks = new ArrayList<>();
-            int count = 0;
+            long rows = 0;
             for (Path f : tensorFiles) {
-                if (count >= capacity) break;
-                try (Weights w = Safetensors.read(f)) {
+                try {
+                    Weights w = Safetensors.read(f);
                     Tensor t = w.tensors().get("input");
                     if (t == null || t.type() != ElementType.F32 || t.rank() != 4
                             || !Arrays.equals(Arrays.copyOfRange(t.shape(), 1, 4), perImage)) {
+                        w.close();
                         skipped.accept(f + ": no f32 'input' tensor of shape (n, " + perImage[0] + ", " + perImage[1]
                                 + ", " + perImage[2] + ")");
                         continue;
                     }
-                    int take = (int) Math.min(t.dim(0), capacity - count);
-                    chunks.add(arena.allocate(take * imageBytes, 64).copyFrom(t.data().asSlice(0, take * imageBytes)));
-                    count += take;
+                    usable.add(w);
+                    rows += t.dim(0);
                 } catch (ModelFormatException e) {
                     skipped.accept(e.getMessage());
                 }
+            }
+            // One buffer for everything, filled in place: tensors copied, photos preprocessed straight into it.
+            int capacity = (int) Math.min(Math.min(limit, rows + photos.size()), Integer.MAX_VALUE / 2);
+            MemorySegment images = arena.allocate(Math.max(capacity, 1) * imageBytes, 64);
+            int count = 0;
+            for (Weights w : usable) {
+                Tensor t = w.tensors().get("input");
+                int take = (int) Math.min(t.dim(0), capacity - count);
+                MemorySegment.copy(t.data(), 0, images, count * imageBytes, take * imageBytes);
+                count += take;
             }
             ImageDecoder decoder = ImageDecoder.withDefaults();
             Preprocessor preprocessor = new Preprocessor(spec.input(), spec.preprocess());
             for (Path photo : photos) {
                 if (count >= capacity) break;
-                MemorySegment one = arena.allocate(imageBytes, 64);
                 try (Mat bgr = decoder.read(photo)) {
-                    preprocessor.write(bgr, one, 0);
-                    chunks.add(one);
+                    preprocessor.write(bgr, images, count);
                     count++;
                 } catch (ImageException e) {
                     skipped.accept(e.getMessage());
@@ -113,16 +120,12 @@ public final class InputSet implements AutoCloseable {
                 throw new IllegalArgumentException("input folder " + dir + ": none of its "
                         + (photos.size() + tensorFiles.size()) + " files could be used (see the messages above)");
             }
-            MemorySegment images = arena.allocate(count * imageBytes, 64);
-            long offset = 0;
-            for (MemorySegment c : chunks) {
-                MemorySegment.copy(c, 0, images, offset, c.byteSize());
-                offset += c.byteSize();
-            }
-            return new InputSet(arena, images, count, imageBytes);
+            return new InputSet(arena, images.asSlice(0, count * imageBytes), count, imageBytes);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
+        } finally {
+            usable.forEach(Weights::close);
         }
     }
 

@@ -147,12 +147,17 @@ public final class Quantizer {
 
     /** Every tensor copied into a new arena: quantised layers' weights as s8 plus scales, the rest as they are. */
     private static Weights weights(ModelSpec spec, Weights source, Quantization q) {
+        Map<String, String> layerOfWeight = new LinkedHashMap<>();
+        for (Layer l : spec.layers()) {
+            if (l instanceof Layer.Conv c) layerOfWeight.put(c.weightName(), c.name());
+            if (l instanceof Layer.Dense d) layerOfWeight.put(d.weightName(), d.name());
+        }
         Arena arena = Arena.ofShared();
         try {
             Map<String, Tensor> out = new LinkedHashMap<>();
             for (Tensor.ShapeRequirement r : spec.weightShapes()) {
                 Tensor t = source.get(r);
-                String layer = r.name().endsWith(".weight") ? r.name().substring(0, r.name().length() - ".weight".length()) : null;
+                String layer = layerOfWeight.get(r.name());
                 if (layer != null && q.isQuantised(layer)) {
                     quantiseWeight(layer, t, arena, out);
                 } else {

@@ -35,15 +35,7 @@ public final class OneDnnExecutor implements AutoCloseable {
      */
     public void run(MemorySegment input, int n, float[] logitsOut, float[] probsOut) {
         PlanBuffers b = buffers(n);
-        long bytes = b.inputStaging.byteSize();
-        if (input.byteSize() < bytes) {
-            throw new IllegalArgumentException("input holds " + input.byteSize() + " bytes; " + n + " images of "
-                    + network.spec().input() + " need " + bytes);
-        }
-        MemorySegment src = input;
-        if (!input.isNative() || input.address() % Float.BYTES != 0) {
-            src = b.inputStaging.copyFrom(input.asSlice(0, bytes));
-        }
+        MemorySegment src = nativeInput(b, input, n);
         Dnnl.setThreadsForCurrentThread(threads);
         b.run(stream, src);
         int values = n * network.spec().classes();
@@ -52,16 +44,25 @@ public final class OneDnnExecutor implements AutoCloseable {
     }
 
     /**
-     * Runs {@code n} images from {@code input} (native, float-aligned (n, C, H, W) f32) step by step, showing
-     * each step's output to {@code observer}: for calibration and debugging, not for speed.
+     * Runs {@code n} images from {@code input} like {@link #run}, step by step, showing each step's output to
+     * {@code observer}: for calibration and debugging, not for speed.
      */
     public void runObserved(MemorySegment input, int n, StepObserver observer) {
         PlanBuffers b = buffers(n);
-        if (!input.isNative() || input.address() % Float.BYTES != 0 || input.byteSize() < b.inputStaging.byteSize()) {
-            throw new IllegalArgumentException("input must be a native, float-aligned segment of " + n + " images");
-        }
+        MemorySegment src = nativeInput(b, input, n);
         Dnnl.setThreadsForCurrentThread(threads);
-        b.run(stream, input, observer);
+        b.run(stream, src, observer);
+    }
+
+    /** {@code input} itself when oneDNN can read it in place, else a copy in the plan's staging buffer. */
+    private MemorySegment nativeInput(PlanBuffers b, MemorySegment input, int n) {
+        long bytes = b.inputStaging.byteSize();
+        if (input.byteSize() < bytes) {
+            throw new IllegalArgumentException("input holds " + input.byteSize() + " bytes; " + n + " images of "
+                    + network.spec().input() + " need " + bytes);
+        }
+        if (input.isNative() && input.address() % Float.BYTES == 0) return input;
+        return b.inputStaging.copyFrom(input.asSlice(0, bytes));
     }
 
     /** Builds the plan and buffers for batches of {@code n} now, not on the first run. */
