@@ -10,6 +10,7 @@ import picocli.CommandLine.Parameters;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.concurrent.Callable;
 
 /** Two models on the same inputs: how often their top-1 agrees and how far their probabilities are apart. */
@@ -54,13 +55,16 @@ final class CompareCommand implements Callable<Integer> {
             }
             try (InputSet set = InputSet.read(inputs, a.spec(), images, s -> err.println("skipped: " + s))) {
                 int n = set.count(), agree = 0;
-                double maxDiff = 0, sumDiff = 0, sumLogitError = 0;
+                double maxDiff = 0, sumDiff = 0, sumLogitError = 0, maxFlippedMargin = 0;
+                double[] margins = new double[n];
                 long values = 0;
                 for (int first = 0; first < n; first += 8) {
                     int k = Math.min(8, n - first);
                     Result ra = sa.run(set.slice(first, k), k), rb = sb.run(set.slice(first, k), k);
                     for (int i = 0; i < k; i++) {
+                        margins[first + i] = relativeMargin(ra.logits(i));
                         if (ra.argmax(i) == rb.argmax(i)) agree++;
+                        else maxFlippedMargin = Math.max(maxFlippedMargin, margins[first + i]);
                         sumLogitError += relativeError(ra.logits(i), rb.logits(i));
                         float[] pa = ra.probabilities(i), pb = rb.probabilities(i);
                         for (int c = 0; c < pa.length; c++) {
@@ -77,12 +81,41 @@ final class CompareCommand implements Callable<Integer> {
                 out.printf("top-1 agreement: %d of %d (%.2f%%)%n", agree, n, agreement);
                 out.printf("probabilities: max abs diff %.6f, mean abs diff %.6f%n", maxDiff, sumDiff / values);
                 out.printf("logits: mean relative error ‖a−b‖/‖a‖ %.5f%n", sumLogitError / n);
+                Arrays.sort(margins);
+                out.printf("A's top-1 margin (best minus runner-up logit, /‖a‖): median %.2f%%, 5th percentile %.2f%%%n",
+                        100 * margins[n / 2], 100 * margins[n / 20]);
+                if (agree < n) {
+                    out.printf("the %d disagreements are all on inputs whose margin is at most %.2f%% (%d of %d inputs are that close)%n",
+                            n - agree, 100 * maxFlippedMargin, countAtMost(margins, maxFlippedMargin), n);
+                }
                 out.printf("top1_agreement=%.4f max_abs_prob_diff=%.6g mean_abs_prob_diff=%.6g%n",
                         agreement / 100, maxDiff, sumDiff / values);
                 out.flush();
                 return agreement >= minAgreement ? SnapscoreCli.OK : SnapscoreCli.BEYOND_TOLERANCE;
             }
         }
+    }
+
+    /** How far A's best class leads its runner-up, relative to the logits' size: small means a near tie. */
+    static double relativeMargin(float[] logits) {
+        double best = Double.NEGATIVE_INFINITY, second = Double.NEGATIVE_INFINITY, norm = 0;
+        for (float v : logits) {
+            if (v > best) {
+                second = best;
+                best = v;
+            } else if (v > second) {
+                second = v;
+            }
+            norm += v * (double) v;
+        }
+        if (logits.length < 2) return Double.POSITIVE_INFINITY;
+        return norm == 0 ? 0 : (best - second) / Math.sqrt(norm);
+    }
+
+    private static int countAtMost(double[] sorted, double limit) {
+        int count = 0;
+        while (count < sorted.length && sorted[count] <= limit) count++;
+        return count;
     }
 
     private static double relativeError(float[] a, float[] b) {
