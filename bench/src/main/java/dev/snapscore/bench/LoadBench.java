@@ -93,7 +93,11 @@ final class LoadBench {
         json.put("loadAverageBefore", loadBefore);
         json.put("loadAverageAfter", loadAfter);
         ArrayNode list = json.putArray("runs");
-        for (Run run : runs) list.add(JSON.valueToTree(run));
+        for (Run run : runs) {
+            ObjectNode node = JSON.valueToTree(run);
+            if (Double.isNaN(run.e2eImagesPerSecond())) node.putNull("e2eImagesPerSecond").putNull("e2ePeakRssMb");
+            list.add(node);
+        }
         JSON.writerWithDefaultPrettyPrinter().writeValue(results.resolve("load.json").toFile(), json);
         Files.writeString(results.resolve("load.md"), markdown);
         return markdown;
