@@ -32,12 +32,13 @@ import java.util.concurrent.Callable;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Benchmark snapscore against ONNX Runtime Java and OpenCV DNN on the same ONNX model (JMH).",
                 "Full run: VGG16 with the selfie study's head (generated into bench/models/ on first use), batches 1, 8, 32;",
-                "about 15 minutes on 2 cores. --quick: the bundled small model, a minute or two."})
+                "about 15 minutes on 2 cores. --quick: the bundled small model, a minute or two.",
+                "--load: cold start (load, first image, peak RSS) and JPEG-to-score throughput, a fresh JVM per run."})
 public final class BenchMain implements Callable<Integer> {
     @Option(names = "--quick", description = "The bundled small model, short iterations, batches 1 and 8.")
     boolean quick;
 
-    @Option(names = "--smoke", description = "Seconds-long run in this JVM that proves every benchmark runs (for CI); measures nothing.")
+    @Option(names = "--smoke", description = "Seconds-long run that proves every benchmark and --load run (for CI); measures nothing.")
     boolean smoke;
 
     @Option(names = "--out", description = "Results folder. Default: bench/results/<date>-<cpu>/.")
@@ -54,6 +55,17 @@ public final class BenchMain implements Callable<Integer> {
 
     @Option(names = "--batches", split = ",", description = "Only these batch sizes. Default: 1,8,32 (--quick: 1,8).")
     List<String> batches;
+
+    @Option(names = "--load", description = {"Instead of JMH: cold start and end-to-end throughput, a fresh JVM per run",
+            "(load ms, first inference ms, peak RSS, images/s from JPEG files) for snapscore, snapscore-int8,",
+            "onnxruntime, onnxruntime-int8; writes load.md and load.json."})
+    boolean load;
+
+    @Option(names = "--repeats", defaultValue = "3", description = "--load: runs per engine. Default: ${DEFAULT-VALUE}.")
+    int repeats;
+
+    @Option(names = "--images", defaultValue = "64", description = "--load: JPEGs scored end to end per run (0: none). Default: ${DEFAULT-VALUE}.")
+    int images;
 
     @Option(names = "--ghz", description = "Core clock for the fp32 peak estimate. Default: the highest 'cpu MHz' in /proc/cpuinfo.")
     Double ghz;
@@ -75,6 +87,15 @@ public final class BenchMain implements Callable<Integer> {
         Files.createDirectories(results);
         String photo = home.resolve("samples/astronaut.png").toString();
         Path int8Dir = int8Model(home, modelDir, t);
+        // As `snapscore score`: batches of 8, every core but one decoding.
+        int workers = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
+        if (load && !smoke) {
+            List<String> measured = engines != null ? engines : LoadBench.ENGINES;
+            System.out.println(LoadBench.run(new LoadBench.Settings(modelDir, int8Dir, measured, t, repeats, images, 8, workers),
+                    results));
+            System.out.println("results: " + results.toAbsolutePath());
+            return 0;
+        }
 
         ChainedOptionsBuilder options = new OptionsBuilder()
                 .include(InferenceBenchmark.class.getSimpleName())
@@ -100,6 +121,11 @@ public final class BenchMain implements Callable<Integer> {
         if (engines != null) options.param("engine", engines.toArray(String[]::new));
         if (batches != null) options.param("batch", batches.toArray(String[]::new));
         Collection<RunResult> runs = new Runner(options.build()).run();
+        if (smoke) {
+            // The load mode too, one short run per engine, so it cannot rot; its numbers mean nothing here.
+            System.out.println(LoadBench.run(new LoadBench.Settings(modelDir, int8Dir, LoadBench.ENGINES, t, 1, 4, 2, workers),
+                    results));
+        }
 
         var spec = SpecJson.read(modelDir.resolve("spec.json")).spec();
         Report report = Report.of(runs, spec, modelDir.getFileName().toString(), machine);

@@ -42,11 +42,19 @@ public final class SyntheticPhotos {
 
     /** Writes {@code n} photos named {@code synthetic-<seed>-<i>.png} into {@code dir}. */
     public static List<Path> write(Path dir, int n, long seed) throws IOException {
+        return write(dir, n, seed, "png");
+    }
+
+    /**
+     * Writes {@code n} photos named {@code synthetic-<seed>-<i>.<extension>} into {@code dir}, encoded as the
+     * extension says (OpenCV's defaults: "jpg" is quality 95, as photos usually arrive).
+     */
+    public static List<Path> write(Path dir, int n, long seed, String extension) throws IOException {
         Files.createDirectories(dir);
         SplittableRandom r = new SplittableRandom(seed);
         List<Path> files = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            Path f = dir.resolve(String.format("synthetic-%d-%04d.png", seed, i));
+            Path f = dir.resolve(String.format("synthetic-%d-%04d.%s", seed, i, extension));
             try (Mat photo = photo(r)) {
                 if (!imwrite(f.toString(), photo)) throw new IOException("could not write " + f);
             }

@@ -26,7 +26,6 @@ public final class Session implements AutoCloseable {
     private static final int SCORE_BATCH = 8;
 
     private final OneDnnExecutor executor;
-    private final ImageDecoder decoder = ImageDecoder.withDefaults();
     private boolean closed;
 
     Session(Model model, OneDnnExecutor executor) {
@@ -80,6 +79,9 @@ public final class Session implements AutoCloseable {
      */
     public List<Prediction> score(List<Path> images) {
         ModelSpec spec = model.spec();
+        // Made here, not with the session: the first ImageDecoder loads OpenCV (about a second and tens of
+        // MB), which sessions that only run tensors never need.
+        ImageDecoder decoder = ImageDecoder.withDefaults();
         Preprocessor preprocessor = new Preprocessor(spec.input(), spec.preprocess());
         List<Prediction> out = new ArrayList<>(images.size());
         try (Arena arena = Arena.ofConfined()) {

@@ -23,6 +23,10 @@ import java.util.Map;
  * Model weights in the layouts oneDNN's primitives chose, each made once by a reorder from the source
  * tensors (usually a memory-mapped file) and shared by every plan and session. A plan for another batch
  * size that wants the same layout reuses the same buffer; only a new layout costs a new reorder.
+ *
+ * <p>The source stays open for such later reorders, but each source tensor is {@linkplain Weights#release
+ * released} once copied: a mapped file's pages then leave the resident set instead of doubling the
+ * weights' share of it, and come back from the page cache only if another layout is ever needed.
  */
 final class ReorderedWeights implements AutoCloseable {
 
@@ -64,7 +68,9 @@ final class ReorderedWeights implements AutoCloseable {
     synchronized Entry vector(String name, int length) {
         List<Entry> known = entries.computeIfAbsent(name, k -> new ArrayList<>());
         if (!known.isEmpty()) return known.getFirst();
-        Entry e = plain(source.get(name, length).data(), length);
+        Tensor t = source.get(name, length);
+        Entry e = plain(t.data(), length);
+        source.release(t);
         known.add(e);
         return e;
     }
@@ -106,6 +112,8 @@ final class ReorderedWeights implements AutoCloseable {
                 reorder.execute(stream, ExecArgs.of(tmp, Dnnl.ARG_SRC, src, Dnnl.ARG_DST, dst,
                         Dnnl.ARG_SCRATCHPAD, scratch));
                 stream.await();
+                // The reordered copy is what runs read; the mapped source need not stay resident beside it.
+                source.release(t);
             } catch (RuntimeException ex) {
                 dst.close();
                 throw ex;

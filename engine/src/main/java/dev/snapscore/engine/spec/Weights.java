@@ -3,6 +3,7 @@ package dev.snapscore.engine.spec;
 import dev.snapscore.engine.ModelFormatException;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -51,6 +52,24 @@ public final class Weights implements AutoCloseable {
 
     public Map<String, Tensor> tensors() {
         return tensors;
+    }
+
+    /**
+     * Says that {@code t}'s bytes will not be read again soon, so they need not stay in this process's
+     * memory. For a read-only file mapping (safetensors) its pages leave the resident set ({@link
+     * MemorySegment#unload()}: {@code madvise(MADV_DONTNEED)} on Linux, over the whole pages the tensor
+     * touches); they stay in the OS page cache and a later read faults them back, so the tensor keeps its
+     * values. Any other memory (an ONNX import, a generated model) is left as it is: dropping anonymous
+     * pages would zero them.
+     *
+     * @throws IllegalArgumentException if {@code t} is not one of these weights
+     */
+    public void release(Tensor t) {
+        if (tensors.get(t.name()) != t) {
+            throw new IllegalArgumentException("tensor '" + t.name() + "' is not one of these weights");
+        }
+        MemorySegment data = t.data();
+        if (data.isMapped() && data.isReadOnly() && data.byteSize() > 0) data.unload();
     }
 
     /** The arena that owns the tensors' memory; closed by {@link #close()}. */

@@ -1,0 +1,194 @@
+package dev.snapscore.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.ToDoubleFunction;
+import java.util.stream.Stream;
+
+/**
+ * {@code snapscore bench --load}: cold-start cost and end-to-end throughput per engine. Each run is a fresh
+ * child JVM ({@link LoadProbe}) that loads the model, runs one image, reports its peak RSS, then scores a
+ * folder of JPEGs through the engine's decode → preprocess → batch pipeline. Runs of the engines are
+ * interleaved, so a machine shared with other work slows them alike; each engine is reported as the median
+ * and the best of its runs. Writes {@code load.json} (every run) and {@code load.md} (the table).
+ */
+final class LoadBench {
+    static final List<String> ENGINES = List.of("snapscore", "snapscore-int8", "onnxruntime", "onnxruntime-int8");
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final long CHILD_TIMEOUT_MINUTES = 10;
+
+    /**
+     * @param images  JPEGs scored end to end per run (0: only load and the first image)
+     * @param batch   images per inference run in the end-to-end pass
+     * @param workers threads decoding and preprocessing ahead of inference, for every engine
+     */
+    record Settings(Path modelDir, Path int8Dir, List<String> engines, int threads, int repeats, int images,
+                    int batch, int workers) {
+        Settings {
+            for (String e : engines) {
+                if (!ENGINES.contains(e)) throw new IllegalArgumentException("--load measures " + ENGINES + ", not " + e);
+            }
+            if (repeats < 1 || threads < 1 || images < 0 || batch < 1 || workers < 1) {
+                throw new IllegalArgumentException("repeats, threads, batch and workers must be >= 1, images >= 0");
+            }
+        }
+    }
+
+    /** One child run, as it reported itself; the end-to-end fields are NaN when no photos were scored. */
+    record Run(String engine, int repeat, double launchToFirstResultMs, double processMs, double loadMs,
+               double firstInferenceMs, double peakRssMb, double e2eImagesPerSecond, double e2ePeakRssMb) {
+    }
+
+    private LoadBench() {
+    }
+
+    /** Runs every engine {@code repeats} times and writes load.json and load.md into {@code results}. */
+    static String run(Settings s, Path results) throws IOException, InterruptedException {
+        String loadBefore = loadAverage();
+        List<Run> runs = new ArrayList<>();
+        Path photos = s.images() > 0 ? Files.createTempDirectory("snapscore-load-photos") : null;
+        try {
+            if (photos != null) SyntheticPhotos.write(photos, s.images(), 7, "jpg");
+            for (int r = 1; r <= s.repeats(); r++) {
+                for (String engine : s.engines()) {
+                    Run run = runChild(engine, r, s, photos);
+                    System.out.printf(Locale.ROOT, "%-17s run %d: load %.0f ms, first image %.0f ms, peak RSS %.0f MB%s%n",
+                            engine, r, run.loadMs(), run.firstInferenceMs(), run.peakRssMb(),
+                            photos == null ? "" : String.format(Locale.ROOT, ", %.2f images/s", run.e2eImagesPerSecond()));
+                    runs.add(run);
+                }
+            }
+        } finally {
+            if (photos != null) {
+                try (Stream<Path> files = Files.list(photos)) {
+                    for (Path f : files.toList()) Files.delete(f);
+                }
+                Files.delete(photos);
+            }
+        }
+        String loadAfter = loadAverage();
+        String markdown = markdown(s, runs, loadBefore, loadAfter);
+        ObjectNode json = JSON.createObjectNode();
+        json.put("model", s.modelDir().toString());
+        json.put("int8Model", s.int8Dir().toString());
+        json.put("threads", s.threads());
+        json.put("repeats", s.repeats());
+        json.put("images", s.images());
+        json.put("batch", s.batch());
+        json.put("workers", s.workers());
+        json.put("loadAverageBefore", loadBefore);
+        json.put("loadAverageAfter", loadAfter);
+        ArrayNode list = json.putArray("runs");
+        for (Run run : runs) {
+            ObjectNode node = JSON.valueToTree(run);
+            if (Double.isNaN(run.e2eImagesPerSecond())) node.putNull("e2eImagesPerSecond").putNull("e2ePeakRssMb");
+            list.add(node);
+        }
+        JSON.writerWithDefaultPrettyPrinter().writeValue(results.resolve("load.json").toFile(), json);
+        Files.writeString(results.resolve("load.md"), markdown);
+        return markdown;
+    }
+
+    private static Run runChild(String engine, int repeat, Settings s, Path photos) throws IOException, InterruptedException {
+        boolean int8 = engine.endsWith("-int8");
+        String probe = engine.startsWith("snapscore") ? "snapscore" : "onnxruntime";
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow"));
+        String cache = System.getProperty("org.bytedeco.javacpp.cachedir");
+        if (cache != null) command.add("-Dorg.bytedeco.javacpp.cachedir=" + cache);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), LoadProbe.class.getName(), probe,
+                (int8 ? s.int8Dir() : s.modelDir()).toAbsolutePath().toString(), Integer.toString(s.threads())));
+        if (photos != null) {
+            command.addAll(List.of(photos.toString(), Integer.toString(s.batch()), Integer.toString(s.workers())));
+        }
+        long launchedAt = System.currentTimeMillis();
+        long launched = System.nanoTime();
+        Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!child.waitFor(CHILD_TIMEOUT_MINUTES, TimeUnit.MINUTES)) {
+            child.destroyForcibly();
+            throw new IllegalStateException(engine + " run " + repeat + ": no exit after " + CHILD_TIMEOUT_MINUTES + " minutes");
+        }
+        double processMs = (System.nanoTime() - launched) / 1e6;
+        String line = output.lines().filter(l -> l.startsWith(LoadProbe.MARKER)).reduce((a, b) -> b).orElse(null);
+        if (child.exitValue() != 0 || line == null) {
+            throw new IllegalStateException(engine + " run " + repeat + " failed (exit " + child.exitValue() + "):\n" + tail(output));
+        }
+        JsonNode r = JSON.readTree(line.substring(LoadProbe.MARKER.length()));
+        Run run = new Run(engine, repeat, r.path("firstResultAtEpochMs").asLong() - launchedAt, processMs,
+                r.path("loadMs").asDouble(), r.path("firstInferenceMs").asDouble(), r.path("peakRssMb").asDouble(),
+                r.path("e2eImagesPerSecond").asDouble(Double.NaN), r.path("e2ePeakRssMb").asDouble(Double.NaN));
+        // A probe that reports nothing measurable is broken, whatever the machine's speed.
+        if (!(run.loadMs() > 0 && run.firstInferenceMs() > 0 && run.launchToFirstResultMs() > 0)
+                || (photos != null && !(run.e2eImagesPerSecond() > 0))) {
+            throw new IllegalStateException(engine + " run " + repeat + " reported " + line);
+        }
+        return run;
+    }
+
+    private static String tail(String output) {
+        List<String> lines = output.lines().toList();
+        return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+    }
+
+    /** /proc/loadavg's 1, 5 and 15 minute averages, or "n/a" off Linux. */
+    private static String loadAverage() throws IOException {
+        Path p = Path.of("/proc/loadavg");
+        if (!Files.exists(p)) return "n/a";
+        return String.join(" ", Arrays.asList(Files.readString(p).trim().split("\\s+")).subList(0, 3));
+    }
+
+    private static String markdown(Settings s, List<Run> runs, String loadBefore, String loadAfter) {
+        StringBuilder md = new StringBuilder();
+        md.append("Cold start, one fresh JVM per run: model `").append(s.modelDir().getFileName()).append("` (int8: `")
+                .append(s.int8Dir().getFileName()).append("`), ").append(s.threads()).append(" inference thread(s); ")
+                .append(s.repeats()).append(" run(s) per engine, interleaved; each cell is the median (best).\n");
+        if (s.images() > 0) {
+            md.append("End to end: ").append(s.images()).append(" synthetic JPEGs decoded and preprocessed by snapscore's OpenCV front end on ")
+                    .append(s.workers()).append(" worker thread(s), batches of ").append(s.batch()).append(", after one untimed batch.\n");
+        }
+        md.append("Load average (1/5/15 min) before: ").append(loadBefore).append("; after: ").append(loadAfter).append(".\n\n");
+        md.append("| engine | launch → first result ms | load ms | first inference ms | peak RSS MB |");
+        if (s.images() > 0) md.append(" e2e images/s | e2e peak RSS MB |");
+        md.append("\n| --- | ---: | ---: | ---: | ---: |");
+        if (s.images() > 0) md.append(" ---: | ---: |");
+        md.append('\n');
+        Map<String, List<Run>> byEngine = new LinkedHashMap<>();
+        for (Run r : runs) byEngine.computeIfAbsent(r.engine(), k -> new ArrayList<>()).add(r);
+        byEngine.forEach((engine, list) -> {
+            md.append("| ").append(engine)
+                    .append(" | ").append(cell(list, Run::launchToFirstResultMs, false, "%.0f"))
+                    .append(" | ").append(cell(list, Run::loadMs, false, "%.0f"))
+                    .append(" | ").append(cell(list, Run::firstInferenceMs, false, "%.0f"))
+                    .append(" | ").append(cell(list, Run::peakRssMb, false, "%.0f")).append(" |");
+            if (s.images() > 0) {
+                md.append(' ').append(cell(list, Run::e2eImagesPerSecond, true, "%.2f"))
+                        .append(" | ").append(cell(list, Run::e2ePeakRssMb, false, "%.0f")).append(" |");
+            }
+            md.append('\n');
+        });
+        return md.toString();
+    }
+
+    /** "median (best)": the best is the lowest, or the highest when {@code higherIsBetter}. */
+    private static String cell(List<Run> runs, ToDoubleFunction<Run> metric, boolean higherIsBetter, String format) {
+        double[] v = runs.stream().mapToDouble(metric).sorted().toArray();
+        double median = v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+        double best = higherIsBetter ? v[v.length - 1] : v[0];
+        return String.format(Locale.ROOT, format + " (" + format + ")", median, best);
+    }
+}

@@ -1,0 +1,245 @@
+package dev.snapscore.bench;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.snapscore.engine.Model;
+import dev.snapscore.engine.Session;
+import dev.snapscore.engine.batch.BatchScorer;
+import dev.snapscore.engine.format.SpecJson;
+import dev.snapscore.engine.image.ImageDecoder;
+import dev.snapscore.engine.image.Preprocessor;
+import dev.snapscore.engine.spec.ModelSpec;
+import org.bytedeco.opencv.opencv_core.Mat;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+/**
+ * The child JVM of {@code snapscore bench --load}: one engine, measured from a cold start. It loads the
+ * model, runs one preprocessed image, reads its peak RSS, and then (when given a folder) scores every JPEG
+ * in it end to end. Prints one line, {@value #MARKER} followed by a JSON object, for {@link LoadBench}.
+ *
+ * <p>Usage: {@code LoadProbe ENGINE MODEL_DIR THREADS [JPEG_DIR BATCH WORKERS]}, where ENGINE is
+ * snapscore (MODEL_DIR in snapscore's format) or onnxruntime (MODEL_DIR/model.onnx).
+ */
+public final class LoadProbe {
+    static final String MARKER = "@@loadprobe ";
+
+    private LoadProbe() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length != 3 && args.length != 6) {
+            System.err.println("usage: LoadProbe snapscore|onnxruntime MODEL_DIR THREADS [JPEG_DIR BATCH WORKERS]");
+            System.exit(2);
+        }
+        String engine = args[0];
+        Path modelDir = Path.of(args[1]);
+        int threads = Integer.parseInt(args[2]);
+        ObjectNode out = new ObjectMapper().createObjectNode();
+        long start = System.nanoTime();
+        try (Probe probe = switch (engine) {
+            case "snapscore" -> new SnapscoreProbe(modelDir, threads);
+            case "onnxruntime" -> new OrtProbe(modelDir, threads);
+            default -> throw new IllegalArgumentException("unknown engine " + engine + " (snapscore, onnxruntime)");
+        }) {
+            long loaded = System.nanoTime();
+            probe.runOne();
+            long first = System.nanoTime();
+            out.put("firstResultAtEpochMs", System.currentTimeMillis());
+            out.put("loadMs", (loaded - start) / 1e6);
+            out.put("firstInferenceMs", (first - loaded) / 1e6);
+            out.put("peakRssMb", peakRssMb());
+            if (args.length == 6) {
+                List<Path> jpegs;
+                try (Stream<Path> files = Files.list(Path.of(args[3]))) {
+                    jpegs = files.filter(f -> f.getFileName().toString().endsWith(".jpg")).sorted().toList();
+                }
+                if (jpegs.isEmpty()) throw new IllegalArgumentException("no .jpg files in " + args[3]);
+                int batch = Integer.parseInt(args[4]), workers = Integer.parseInt(args[5]);
+                // One untimed batch first: both engines build what a full batch needs, as a server would at start.
+                probe.score(jpegs.subList(0, Math.min(batch, jpegs.size())), batch, workers);
+                long t = System.nanoTime();
+                int scored = probe.score(jpegs, batch, workers);
+                double seconds = (System.nanoTime() - t) / 1e9;
+                if (scored != jpegs.size()) {
+                    throw new IllegalStateException("scored " + scored + " of " + jpegs.size() + " photos");
+                }
+                out.put("e2eImages", scored);
+                out.put("e2eImagesPerSecond", scored / seconds);
+                out.put("e2ePeakRssMb", peakRssMb());
+            }
+        }
+        System.out.println(MARKER + out);
+    }
+
+    /** VmHWM, the process's peak resident set, from /proc/self/status (Linux); -1 where there is none. */
+    static double peakRssMb() throws IOException {
+        Path status = Path.of("/proc/self/status");
+        if (!Files.exists(status)) return -1;
+        for (String line : Files.readAllLines(status)) {
+            if (line.startsWith("VmHWM:")) {
+                return Long.parseLong(line.substring(6).trim().split("\\s+")[0]) / 1024.0; // kB
+            }
+        }
+        return -1;
+    }
+
+    private interface Probe extends AutoCloseable {
+        /** One random preprocessed image through the model. */
+        void runOne() throws Exception;
+
+        /** Decodes, preprocesses and scores every photo, {@code batch} at a time; returns how many scored. */
+        int score(List<Path> jpegs, int batch, int workers) throws Exception;
+    }
+
+    /** snapscore: Model.load + a session is the load; the folder goes through BatchScorer, as `snapscore score` does. */
+    private static final class SnapscoreProbe implements Probe {
+        private final Model model;
+        private final Session session;
+
+        SnapscoreProbe(Path modelDir, int threads) {
+            model = Model.load(modelDir);
+            Session s = null;
+            try {
+                s = model.newSession(threads);
+            } finally {
+                if (s == null) model.close();
+            }
+            session = s;
+        }
+
+        @Override
+        public void runOne() {
+            try (Arena arena = Arena.ofConfined()) {
+                float[] x = InferenceEngine.randomImages(1, (int) model.spec().input().elements());
+                MemorySegment input = arena.allocate(x.length * 4L, 64);
+                MemorySegment.copy(x, 0, input, JAVA_FLOAT, 0, x.length);
+                session.run(input, 1);
+            }
+        }
+
+        @Override
+        public int score(List<Path> jpegs, int batch, int workers) throws IOException {
+            var options = new BatchScorer.Options(batch, workers, ImageDecoder.withDefaults(), null);
+            AtomicInteger ok = new AtomicInteger();
+            BatchScorer.run(session, jpegs, options, rows -> rows.forEach(r -> {
+                if (r.status() == BatchScorer.Status.OK) ok.incrementAndGet();
+            }));
+            return ok.get();
+        }
+
+        @Override
+        public void close() {
+            session.close();
+            model.close();
+        }
+    }
+
+    /**
+     * ONNX Runtime with {@link OnnxRuntimeEngine}'s settings; photos are decoded and preprocessed by the
+     * engine's own OpenCV front end on {@code workers} threads ahead of inference, as BatchScorer does.
+     */
+    private static final class OrtProbe implements Probe {
+        private final OrtEnvironment env = OrtEnvironment.getEnvironment();
+        private final OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+        private final OrtSession session;
+        private final String inputName;
+        private final Path modelDir;
+
+        OrtProbe(Path modelDir, int threads) throws OrtException {
+            this.modelDir = modelDir;
+            options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            options.setIntraOpNumThreads(threads);
+            options.setInterOpNumThreads(1);
+            options.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
+            session = env.createSession(modelDir.resolve("model.onnx").toString(), options);
+            inputName = session.getInputNames().iterator().next();
+        }
+
+        @Override
+        public void runOne() throws OrtException {
+            float[] x = InferenceEngine.randomImages(1, 3 * 224 * 224);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment input = arena.allocate(x.length * 4L, 64);
+                MemorySegment.copy(x, 0, input, JAVA_FLOAT, 0, x.length);
+                infer(input, 1, new long[] {1, 3, 224, 224});
+            }
+        }
+
+        private void infer(MemorySegment input, int n, long[] shape) throws OrtException {
+            shape[0] = n;
+            var floats = input.asSlice(0, n * shape[1] * shape[2] * shape[3] * Float.BYTES).asByteBuffer()
+                    .order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
+            try (OnnxTensor tensor = OnnxTensor.createTensor(env, floats, shape);
+                 OrtSession.Result r = session.run(Map.of(inputName, tensor))) {
+                if (((float[][]) r.get(0).getValue()).length != n) throw new IllegalStateException("wrong output size");
+            }
+        }
+
+        @Override
+        public int score(List<Path> jpegs, int batch, int workers) throws Exception {
+            ModelSpec spec = SpecJson.read(modelDir.resolve("spec.json")).spec();
+            Preprocessor preprocessor = new Preprocessor(spec.input(), spec.preprocess());
+            ImageDecoder decoder = ImageDecoder.withDefaults();
+            long imageBytes = spec.input().elements() * Float.BYTES;
+            long[] shape = {batch, spec.input().channels(), spec.input().height(), spec.input().width()};
+            int window = 2 * batch + 2 * workers; // photos in flight, as in BatchScorer
+            int scored = 0;
+            ExecutorService pool = Executors.newFixedThreadPool(workers);
+            try (Arena arena = Arena.ofShared()) {
+                MemorySegment input = arena.allocate(batch * imageBytes, 64);
+                ArrayDeque<MemorySegment> free = new ArrayDeque<>(); // one buffer per photo in flight
+                for (int i = 0; i < window; i++) free.add(arena.allocate(imageBytes, 64));
+                ArrayDeque<Future<MemorySegment>> ahead = new ArrayDeque<>();
+                int next = 0, inBatch = 0;
+                while (next < jpegs.size() || !ahead.isEmpty()) {
+                    while (next < jpegs.size() && ahead.size() < window) {
+                        Path file = jpegs.get(next++);
+                        MemorySegment image = free.removeFirst();
+                        ahead.add(pool.submit(() -> {
+                            try (Mat bgr = decoder.read(file)) {
+                                preprocessor.write(bgr, image, 0);
+                            }
+                            return image;
+                        }));
+                    }
+                    MemorySegment image = ahead.removeFirst().get();
+                    MemorySegment.copy(image, 0, input, inBatch++ * imageBytes, imageBytes);
+                    free.add(image);
+                    if (inBatch == batch || (next == jpegs.size() && ahead.isEmpty())) {
+                        infer(input, inBatch, shape);
+                        scored += inBatch;
+                        inBatch = 0;
+                    }
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            return scored;
+        }
+
+        @Override
+        public void close() throws OrtException {
+            session.close();
+            options.close();
+        }
+    }
+}
