@@ -10,9 +10,14 @@ import dev.snapscore.engine.format.OnnxExporter;
 import dev.snapscore.engine.format.Safetensors;
 import dev.snapscore.engine.quantize.InputSet;
 import dev.snapscore.engine.quantize.Quantizer;
+import dev.snapscore.dnnl.Dnnl;
 import dev.snapscore.engine.reference.ReferenceNetwork;
+import dev.snapscore.engine.runtime.NonVnniInt8;
 import dev.snapscore.engine.spec.ElementType;
 import dev.snapscore.engine.spec.FlattenOrder;
+import dev.snapscore.engine.spec.Layer;
+import dev.snapscore.engine.spec.ModelSpec;
+import dev.snapscore.engine.spec.Quantization;
 import dev.snapscore.engine.spec.Tensor;
 import dev.snapscore.engine.spec.Weights;
 import org.junit.jupiter.api.Test;
@@ -23,10 +28,12 @@ import org.junit.jupiter.params.provider.ValueSource;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -45,10 +52,13 @@ class QuantizedModelTest {
      * The whole int8 plan (input quantisation, u8 convolutions with per-channel weight scales and
      * requantised outputs, integer max-pools, int8 dense layers, f32 logits) against the same network
      * simulated in Java: s8 weights × scales, every activation rounded to its levels. Only rounding ties
-     * and summation order differ, so the logits agree to a small fraction of their spread.
+     * and summation order differ, so the logits agree to a small fraction of their spread. The simulation
+     * runs what oneDNN runs on this CPU ({@link #whatOneDnnRuns}); {@code adapted} runs the model a CPU
+     * without VNNI gets on every CPU, so both forms are checked wherever this runs.
      */
-    @Test
-    void int8PlanMatchesAJavaSimulationOfTheQuantisedNetwork() {
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void int8PlanMatchesAJavaSimulationOfTheQuantisedNetwork(boolean adapted) {
         var config = new ModelGenerator.Config("vgg16", 1.0 / 16, List.of(24, 16), 5, FlattenOrder.NHWC, 3, 32);
         int n = 6;
         try (LoadedModel f32 = ModelGenerator.generate(config);
@@ -58,15 +68,108 @@ class QuantizedModelTest {
             try (InputSet calibration = InputSet.of(inputs, n, f32.spec())) {
                 int8 = Quantizer.quantize(f32, calibration, MAX, line -> { });
             }
-            try (Model model = Model.of(int8); Session session = model.newSession(2)) {
-                MemorySegment heldOut = inputs.asSlice(n * f32.spec().input().elements() * 4L);
-                float[] got = session.run(heldOut, n).logits();
-                float[] want = ReferenceNetwork.logits(int8.spec(), int8.weights(), heldOut.toArray(JAVA_FLOAT), n);
-                double spread = 0;
-                for (float v : want) spread = Math.max(spread, Math.abs(v));
-                double diff = Fixtures.maxAbsDiff(got, want);
-                assertTrue(diff <= 0.02 * spread, "int8 logits differ from the simulation by " + diff + " (spread " + spread + ")");
-                assertTrue(spread > 0, "the network must produce non-zero logits");
+            try (int8) {
+                var run = adapted ? NonVnniInt8.adapt(int8.spec(), int8.weights(), false, arena)
+                        : new NonVnniInt8.Adapted(int8.spec(), int8.weights());
+                if (adapted) assertTrue(run.weights() != int8.weights(), "the generated network has layers to adapt");
+                // A model over the same tensors; the test, not the model, owns them.
+                Weights view = new Weights(Arena.ofShared(), run.weights().tensors());
+                try (Model model = Model.of(new LoadedModel(run.spec(), view)); Session session = model.newSession(2)) {
+                    MemorySegment heldOut = inputs.asSlice(n * f32.spec().input().elements() * 4L);
+                    float[] got = session.run(heldOut, n).logits();
+                    var engineRuns = whatOneDnnRuns(run, arena);
+                    float[] want = ReferenceNetwork.logits(engineRuns.spec(), engineRuns.weights(), heldOut.toArray(JAVA_FLOAT), n);
+                    double spread = 0;
+                    for (float v : want) spread = Math.max(spread, Math.abs(v));
+                    double diff = Fixtures.maxAbsDiff(got, want);
+                    assertTrue(diff <= 0.02 * spread, "int8 logits differ from the simulation by " + diff + " (spread " + spread + ")");
+                    assertTrue(spread > 0, "the network must produce non-zero logits");
+                }
+            }
+        }
+    }
+
+    /**
+     * The network oneDNN computes on this CPU. Without VNNI that is the engine's adaptation and, for layers
+     * reading s8 (the first conv), oneDNN's own: its weight reorder halves those levels, rounding half to
+     * even, and doubles the scale (the verbose log shows "sa0.5").
+     */
+    private static NonVnniInt8.Adapted whatOneDnnRuns(NonVnniInt8.Adapted model, Arena arena) {
+        if (Dnnl.hasInt8Vnni()) return model;
+        var adapted = NonVnniInt8.adapt(model.spec(), model.weights(), false, arena);
+        ModelSpec spec = adapted.spec();
+        Map<String, Tensor> tensors = new LinkedHashMap<>(adapted.weights().tensors());
+        String layer = ((Layer.Conv) spec.layers().getFirst()).name();
+        assertEquals(ElementType.S8, spec.quantization().input().type());
+        Tensor w = tensors.get(layer + ".weight"), scale = tensors.get(Quantization.weightScaleName(layer));
+        MemorySegment halved = arena.allocate(w.data().byteSize());
+        for (long i = 0; i < w.data().byteSize(); i++) halved.set(ValueLayout.JAVA_BYTE, i, (byte) Math.rint(w.data().get(ValueLayout.JAVA_BYTE, i) / 2.0));
+        float[] doubled = scale.data().toArray(JAVA_FLOAT);
+        for (int c = 0; c < doubled.length; c++) doubled[c] *= 2;
+        tensors.put(w.name(), new Tensor(w.name(), w.shape(), ElementType.S8, halved));
+        tensors.put(scale.name(), new Tensor(scale.name(), scale.shape(), arena.allocateFrom(JAVA_FLOAT, doubled)));
+        return new NonVnniInt8.Adapted(spec, new Weights(arena, tensors));
+    }
+
+    /**
+     * The adaptation for CPUs without VNNI: every u8-input convolution's levels halved (half away from
+     * zero) with its scales doubled, so each weight moves by at most one old step; the dense layers turned
+     * f32 (level × scale); the s8-input first conv, and any model on a VNNI CPU, left as they are.
+     */
+    @Test
+    void withoutVnniConvLevelsAreHalvedAndDenseLayersRunInF32() {
+        var config = new ModelGenerator.Config("vgg16", 1.0 / 16, List.of(24, 16), 5, FlattenOrder.NCHW, 3, 32);
+        try (LoadedModel f32 = ModelGenerator.generate(config);
+             Arena arena = Arena.ofConfined()) {
+            LoadedModel int8;
+            try (InputSet calibration = InputSet.of(images(arena, f32.spec().input().elements(), 4, 5), 4, f32.spec())) {
+                int8 = Quantizer.quantize(f32, calibration, MAX, line -> { });
+            }
+            try (int8) {
+                var spec = int8.spec();
+                assertEquals(ElementType.S8, spec.quantization().input().type(), "centred pixels are signed");
+                Weights stored = int8.weights();
+                var same = NonVnniInt8.adapt(spec, stored, true, arena);
+                assertTrue(same.spec() == spec && same.weights() == stored, "VNNI needs nothing");
+                var adapted = NonVnniInt8.adapt(spec, stored, false, arena);
+                var again = NonVnniInt8.adapt(adapted.spec(), adapted.weights(), false, arena);
+                assertTrue(again.weights() == adapted.weights(), "adapting is done once");
+                spec.checkWeights(stored);
+                adapted.spec().checkWeights(adapted.weights());
+                int convs = 0, dense = 0;
+                for (Layer l : spec.layers()) {
+                    if (l instanceof Layer.Dense d) {
+                        assertTrue(!adapted.spec().isQuantised(d.name()), d.name() + " runs in f32");
+                        byte[] q = stored.tensors().get(d.weightName()).data().toArray(ValueLayout.JAVA_BYTE);
+                        float[] s = stored.tensors().get(Quantization.weightScaleName(d.name())).data().toArray(JAVA_FLOAT);
+                        float[] w = adapted.weights().tensors().get(d.weightName()).data().toArray(JAVA_FLOAT);
+                        for (int i = 0; i < q.length; i++) assertEquals(q[i] * s[i / (q.length / s.length)], w[i], 0f);
+                        dense++;
+                        continue;
+                    }
+                    if (!(l instanceof Layer.Conv c)) continue;
+                    assertTrue(adapted.spec().isQuantised(c.name()), c.name() + " stays int8");
+                    Tensor before = stored.tensors().get(c.weightName()), after = adapted.weights().tensors().get(c.weightName());
+                    if (convs++ == 0) {
+                        assertTrue(after == before, "the first conv reads s8: oneDNN handles it");
+                        continue;
+                    }
+                    byte[] q = before.data().toArray(ValueLayout.JAVA_BYTE), h = after.data().toArray(ValueLayout.JAVA_BYTE);
+                    float[] s = stored.tensors().get(Quantization.weightScaleName(c.name())).data().toArray(JAVA_FLOAT);
+                    float[] s2 = adapted.weights().tensors().get(Quantization.weightScaleName(c.name())).data().toArray(JAVA_FLOAT);
+                    for (int k = 0; k < s.length; k++) assertEquals(2 * s[k], s2[k], 0f);
+                    int perChannel = q.length / s.length, maxLevel = 0;
+                    for (int i = 0; i < q.length; i++) {
+                        int want = (int) Math.round(Math.abs(q[i]) / 2.0) * Integer.signum(q[i]);
+                        assertEquals(want, h[i], c.name() + "[" + i + "] from level " + q[i]);
+                        float scale = s[i / perChannel];
+                        assertTrue(Math.abs(h[i] * 2 * scale - q[i] * scale) <= scale * 1.0001f);
+                        maxLevel = Math.max(maxLevel, Math.abs(h[i]));
+                    }
+                    assertEquals(64, maxLevel, c.name() + ": 127 becomes 64, whose s16 pair sums cannot overflow");
+                }
+                assertEquals(13, convs);
+                assertEquals(3, dense);
             }
         }
     }
@@ -158,8 +261,11 @@ class QuantizedModelTest {
             try (InputSet set = InputSet.of(inputs, n, f32.spec())) {
                 int8 = Quantizer.quantize(f32, set, MAX, line -> { });
             }
+            // Without VNNI, ONNX Runtime's u8×s8 kernels saturate s16 sums just like oneDNN's (its docs advise
+            // reduced-range weights there), so both run the model adapted for such CPUs.
+            var model = NonVnniInt8.adapt(int8.spec(), int8.weights(), Dnnl.hasInt8Vnni(), arena);
             Path onnx = dir.resolve("int8.onnx");
-            OnnxExporter.write(onnx, int8.spec(), int8.weights());
+            OnnxExporter.write(onnx, model.spec(), model.weights());
             float[] heldOut = inputs.asSlice(n * perImage * Float.BYTES).toArray(JAVA_FLOAT);
             float[][] ortLogits;
             var env = OrtEnvironment.getEnvironment();
@@ -168,7 +274,8 @@ class QuantizedModelTest {
                  var result = ort.run(Map.of("input", tensor))) {
                 ortLogits = (float[][]) result.get("logits").orElseThrow().getValue();
             }
-            try (Model model = Model.of(int8); Session session = model.newSession(2)) {
+            try (int8; Model engine = Model.of(new LoadedModel(model.spec(), new Weights(Arena.ofShared(), model.weights().tensors())));
+                 Session session = engine.newSession(2)) {
                 Result r = session.run(inputs.asSlice(n * perImage * Float.BYTES), n);
                 for (int i = 0; i < n; i++) {
                     double spread = 0;

@@ -140,6 +140,10 @@ public final class Dnnl {
     static final MethodHandle primitive_destroy = dnnl("dnnl_primitive_destroy", JAVA_INT, ADDRESS);
 
     private static final MethodHandle version = dnnl("dnnl_version", ADDRESS);
+    private static final MethodHandle get_effective_cpu_isa = dnnl("dnnl_get_effective_cpu_isa", JAVA_INT);
+
+    // dnnl_cpu_isa_t bits that mean VNNI: avx2_vnni (0xf) adds 0x8 to avx2, avx512_core_vnni (0x67) adds 0x40
+    private static final int ISA_AVX2_VNNI_BIT = 0x8, ISA_AVX512_VNNI_BIT = 0x40;
 
     private static final MethodHandle omp_set_num_threads = downcall(NativeLibraries.GOMP, "omp_set_num_threads",
             FunctionDescriptor.ofVoid(JAVA_INT));
@@ -179,6 +183,25 @@ public final class Dnnl {
         } catch (Throwable t) {
             throw rethrow(t);
         }
+    }
+
+    /** The dnnl_cpu_isa_t oneDNN dispatches to on this CPU (after any ONEDNN_MAX_CPU_ISA limit). */
+    public static int effectiveCpuIsa() {
+        try {
+            return (int) get_effective_cpu_isa.invokeExact();
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Whether oneDNN's int8 kernels here use VNNI (u8×s8 products summed straight into s32). Without it
+     * they pair products into saturating s16 sums first (vpmaddubsw), so a u8 input with full-range s8
+     * weights can overflow: 255 × 127 × 2 > 32767.
+     */
+    public static boolean hasInt8Vnni() {
+        int isa = effectiveCpuIsa();
+        return (isa & (ISA_AVX2_VNNI_BIT | ISA_AVX512_VNNI_BIT)) != 0;
     }
 
     /**

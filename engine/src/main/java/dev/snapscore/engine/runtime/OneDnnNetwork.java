@@ -20,7 +20,7 @@ public final class OneDnnNetwork implements AutoCloseable {
 
     private final ModelSpec spec;
     private final DnnlEngine engine;
-    private final Arena arena = Arena.ofShared(); // reordered weights
+    private final Arena arena = Arena.ofShared(); // reordered (and, without VNNI, adapted) weights
     private final ReorderedWeights weights;
     private final Map<Integer, NetworkPlan> plans = new HashMap<>();
     private boolean closed;
@@ -30,9 +30,17 @@ public final class OneDnnNetwork implements AutoCloseable {
      * batch-1 plan, so every weight is reordered now rather than on the first request.
      */
     public OneDnnNetwork(ModelSpec spec, Weights weights) {
-        this.spec = spec;
+        NonVnniInt8.Adapted runnable;
+        try {
+            // The arena also holds any int8 weights adapted for a CPU without VNNI; they live as long as this.
+            runnable = NonVnniInt8.adapt(spec, weights, Dnnl.hasInt8Vnni(), arena);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+        this.spec = runnable.spec();
         this.engine = DnnlEngine.cpu();
-        this.weights = new ReorderedWeights(engine, weights, arena);
+        this.weights = new ReorderedWeights(engine, runnable.weights(), arena);
         try {
             plan(1);
         } catch (RuntimeException e) {
