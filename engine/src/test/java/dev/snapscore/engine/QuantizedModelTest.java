@@ -90,8 +90,8 @@ class QuantizedModelTest {
     }
 
     /**
-     * The network oneDNN computes on this CPU. Without VNNI that is the engine's adaptation and, for layers
-     * reading s8 (the first conv), oneDNN's own: its weight reorder halves those levels, rounding half to
+     * The network oneDNN computes on this CPU. Without VNNI that is the engine's adaptation (f32 dense
+     * layers) and, for layers reading s8 (the first conv), oneDNN's own: its weight reorder halves those levels, rounding half to
      * even, and doubles the scale (the verbose log shows "sa0.5").
      */
     private static NonVnniInt8.Adapted whatOneDnnRuns(NonVnniInt8.Adapted model, Arena arena) {
@@ -112,12 +112,11 @@ class QuantizedModelTest {
     }
 
     /**
-     * The adaptation for CPUs without VNNI: every u8-input convolution's levels halved (half away from
-     * zero) with its scales doubled, so each weight moves by at most one old step; the dense layers turned
-     * f32 (level × scale); the s8-input first conv, and any model on a VNNI CPU, left as they are.
+     * The adaptation for CPUs without VNNI: the dense layers turned f32 (level × scale, exactly), the
+     * convolutions untouched; nothing changes on a VNNI CPU or for a model without int8 dense layers.
      */
     @Test
-    void withoutVnniConvLevelsAreHalvedAndDenseLayersRunInF32() {
+    void withoutVnniDenseLayersRunInF32() {
         var config = new ModelGenerator.Config("vgg16", 1.0 / 16, List.of(24, 16), 5, FlattenOrder.NCHW, 3, 32);
         try (LoadedModel f32 = ModelGenerator.generate(config);
              Arena arena = Arena.ofConfined()) {
@@ -127,15 +126,13 @@ class QuantizedModelTest {
             }
             try (int8) {
                 var spec = int8.spec();
-                assertEquals(ElementType.S8, spec.quantization().input().type(), "centred pixels are signed");
                 Weights stored = int8.weights();
                 var same = NonVnniInt8.adapt(spec, stored, true, arena);
                 assertTrue(same.spec() == spec && same.weights() == stored, "VNNI needs nothing");
                 var adapted = NonVnniInt8.adapt(spec, stored, false, arena);
-                var again = NonVnniInt8.adapt(adapted.spec(), adapted.weights(), false, arena);
-                assertTrue(again.weights() == adapted.weights(), "adapting is done once");
-                spec.checkWeights(stored);
                 adapted.spec().checkWeights(adapted.weights());
+                var again = NonVnniInt8.adapt(adapted.spec(), adapted.weights(), false, arena);
+                assertTrue(again.weights() == adapted.weights(), "nothing left to adapt");
                 int convs = 0, dense = 0;
                 for (Layer l : spec.layers()) {
                     if (l instanceof Layer.Dense d) {
@@ -145,28 +142,11 @@ class QuantizedModelTest {
                         float[] w = adapted.weights().tensors().get(d.weightName()).data().toArray(JAVA_FLOAT);
                         for (int i = 0; i < q.length; i++) assertEquals(q[i] * s[i / (q.length / s.length)], w[i], 0f);
                         dense++;
-                        continue;
+                    } else if (l instanceof Layer.Conv c) {
+                        assertEquals(spec.quantization().layers().get(c.name()), adapted.spec().quantization().layers().get(c.name()));
+                        assertTrue(adapted.weights().tensors().get(c.weightName()) == stored.tensors().get(c.weightName()));
+                        convs++;
                     }
-                    if (!(l instanceof Layer.Conv c)) continue;
-                    assertTrue(adapted.spec().isQuantised(c.name()), c.name() + " stays int8");
-                    Tensor before = stored.tensors().get(c.weightName()), after = adapted.weights().tensors().get(c.weightName());
-                    if (convs++ == 0) {
-                        assertTrue(after == before, "the first conv reads s8: oneDNN handles it");
-                        continue;
-                    }
-                    byte[] q = before.data().toArray(ValueLayout.JAVA_BYTE), h = after.data().toArray(ValueLayout.JAVA_BYTE);
-                    float[] s = stored.tensors().get(Quantization.weightScaleName(c.name())).data().toArray(JAVA_FLOAT);
-                    float[] s2 = adapted.weights().tensors().get(Quantization.weightScaleName(c.name())).data().toArray(JAVA_FLOAT);
-                    for (int k = 0; k < s.length; k++) assertEquals(2 * s[k], s2[k], 0f);
-                    int perChannel = q.length / s.length, maxLevel = 0;
-                    for (int i = 0; i < q.length; i++) {
-                        int want = (int) Math.round(Math.abs(q[i]) / 2.0) * Integer.signum(q[i]);
-                        assertEquals(want, h[i], c.name() + "[" + i + "] from level " + q[i]);
-                        float scale = s[i / perChannel];
-                        assertTrue(Math.abs(h[i] * 2 * scale - q[i] * scale) <= scale * 1.0001f);
-                        maxLevel = Math.max(maxLevel, Math.abs(h[i]));
-                    }
-                    assertEquals(64, maxLevel, c.name() + ": 127 becomes 64, whose s16 pair sums cannot overflow");
                 }
                 assertEquals(13, convs);
                 assertEquals(3, dense);
