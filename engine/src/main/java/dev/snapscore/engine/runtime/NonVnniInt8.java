@@ -24,8 +24,8 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
  *     the network with dense levels ≤ 32 and not with ≤ 64), so the dense layers run in f32 on their
  *     dequantised weights (their input is dequantised on the way in);
  * <li>the direct convolutions add two, which overflows only when both products are near 255 × 127 with
- *     the same sign. Measured on VGG16 that is rare enough to cost nothing (logits 4.05% from f32, as on a
- *     VNNI CPU), while halving the levels to rule it out costs 6.8%, so convolutions stay as they are.
+ *     the same sign. Measured on VGG16 that is rare enough to cost nothing (logits 3.9% from f32, as on a
+ *     VNNI CPU), while halving the levels to rule it out gives 6.8%, so convolutions stay as they are.
  * </ul>
  */
 public final class NonVnniInt8 {
