@@ -159,17 +159,14 @@ public final class LoadProbe {
      */
     private static final class OrtProbe implements Probe {
         private final OrtEnvironment env = OrtEnvironment.getEnvironment();
-        private final OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+        private final OrtSession.SessionOptions options;
         private final OrtSession session;
         private final String inputName;
         private final Path modelDir;
 
         OrtProbe(Path modelDir, int threads) throws OrtException {
             this.modelDir = modelDir;
-            options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-            options.setIntraOpNumThreads(threads);
-            options.setInterOpNumThreads(1);
-            options.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
+            options = OnnxRuntimeEngine.bestOptions(threads);
             session = env.createSession(modelDir.resolve("model.onnx").toString(), options);
             inputName = session.getInputNames().iterator().next();
         }

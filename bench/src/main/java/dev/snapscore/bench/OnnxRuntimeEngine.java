@@ -17,23 +17,35 @@ import java.util.Map;
  * direct input buffer created once.
  */
 final class OnnxRuntimeEngine implements InferenceEngine {
-    private final OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+    private final OrtSession.SessionOptions options;
     private final OrtSession session;
     private final OnnxTensor input;
     private final String inputName;
 
     OnnxRuntimeEngine(Path onnx, int batch, int threads) throws OrtException {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
-        options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-        options.setIntraOpNumThreads(threads);
-        options.setInterOpNumThreads(1);
-        options.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
+        options = bestOptions(threads);
         session = env.createSession(onnx.toString(), options);
         inputName = session.getInputNames().iterator().next();
         float[] x = InferenceEngine.randomImages(batch, 3 * 224 * 224);
         FloatBuffer direct = ByteBuffer.allocateDirect(x.length * 4).order(ByteOrder.nativeOrder()).asFloatBuffer().put(x);
         direct.rewind();
         input = OnnxTensor.createTensor(env, direct, new long[] {batch, 3, 224, 224});
+    }
+
+    /** The settings above, for every benchmark that runs ONNX Runtime; the caller closes them. */
+    static OrtSession.SessionOptions bestOptions(int threads) throws OrtException {
+        var options = new OrtSession.SessionOptions();
+        try {
+            options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            options.setIntraOpNumThreads(threads);
+            options.setInterOpNumThreads(1);
+            options.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
+            return options;
+        } catch (OrtException | RuntimeException e) {
+            options.close();
+            throw e;
+        }
     }
 
     @Override

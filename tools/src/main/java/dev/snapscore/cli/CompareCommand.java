@@ -36,8 +36,8 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--min-agreement", defaultValue = "0", description = "Fail (exit 1) below this top-1 agreement, in %%. Default: ${DEFAULT-VALUE}.")
     double minAgreement;
 
-    @Option(names = "--threads", description = "oneDNN threads. Default: all cores.")
-    Integer threads;
+    @picocli.CommandLine.Mixin
+    InferenceThreadsOption threads;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -46,7 +46,7 @@ final class CompareCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        int t = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        int t = threads.count();
         try (Model a = Model.load(modelA); Model b = Model.load(modelB);
              Session sa = a.newSession(t); Session sb = b.newSession(t)) {
             if (!a.spec().input().equals(b.spec().input()) || !a.spec().labels().equals(b.spec().labels())) {

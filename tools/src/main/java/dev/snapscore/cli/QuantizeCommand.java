@@ -44,8 +44,8 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--dense", defaultValue = "int8", description = "The dense head in int8 or f32 (convolutions are always int8). Default: ${DEFAULT-VALUE}.")
     String dense;
 
-    @Option(names = "--threads", description = "oneDNN threads for calibration. Default: all cores.")
-    Integer threads;
+    @picocli.CommandLine.Mixin
+    InferenceThreadsOption threads;
 
     @picocli.CommandLine.Mixin
     ReplaceOption replace;
@@ -69,7 +69,7 @@ final class QuantizeCommand implements Callable<Integer> {
             default -> throw new IllegalArgumentException("--dense must be int8 or f32, got '" + dense + "'");
         };
         var options = new Quantizer.Options(m, percentile, denseInt8, 8,
-                threads != null ? threads : Runtime.getRuntime().availableProcessors());
+                threads.count());
         replace.checkCanWrite(outDir);
         try (LoadedModel f32 = ModelFormats.read(model);
              InputSet set = InputSet.read(calibration, f32.spec(), images,

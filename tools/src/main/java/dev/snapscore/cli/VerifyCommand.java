@@ -44,8 +44,8 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "8", description = "Images per run. Default: ${DEFAULT-VALUE}.")
     int batch;
 
-    @Option(names = "--threads", description = "oneDNN threads. Default: all cores.")
-    Integer threads;
+    @picocli.CommandLine.Mixin
+    InferenceThreadsOption threads;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -57,7 +57,7 @@ final class VerifyCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         try (Weights ref = Safetensors.read(reference);
              Model m = Model.load(model);
-             Session session = threads == null ? m.newSession() : m.newSession(threads)) {
+             Session session = m.newSession(threads.count())) {
             InputShape shape = m.spec().input();
             int classes = m.spec().classes();
             Tensor input = tensor(ref, inputName);
