@@ -12,7 +12,7 @@ import dev.snapscore.engine.quantize.InputSet;
 import dev.snapscore.engine.quantize.Quantizer;
 import dev.snapscore.dnnl.Dnnl;
 import dev.snapscore.engine.reference.ReferenceNetwork;
-import dev.snapscore.engine.runtime.NonVnniInt8;
+import dev.snapscore.engine.runtime.DenseInF32;
 import dev.snapscore.engine.spec.ElementType;
 import dev.snapscore.engine.spec.FlattenOrder;
 import dev.snapscore.engine.spec.Layer;
@@ -69,8 +69,8 @@ class QuantizedModelTest {
                 int8 = Quantizer.quantize(f32, calibration, MAX, line -> { });
             }
             try (int8) {
-                var run = adapted ? NonVnniInt8.adapt(int8.spec(), int8.weights(), false, arena)
-                        : new NonVnniInt8.Adapted(int8.spec(), int8.weights());
+                var run = adapted ? DenseInF32.of(int8.spec(), int8.weights(), arena)
+                        : new DenseInF32(int8.spec(), int8.weights());
                 if (adapted) assertTrue(run.weights() != int8.weights(), "the generated network has layers to adapt");
                 // A model over the same tensors; the test, not the model, owns them.
                 Weights view = new Weights(Arena.ofShared(), run.weights().tensors());
@@ -94,9 +94,9 @@ class QuantizedModelTest {
      * layers) and, for layers reading s8 (the first conv), oneDNN's own: its weight reorder halves those levels, rounding half to
      * even, and doubles the scale (the verbose log shows "sa0.5").
      */
-    private static NonVnniInt8.Adapted whatOneDnnRuns(NonVnniInt8.Adapted model, Arena arena) {
+    private static DenseInF32 whatOneDnnRuns(DenseInF32 model, Arena arena) {
         if (Dnnl.hasInt8Vnni()) return model;
-        var adapted = NonVnniInt8.adapt(model.spec(), model.weights(), false, arena);
+        var adapted = DenseInF32.of(model.spec(), model.weights(), arena);
         ModelSpec spec = adapted.spec();
         Map<String, Tensor> tensors = new LinkedHashMap<>(adapted.weights().tensors());
         String layer = ((Layer.Conv) spec.layers().getFirst()).name();
@@ -108,50 +108,7 @@ class QuantizedModelTest {
         for (int c = 0; c < doubled.length; c++) doubled[c] *= 2;
         tensors.put(w.name(), new Tensor(w.name(), w.shape(), ElementType.S8, halved));
         tensors.put(scale.name(), new Tensor(scale.name(), scale.shape(), arena.allocateFrom(JAVA_FLOAT, doubled)));
-        return new NonVnniInt8.Adapted(spec, new Weights(arena, tensors));
-    }
-
-    /**
-     * The adaptation for CPUs without VNNI: the dense layers turned f32 (level × scale, exactly), the
-     * convolutions untouched; nothing changes on a VNNI CPU or for a model without int8 dense layers.
-     */
-    @Test
-    void withoutVnniDenseLayersRunInF32() {
-        var config = new ModelGenerator.Config("vgg16", 1.0 / 16, List.of(24, 16), 5, FlattenOrder.NCHW, 3, 32);
-        try (LoadedModel f32 = ModelGenerator.generate(config);
-             Arena arena = Arena.ofConfined()) {
-            LoadedModel int8;
-            try (InputSet calibration = InputSet.of(images(arena, f32.spec().input().elements(), 4, 5), 4, f32.spec())) {
-                int8 = Quantizer.quantize(f32, calibration, MAX, line -> { });
-            }
-            try (int8) {
-                var spec = int8.spec();
-                Weights stored = int8.weights();
-                var same = NonVnniInt8.adapt(spec, stored, true, arena);
-                assertTrue(same.spec() == spec && same.weights() == stored, "VNNI needs nothing");
-                var adapted = NonVnniInt8.adapt(spec, stored, false, arena);
-                adapted.spec().checkWeights(adapted.weights());
-                var again = NonVnniInt8.adapt(adapted.spec(), adapted.weights(), false, arena);
-                assertTrue(again.weights() == adapted.weights(), "nothing left to adapt");
-                int convs = 0, dense = 0;
-                for (Layer l : spec.layers()) {
-                    if (l instanceof Layer.Dense d) {
-                        assertTrue(!adapted.spec().isQuantised(d.name()), d.name() + " runs in f32");
-                        byte[] q = stored.tensors().get(d.weightName()).data().toArray(ValueLayout.JAVA_BYTE);
-                        float[] s = stored.tensors().get(Quantization.weightScaleName(d.name())).data().toArray(JAVA_FLOAT);
-                        float[] w = adapted.weights().tensors().get(d.weightName()).data().toArray(JAVA_FLOAT);
-                        for (int i = 0; i < q.length; i++) assertEquals(q[i] * s[i / (q.length / s.length)], w[i], 0f);
-                        dense++;
-                    } else if (l instanceof Layer.Conv c) {
-                        assertEquals(spec.quantization().layers().get(c.name()), adapted.spec().quantization().layers().get(c.name()));
-                        assertTrue(adapted.weights().tensors().get(c.weightName()) == stored.tensors().get(c.weightName()));
-                        convs++;
-                    }
-                }
-                assertEquals(13, convs);
-                assertEquals(3, dense);
-            }
-        }
+        return new DenseInF32(spec, new Weights(arena, tensors));
     }
 
     /**
@@ -243,7 +200,7 @@ class QuantizedModelTest {
             }
             // Without VNNI, ONNX Runtime's u8×s8 kernels saturate s16 sums just like oneDNN's (its docs advise
             // reduced-range weights there), so both run the model adapted for such CPUs.
-            var model = NonVnniInt8.adapt(int8.spec(), int8.weights(), Dnnl.hasInt8Vnni(), arena);
+            var model = Dnnl.hasInt8Vnni() ? new DenseInF32(int8.spec(), int8.weights()) : DenseInF32.of(int8.spec(), int8.weights(), arena);
             Path onnx = dir.resolve("int8.onnx");
             OnnxExporter.write(onnx, model.spec(), model.weights());
             float[] heldOut = inputs.asSlice(n * perImage * Float.BYTES).toArray(JAVA_FLOAT);

@@ -20,7 +20,7 @@ public final class OneDnnNetwork implements AutoCloseable {
 
     private final ModelSpec spec;
     private final DnnlEngine engine;
-    private final Arena arena = Arena.ofShared(); // reordered (and, without VNNI, adapted) weights
+    private final Arena arena = Arena.ofShared(); // reordered weights
     private final ReorderedWeights weights;
     private final Map<Integer, NetworkPlan> plans = new HashMap<>();
     private boolean closed;
@@ -30,17 +30,15 @@ public final class OneDnnNetwork implements AutoCloseable {
      * batch-1 plan, so every weight is reordered now rather than on the first request.
      */
     public OneDnnNetwork(ModelSpec spec, Weights weights) {
-        NonVnniInt8.Adapted runnable;
-        try {
-            // The arena also holds any int8 weights adapted for a CPU without VNNI; they live as long as this.
-            runnable = NonVnniInt8.adapt(spec, weights, Dnnl.hasInt8Vnni(), arena);
-        } catch (RuntimeException e) {
-            arena.close();
-            throw e;
-        }
+        this(spec, weights, Dnnl.hasInt8Vnni());
+    }
+
+    /** As if on a CPU with ({@code vnni}) or without VNNI; tests run the non-VNNI form on any CPU. */
+    OneDnnNetwork(ModelSpec spec, Weights weights, boolean vnni) {
+        NonVnniInt8.Adapted runnable = NonVnniInt8.adapt(spec, vnni);
         this.spec = runnable.spec();
         this.engine = DnnlEngine.cpu();
-        this.weights = new ReorderedWeights(engine, runnable.weights(), arena);
+        this.weights = new ReorderedWeights(engine, weights, runnable.dequantise(), arena);
         try {
             plan(1);
         } catch (RuntimeException e) {

@@ -29,6 +29,8 @@ import java.util.Map;
  * weights' share of it, and come back from the page cache only if another layout is ever needed.
  */
 final class ReorderedWeights implements AutoCloseable {
+    /** A scales mask with bit 0 set: one scale per index of the weights' first (output) dimension. */
+    private static final int PER_OUTPUT_CHANNEL = 1;
 
     /** A weight buffer in a oneDNN layout. */
     record Entry(MemoryDesc desc, DnnlMemory memory) {
@@ -36,13 +38,19 @@ final class ReorderedWeights implements AutoCloseable {
 
     private final DnnlEngine engine;
     private final Weights source;
+    private final Map<String, String> dequantise;
     private final Arena arena;
     private final Map<String, List<Entry>> entries = new HashMap<>();
 
-    /** Reordered buffers are allocated in {@code arena}, which the caller owns and closes after this. */
-    ReorderedWeights(DnnlEngine engine, Weights source, Arena arena) {
+    /**
+     * Reordered buffers are allocated in {@code arena}, which the caller owns and closes after this. The
+     * s8 tensors named as keys of {@code dequantise} are reordered to the layer's f32 layout, each level
+     * times the per-output-channel scale in the tensor named by the value.
+     */
+    ReorderedWeights(DnnlEngine engine, Weights source, Map<String, String> dequantise, Arena arena) {
         this.engine = engine;
         this.source = source;
+        this.dequantise = dequantise;
         this.arena = arena;
     }
 
@@ -93,11 +101,14 @@ final class ReorderedWeights implements AutoCloseable {
 
     private Entry reorder(String name, long[] dims, int userTag, MemoryDesc wanted) {
         Tensor t = source.tensors().get(name);
+        Tensor scales = dequantise.containsKey(name) ? source.get(dequantise.get(name), (int) dims[0]) : null;
         MemorySegment user = t.data();
         try (Arena tmp = Arena.ofConfined();
              MemoryDesc userDesc = MemoryDesc.of(dims, DataTypes.of(t.type()), userTag);
+             MemoryDesc scalesDesc = MemoryDesc.of(new long[] {dims[0]}, Dnnl.TAG_A);
              PrimitiveAttr attr = PrimitiveAttr.create(false);
-             PrimitiveDesc pd = PrimitiveDesc.reorder(engine, userDesc, wanted, attr);
+             PrimitiveDesc pd = PrimitiveDesc.reorder(engine, userDesc, wanted,
+                     scales == null ? attr : attr.scales(Dnnl.ARG_SRC, PER_OUTPUT_CHANNEL));
              MemoryDesc scratchDesc = pd.scratchpadDesc();
              Primitive reorder = pd.createPrimitive();
              DnnlStream stream = DnnlStream.create(engine)) {
@@ -108,9 +119,14 @@ final class ReorderedWeights implements AutoCloseable {
             MemorySegment buffer = wanted.allocate(arena);
             DnnlMemory dst = DnnlMemory.wrap(engine, wanted, buffer);
             try (DnnlMemory src = DnnlMemory.wrap(engine, userDesc, user);
-                 DnnlMemory scratch = DnnlMemory.wrap(engine, scratchDesc, scratchDesc.allocate(tmp))) {
-                reorder.execute(stream, ExecArgs.of(tmp, Dnnl.ARG_SRC, src, Dnnl.ARG_DST, dst,
-                        Dnnl.ARG_SCRATCHPAD, scratch));
+                 DnnlMemory scratch = DnnlMemory.wrap(engine, scratchDesc, scratchDesc.allocate(tmp));
+                 DnnlMemory scale = scales == null ? null
+                         : DnnlMemory.wrap(engine, scalesDesc, scalesDesc.allocate(tmp).copyFrom(scales.data()))) {
+                ExecArgs args = scale == null
+                        ? ExecArgs.of(tmp, Dnnl.ARG_SRC, src, Dnnl.ARG_DST, dst, Dnnl.ARG_SCRATCHPAD, scratch)
+                        : ExecArgs.of(tmp, Dnnl.ARG_SRC, src, Dnnl.ARG_DST, dst, Dnnl.ARG_SCRATCHPAD, scratch,
+                                Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_SRC, scale);
+                reorder.execute(stream, args);
                 stream.await();
                 // The reordered copy is what runs read; the mapped source need not stay resident beside it.
                 source.release(t);
