@@ -1,5 +1,6 @@
 package dev.snapscore.engine;
 
+import dev.snapscore.dnnl.Dnnl;
 import dev.snapscore.engine.format.LoadedModel;
 import dev.snapscore.engine.format.ModelFormats;
 import dev.snapscore.engine.runtime.OneDnnNetwork;
@@ -9,6 +10,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * A VGG-family classifier ready to run on oneDNN: weights memory-mapped (or read from ONNX) and
@@ -47,7 +50,21 @@ public final class Model implements AutoCloseable {
      * @throws ModelFormatException if the path is missing, unreadable, inconsistent or unsupported
      */
     public static Model load(Path path) {
-        return new Model(ModelFormats.read(path));
+        // oneDNN's bindings (its libraries and ~40 FFM downcall handles) take about 0.5 s to set up in a
+        // fresh JVM, and reading the model (Jackson's first use) about as long: on two threads they overlap.
+        CompletableFuture<Boolean> bindings = CompletableFuture.supplyAsync(Dnnl::hasInt8Vnni);
+        LoadedModel loaded = ModelFormats.read(path);
+        try {
+            bindings.join();
+        } catch (CompletionException e) {
+            loaded.close();
+            // The bindings' own error (e.g. oneDNN's library missing), not the wrappers around it.
+            Throwable cause = e.getCause() instanceof ExceptionInInitializerError init ? init.getCause() : e.getCause();
+            if (cause instanceof RuntimeException r) throw r;
+            if (cause instanceof Error err) throw err;
+            throw e;
+        }
+        return new Model(loaded);
     }
 
     /**
