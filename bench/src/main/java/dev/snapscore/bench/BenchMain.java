@@ -97,6 +97,17 @@ public final class BenchMain implements Callable<Integer> {
             return 0;
         }
 
+        // A fast engine is only news if it computes the same thing: compare outputs before timing anything.
+        var spec = SpecJson.read(modelDir.resolve("spec.json")).spec();
+        CrossCheck check = CrossCheck.run(engines != null ? engines : InferenceEngine.NAMES, modelDir, int8Dir, spec.classes(), t);
+        check.write(results);
+        System.out.println(check.markdown());
+        if (!check.passed()) {
+            System.err.println("bench: outputs failed the cross-check against " + check.reference() + " (" + results.resolve("crosscheck.md")
+                    + "); nothing was timed");
+            return 1;
+        }
+
         ChainedOptionsBuilder options = new OptionsBuilder()
                 .include(InferenceBenchmark.class.getSimpleName())
                 .include(LatencyBenchmark.class.getSimpleName())
@@ -127,8 +138,7 @@ public final class BenchMain implements Callable<Integer> {
                     results));
         }
 
-        var spec = SpecJson.read(modelDir.resolve("spec.json")).spec();
-        Report report = Report.of(runs, spec, modelDir.getFileName().toString(), machine);
+        Report report = Report.of(runs, spec, modelDir.getFileName().toString(), machine, check);
         report.write(results);
         System.out.println(report.markdown());
         System.out.println("results: " + results.toAbsolutePath());

@@ -1,13 +1,19 @@
 package dev.snapscore.bench;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.SplittableRandom;
 
 /** One engine under test, loaded with one model, ready to run one batch of random preprocessed images. */
 interface InferenceEngine extends AutoCloseable {
+    /** Every engine {@link #open} knows, in the benchmarks' order. */
+    List<String> NAMES = List.of("snapscore", "snapscore-int8", "onnxruntime", "onnxruntime-int8", "opencv-dnn");
 
     /** Runs the batch; returns something the benchmark sinks so the work cannot be optimised away. */
     Object infer() throws Exception;
+
+    /** Runs the batch once and returns both of the model's outputs as the engine gave them, for {@link CrossCheck}. */
+    Outputs outputs() throws Exception;
 
     @Override
     void close() throws Exception;
@@ -25,6 +31,10 @@ interface InferenceEngine extends AutoCloseable {
             case "opencv-dnn" -> new OpenCvDnnEngine(modelDir.resolve("model.onnx"), batch, threads);
             default -> throw new IllegalArgumentException("unknown engine " + engine);
         };
+    }
+
+    /** One batch's {@code logits} (the last layer's values) and {@code probs} (their softmax), (batch, classes) row-major. */
+    record Outputs(float[] logits, float[] probabilities) {
     }
 
     /** Pixel-like values, as preprocessing gives them; the same for every engine. */

@@ -10,6 +10,7 @@ import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * ONNX Runtime Java, CPU execution provider, at its best settings for one request at a time: all graph
@@ -53,6 +54,20 @@ final class OnnxRuntimeEngine implements InferenceEngine {
         try (OrtSession.Result r = session.run(Map.of(inputName, input))) {
             return ((float[][]) r.get(0).getValue())[0][0];
         }
+    }
+
+    @Override
+    public Outputs outputs() throws OrtException {
+        try (OrtSession.Result r = session.run(Map.of(inputName, input), Set.of("logits", "probs"))) {
+            return new Outputs(values(r, "logits"), values(r, "probs"));
+        }
+    }
+
+    private static float[] values(OrtSession.Result r, String output) {
+        FloatBuffer buffer = ((OnnxTensor) r.get(output).orElseThrow()).getFloatBuffer();
+        float[] values = new float[buffer.remaining()];
+        buffer.get(values);
+        return values;
     }
 
     @Override

@@ -2,8 +2,11 @@ package dev.snapscore.bench;
 
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.opencv.opencv_core.Mat;
+import org.bytedeco.opencv.opencv_core.MatVector;
+import org.bytedeco.opencv.opencv_core.StringVector;
 import org.bytedeco.opencv.opencv_dnn.Net;
 
+import java.nio.FloatBuffer;
 import java.nio.file.Path;
 
 import static org.bytedeco.opencv.global.opencv_core.CV_32F;
@@ -34,6 +37,22 @@ final class OpenCvDnnEngine implements InferenceEngine {
         try (Mat out = net.forward()) {
             return out.rows();
         }
+    }
+
+    @Override
+    public Outputs outputs() {
+        net.setInput(blob);
+        try (MatVector out = new MatVector(); StringVector names = new StringVector("logits", "probs")) {
+            net.forward(out, names);
+            return new Outputs(values(out.get(0)), values(out.get(1)));
+        }
+    }
+
+    /** Copies a Mat the vector owns (closing the vector frees it). */
+    private static float[] values(Mat m) {
+        float[] values = new float[(int) m.total()];
+        m.<FloatBuffer>createBuffer().get(values);
+        return values;
     }
 
     @Override

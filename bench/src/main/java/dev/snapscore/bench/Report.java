@@ -19,8 +19,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** The suite's results as summary.json, summary.md and PNG charts. */
-record Report(List<Row> rows, List<Latency> latencies, List<FrontEnd> frontEnd, double gflopPerImage, Machine machine) {
+/** The suite's results as summary.json, summary.md (with the cross-check that preceded them) and PNG charts. */
+record Report(List<Row> rows, List<Latency> latencies, List<FrontEnd> frontEnd, double gflopPerImage, Machine machine,
+              CrossCheck crossCheck) {
 
     /** One throughput measurement; p50/p99 come from the latency benchmark, at batch 1 only. */
     record Row(String engine, String model, int batch, double images_per_s, double error, Double p50_ms, Double p99_ms) {
@@ -32,7 +33,7 @@ record Report(List<Row> rows, List<Latency> latencies, List<FrontEnd> frontEnd, 
     record FrontEnd(String benchmark, double ms, double error) {
     }
 
-    static Report of(Collection<RunResult> runs, ModelSpec spec, String model, Machine machine) {
+    static Report of(Collection<RunResult> runs, ModelSpec spec, String model, Machine machine, CrossCheck crossCheck) {
         List<Latency> latencies = new ArrayList<>();
         List<FrontEnd> frontEnd = new ArrayList<>();
         List<RunResult> throughput = new ArrayList<>();
@@ -57,7 +58,7 @@ record Report(List<Row> rows, List<Latency> latencies, List<FrontEnd> frontEnd, 
             rows.add(new Row(engine, model, batch, score * batch, Double.isNaN(error) ? 0 : error * batch,
                     l == null ? null : l.p50(), l == null ? null : l.p99()));
         }
-        return new Report(rows, latencies, frontEnd, gflopPerImage(spec), machine);
+        return new Report(rows, latencies, frontEnd, gflopPerImage(spec), machine, crossCheck);
     }
 
     /** Multiply-adds × 2 of every conv and dense layer, for one image. */
@@ -103,6 +104,7 @@ record Report(List<Row> rows, List<Latency> latencies, List<FrontEnd> frontEnd, 
             md.append("\n| front end, per photo | ms |\n| --- | ---: |\n");
             for (FrontEnd f : frontEnd) md.append(String.format("| %s | %.2f ± %.2f |%n", f.benchmark(), f.ms(), Double.isNaN(f.error()) ? 0 : f.error()));
         }
+        md.append("\n").append(crossCheck.markdown());
         return md.toString();
     }
 

@@ -1,6 +1,7 @@
 package dev.snapscore.bench;
 
 import dev.snapscore.engine.Model;
+import dev.snapscore.engine.Result;
 import dev.snapscore.engine.Session;
 
 import java.lang.foreign.Arena;
@@ -31,6 +32,12 @@ final class SnapscoreEngine implements InferenceEngine {
     @Override
     public Object infer() {
         return session.run(input, batch);
+    }
+
+    @Override
+    public Outputs outputs() {
+        Result r = session.run(input, batch);
+        return new Outputs(r.logits(), r.probabilities());
     }
 
     @Override
