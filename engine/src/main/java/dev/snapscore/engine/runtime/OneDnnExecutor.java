@@ -11,8 +11,8 @@ import java.util.Map;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 /**
- * Runs a {@link OneDnnNetwork} with working memory of its own (a stream and per-batch-size buffers in one
- * arena). Not thread-safe: one thread at a time (the public {@code Session} serialises calls).
+ * Runs a {@link OneDnnNetwork} with working memory of its own: a stream, one {@link Workspace} for the
+ * activations of every batch size, and small per-batch-size buffers. Not thread-safe: one thread at a time (the public {@code Session} serialises calls).
  */
 public final class OneDnnExecutor implements AutoCloseable {
     private final OneDnnNetwork network;
@@ -20,6 +20,7 @@ public final class OneDnnExecutor implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final DnnlStream stream;
     private final Map<Integer, PlanBuffers> buffers = new HashMap<>();
+    private Workspace workspace = Workspace.empty();
     private boolean closed;
 
     OneDnnExecutor(OneDnnNetwork network, int threads) {
@@ -72,8 +73,23 @@ public final class OneDnnExecutor implements AutoCloseable {
 
     private PlanBuffers buffers(int n) {
         if (closed) throw new IllegalStateException("session is closed");
+        PlanBuffers known = buffers.get(n);
+        if (known != null) return known;
         NetworkPlan plan = network.plan(n);
-        return buffers.computeIfAbsent(n, k -> new PlanBuffers(network.engine(), plan, arena));
+        if (!workspace.fits(plan)) {
+            Workspace bigger = workspace.grownFor(plan);
+            for (PlanBuffers b : buffers.values()) b.moveTo(bigger);
+            workspace.close();
+            workspace = bigger;
+        }
+        PlanBuffers b = new PlanBuffers(network.engine(), plan, arena, workspace);
+        buffers.put(n, b);
+        return b;
+    }
+
+    /** Bytes of activation buffers and scratchpad this executor holds, shared by all its batch sizes. */
+    long workspaceBytes() {
+        return workspace.byteSize();
     }
 
     @Override
@@ -83,6 +99,7 @@ public final class OneDnnExecutor implements AutoCloseable {
         buffers.values().forEach(PlanBuffers::close);
         buffers.clear();
         stream.close();
+        workspace.close();
         arena.close();
     }
 }

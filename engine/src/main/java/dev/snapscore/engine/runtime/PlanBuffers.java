@@ -13,37 +13,40 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * One session's working memory for one {@link NetworkPlan}: two ping-pong activation buffers, the
- * logits, the probabilities and a scratchpad, with every primitive's arguments laid out once, so a run
- * is one downcall per primitive and nothing else.
+ * One session's working memory for one {@link NetworkPlan}: the input staging buffer, the logits and the
+ * probabilities of its own, and the ping-pong activation buffers and scratchpad of the session's shared
+ * {@link Workspace}, with every primitive's arguments laid out once, so a run is one downcall per
+ * primitive and nothing else.
  */
 final class PlanBuffers implements AutoCloseable {
+    /** A memory object and the buffer it views: {@code NetworkPlan.INPUT}..{@code PROBS}, or {@link #SCRATCHPAD}. */
+    private record Bound(DnnlMemory memory, int buffer) {
+    }
+
+    private static final int SCRATCHPAD = -1;
+
     private final NetworkPlan plan;
-    private final List<DnnlMemory> memories = new ArrayList<>();
+    private final List<Bound> memories = new ArrayList<>();
     private final List<DnnlMemory> inputReaders = new ArrayList<>(); // re-pointed at the caller's input each run
     private final List<ExecArgs> args = new ArrayList<>();
-    private final MemorySegment[] buffers;
+    private Workspace workspace;
     final MemorySegment inputStaging; // (N, C, H, W) nchw, for inputs that are not native or not aligned
     final MemorySegment logits;       // (N, classes)
     final MemorySegment probs;        // (N, classes)
 
-    PlanBuffers(DnnlEngine engine, NetworkPlan plan, Arena arena) {
+    /** Small buffers in {@code arena}; activations and scratchpad in {@code workspace}, which must {@linkplain Workspace#fits fit} the plan. */
+    PlanBuffers(DnnlEngine engine, NetworkPlan plan, Arena arena, Workspace workspace) {
         this.plan = plan;
+        this.workspace = workspace;
         inputStaging = plan.inputDesc.allocate(arena);
-        buffers = new MemorySegment[] {
-                inputStaging,
-                arena.allocate(plan.pingPongBytes, 64),
-                arena.allocate(plan.pingPongBytes, 64),
-                logits = plan.logitsDesc.allocate(arena),
-                probs = plan.probsDesc.allocate(arena),
-        };
-        MemorySegment scratchpad = arena.allocate(Math.max(plan.scratchpadBytes, 1), 64);
+        logits = plan.logitsDesc.allocate(arena);
+        probs = plan.probsDesc.allocate(arena);
         try {
             for (NetworkPlan.Step step : plan.steps) {
-                DnnlMemory src = wrap(engine, step.srcDesc(), buffers[step.srcBuffer()]);
+                DnnlMemory src = wrap(engine, step.srcDesc(), step.srcBuffer());
                 if (step.srcBuffer() == NetworkPlan.INPUT) inputReaders.add(src);
-                DnnlMemory dst = wrap(engine, step.dstDesc(), buffers[step.dstBuffer()]);
-                DnnlMemory scratch = wrap(engine, step.scratchpadDesc(), scratchpad);
+                DnnlMemory dst = wrap(engine, step.dstDesc(), step.dstBuffer());
+                DnnlMemory scratch = wrap(engine, step.scratchpadDesc(), SCRATCHPAD);
                 List<Object> a = new ArrayList<>(List.of(Dnnl.ARG_SRC, src, Dnnl.ARG_DST, dst, Dnnl.ARG_SCRATCHPAD, scratch));
                 for (NetworkPlan.Constant c : step.constants()) a.addAll(List.of(c.arg(), c.value().memory()));
                 args.add(ExecArgs.of(arena, a.toArray()));
@@ -54,10 +57,32 @@ final class PlanBuffers implements AutoCloseable {
         }
     }
 
-    private DnnlMemory wrap(DnnlEngine engine, MemoryDesc desc, MemorySegment buffer) {
-        DnnlMemory m = DnnlMemory.wrap(engine, desc, buffer);
-        memories.add(m);
+    private DnnlMemory wrap(DnnlEngine engine, MemoryDesc desc, int buffer) {
+        DnnlMemory m = DnnlMemory.wrap(engine, desc, segment(buffer));
+        memories.add(new Bound(m, buffer));
         return m;
+    }
+
+    private MemorySegment segment(int buffer) {
+        return switch (buffer) {
+            case NetworkPlan.INPUT -> inputStaging;
+            case NetworkPlan.PING -> workspace.ping;
+            case NetworkPlan.PONG -> workspace.pong;
+            case NetworkPlan.LOGITS -> logits;
+            case NetworkPlan.PROBS -> probs;
+            case SCRATCHPAD -> workspace.scratchpad;
+            default -> throw new IllegalStateException("no buffer " + buffer);
+        };
+    }
+
+    /** Re-points the activations and scratchpad at {@code bigger}, which replaces the current workspace. */
+    void moveTo(Workspace bigger) {
+        workspace = bigger;
+        for (Bound b : memories) {
+            if (b.buffer() == NetworkPlan.PING || b.buffer() == NetworkPlan.PONG || b.buffer() == SCRATCHPAD) {
+                b.memory().setBuffer(segment(b.buffer()));
+            }
+        }
     }
 
     /** Runs every step on {@code input} ((N, C, H, W) nchw, native, float-aligned) and waits. */
@@ -76,13 +101,13 @@ final class PlanBuffers implements AutoCloseable {
             NetworkPlan.Step step = plan.steps.get(i);
             step.primitive().execute(stream, args.get(i));
             stream.await();
-            observer.output(step.name(), buffers[step.dstBuffer()].asSlice(0, step.dstDesc().byteSize()));
+            observer.output(step.name(), segment(step.dstBuffer()).asSlice(0, step.dstDesc().byteSize()));
         }
     }
 
     @Override
     public void close() {
-        for (DnnlMemory m : memories) m.close();
+        for (Bound b : memories) b.memory().close();
         memories.clear();
     }
 }

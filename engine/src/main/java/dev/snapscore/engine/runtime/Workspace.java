@@ -1,0 +1,44 @@
+package dev.snapscore.engine.runtime;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * An executor's large working memory, shared by its plans for every batch size: the two ping-pong
+ * activation buffers and the scratchpad. An executor runs one plan at a time, so one set sized for its
+ * largest plan serves all of them; per-size sets would add up (VGG16: 26 MB of activations per image, so
+ * batches 1 to 8 would hold 0.9 GB instead of 0.2 GB).
+ */
+final class Workspace implements AutoCloseable {
+    private final Arena arena = Arena.ofShared();
+    final MemorySegment ping, pong, scratchpad;
+
+    private Workspace(long pingPongBytes, long scratchpadBytes) {
+        ping = arena.allocate(Math.max(pingPongBytes, 1), 64);
+        pong = arena.allocate(Math.max(pingPongBytes, 1), 64);
+        scratchpad = arena.allocate(Math.max(scratchpadBytes, 1), 64);
+    }
+
+    /** A workspace that holds nothing yet. */
+    static Workspace empty() {
+        return new Workspace(0, 0);
+    }
+
+    boolean fits(NetworkPlan plan) {
+        return plan.pingPongBytes <= ping.byteSize() && plan.scratchpadBytes <= scratchpad.byteSize();
+    }
+
+    /** A new workspace big enough for this one's plans and {@code plan}; the caller re-points them and closes this. */
+    Workspace grownFor(NetworkPlan plan) {
+        return new Workspace(Math.max(ping.byteSize(), plan.pingPongBytes), Math.max(scratchpad.byteSize(), plan.scratchpadBytes));
+    }
+
+    long byteSize() {
+        return ping.byteSize() + pong.byteSize() + scratchpad.byteSize();
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+}
