@@ -2,6 +2,7 @@ package dev.snapscore.engine.runtime;
 
 import dev.snapscore.dnnl.Dnnl;
 import dev.snapscore.dnnl.DnnlEngine;
+import dev.snapscore.dnnl.DnnlException;
 import dev.snapscore.dnnl.MemoryDesc;
 import dev.snapscore.dnnl.Primitive;
 import dev.snapscore.dnnl.PrimitiveAttr;
@@ -16,6 +17,7 @@ import dev.snapscore.engine.spec.Window;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * The network compiled for one batch size: oneDNN primitives in execution order, the layouts they chose,
@@ -159,14 +161,46 @@ final class NetworkPlan implements AutoCloseable {
                  MemoryDesc biasDesc = MemoryDesc.of(new long[] {conv.out()}, Dnnl.TAG_A);
                  MemoryDesc dstAny = MemoryDesc.of(dstDims, DataTypes.of(p.dst.type()), Dnnl.TAG_ANY);
                  PrimitiveAttr attr = p.attr(conv.activation() == Activation.RELU);
-                 PrimitiveDesc pd = PrimitiveDesc.convolution(engine, convAlgorithm, srcAny, weightsAny, biasDesc,
-                         dstAny, new long[] {w.strideH(), w.strideW()}, new long[] {w.padTop(), w.padLeft()},
-                         new long[] {w.padBottom(), w.padRight()}, attr)) {
+                 PrimitiveDesc pd = sharingWeightsLayout(conv.weightName(), weightsAny,
+                         weightsDesc -> PrimitiveDesc.convolution(engine, convAlgorithm, srcAny, weightsDesc, biasDesc,
+                                 dstAny, new long[] {w.strideH(), w.strideW()}, new long[] {w.padTop(), w.padLeft()},
+                                 new long[] {w.padBottom(), w.padRight()}, attr))) {
                 ensureLayout(pd.srcDesc(), p.src, conv.name());
                 var wEntry = weights.get(conv.weightName(), weightDims, Dnnl.TAG_ABCD, pd);
                 var bEntry = weights.vector(conv.biasName(), conv.out());
                 addStep(conv.name(), pd, p.constants(conv.name(), conv.out(), wEntry, bEntry), dstDims, p.dst);
             }
+        }
+
+        /**
+         * The primitive {@code make} gives for weights in {@code anyLayout}, unless another batch size's plan
+         * already reordered these weights into a layout it did not pick: then the primitive for that layout, if
+         * oneDNN has an optimised (not reference) implementation of it. A second copy of the weights costs more
+         * than the other layout gains: VGG16's first dense layer is plain at batch 1 and blocked from batch 2,
+         * 205 MB each, and it takes under 1% of a batch's time either way.
+         */
+        private PrimitiveDesc sharingWeightsLayout(String weightName, MemoryDesc anyLayout, Function<MemoryDesc, PrimitiveDesc> make) {
+            PrimitiveDesc chosen = make.apply(anyLayout);
+            MemoryDesc existing = weights.layoutOf(weightName);
+            if (existing == null) return chosen;
+            try (MemoryDesc wanted = chosen.weightsDesc()) {
+                if (wanted.sameLayoutAs(existing)) return chosen;
+            } catch (RuntimeException e) {
+                chosen.close();
+                throw e;
+            }
+            PrimitiveDesc shared;
+            try {
+                shared = make.apply(existing);
+            } catch (DnnlException e) {
+                return chosen; // no implementation for that layout at this batch size
+            }
+            if (shared.implementation().startsWith("ref")) {
+                shared.close();
+                return chosen;
+            }
+            chosen.close();
+            return shared;
         }
 
         /** The encodings a conv or dense layer reads and writes, and its attributes and scale arguments. */
@@ -250,7 +284,8 @@ final class NetworkPlan implements AutoCloseable {
                  // Logits (always f32) land plain (N, classes) so callers read them without a reorder.
                  MemoryDesc dst = MemoryDesc.of(dstDims, DataTypes.of(p.dst.type()), last ? Dnnl.TAG_AB : Dnnl.TAG_ANY);
                  PrimitiveAttr attr = p.attr(dense.activation() == Activation.RELU);
-                 PrimitiveDesc pd = PrimitiveDesc.innerProduct(engine, srcAny, weightsAny, biasDesc, dst, attr)) {
+                 PrimitiveDesc pd = sharingWeightsLayout(dense.weightName(), weightsAny,
+                         weightsDesc -> PrimitiveDesc.innerProduct(engine, srcAny, weightsDesc, biasDesc, dst, attr))) {
                 ensureLayout(pd.srcDesc(), p.src, dense.name());
                 var wEntry = weights.get(dense.weightName(), weightDims, userTag, pd);
                 var bEntry = weights.vector(dense.biasName(), dense.out());

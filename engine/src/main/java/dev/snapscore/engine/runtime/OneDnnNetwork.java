@@ -56,6 +56,11 @@ public final class OneDnnNetwork implements AutoCloseable {
         return new OneDnnExecutor(this, threads);
     }
 
+    /** The reordered weights, for tests. */
+    ReorderedWeights weights() {
+        return weights;
+    }
+
     DnnlEngine engine() {
         return engine;
     }

@@ -72,6 +72,18 @@ final class ReorderedWeights implements AutoCloseable {
         return e;
     }
 
+    /** The layout {@code name} was first reordered into (owned by this; do not close), or null if none yet. */
+    synchronized MemoryDesc layoutOf(String name) {
+        List<Entry> known = entries.get(name);
+        return known == null || known.isEmpty() ? null : known.getFirst().desc();
+    }
+
+    /** How many layouts of {@code name} are held. */
+    synchronized int copies(String name) {
+        List<Entry> known = entries.get(name);
+        return known == null ? 0 : known.size();
+    }
+
     /** An f32 vector (a bias, or per-channel weight scales), plain and 64-byte aligned. */
     synchronized Entry vector(String name, int length) {
         List<Entry> known = entries.computeIfAbsent(name, k -> new ArrayList<>());
