@@ -13,6 +13,7 @@ import dev.snapscore.engine.quantize.Quantizer;
 import dev.snapscore.dnnl.Dnnl;
 import dev.snapscore.engine.reference.ReferenceNetwork;
 import dev.snapscore.engine.runtime.DenseInF32;
+import dev.snapscore.engine.runtime.TestRuns;
 import dev.snapscore.engine.spec.ElementType;
 import dev.snapscore.engine.spec.FlattenOrder;
 import dev.snapscore.engine.spec.Layer;
@@ -36,7 +37,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -63,7 +63,7 @@ class QuantizedModelTest {
         int n = 6;
         try (LoadedModel f32 = ModelGenerator.generate(config);
              Arena arena = Arena.ofConfined()) {
-            MemorySegment inputs = images(arena, f32.spec().input().elements(), 2 * n, 11);
+            MemorySegment inputs = TestRuns.images(arena, f32.spec().input().elements(), 2 * n, 11);
             LoadedModel int8;
             try (InputSet calibration = InputSet.of(inputs, n, f32.spec())) {
                 int8 = Quantizer.quantize(f32, calibration, MAX, line -> { });
@@ -161,7 +161,7 @@ class QuantizedModelTest {
     void int8ModelRoundTripsThroughTheDirectoryFormat(@TempDir Path dir) throws IOException {
         var config = new ModelGenerator.Config("vgg16", 1.0 / 16, List.of(24), 3, FlattenOrder.NCHW, 5, 32);
         try (LoadedModel f32 = ModelGenerator.generate(config); Arena arena = Arena.ofConfined()) {
-            MemorySegment inputs = images(arena, f32.spec().input().elements(), 4, 2);
+            MemorySegment inputs = TestRuns.images(arena, f32.spec().input().elements(), 4, 2);
             long f32Bytes = 0;
             for (Tensor t : f32.weights().tensors().values()) f32Bytes += t.data().byteSize();
             float[] inMemory;
@@ -193,7 +193,7 @@ class QuantizedModelTest {
         int n = 8;
         try (LoadedModel f32 = ModelGenerator.generate(config); Arena arena = Arena.ofConfined()) {
             long perImage = f32.spec().input().elements();
-            MemorySegment inputs = images(arena, perImage, 2 * n, 4);
+            MemorySegment inputs = TestRuns.images(arena, perImage, 2 * n, 4);
             LoadedModel int8;
             try (InputSet set = InputSet.of(inputs, n, f32.spec())) {
                 int8 = Quantizer.quantize(f32, set, MAX, line -> { });
@@ -244,16 +244,6 @@ class QuantizedModelTest {
         assertTrue(e.getMessage().contains("none of its 2 files could be used"), e.getMessage());
         assertEquals(2, skipped.size(), skipped.toString());
         assertTrue(skipped.stream().anyMatch(s -> s.contains("notes.jpg") && s.contains("not a recognised image")), skipped.toString());
-    }
-
-    /** Smooth random "images" in the preprocessed pixel range, so activations vary like a photo's. */
-    private static MemorySegment images(Arena arena, long perImage, int n, long seed) {
-        SplittableRandom r = new SplittableRandom(seed);
-        MemorySegment s = arena.allocate(n * perImage * Float.BYTES, 64);
-        for (long i = 0; i < n * perImage; i++) {
-            s.setAtIndex(JAVA_FLOAT, i, (float) (60 * Math.sin(i * 0.01 + r.nextDouble()) + r.nextDouble(-40, 40)));
-        }
-        return s;
     }
 
     private static int argmax(float[] v) {

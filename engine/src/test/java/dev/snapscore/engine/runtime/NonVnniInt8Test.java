@@ -12,9 +12,7 @@ import org.junit.jupiter.api.Test;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
-import java.util.SplittableRandom;
 
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -58,7 +56,7 @@ class NonVnniInt8Test {
         for (FlattenOrder order : FlattenOrder.values()) {
             try (LoadedModel int8 = quantised(order); Arena arena = Arena.ofConfined()) {
                 int n = 3;
-                MemorySegment input = images(arena, int8.spec().input().elements(), n, 9);
+                MemorySegment input = TestRuns.images(arena, int8.spec().input().elements(), n, 9);
                 var reference = DenseInF32.of(int8.spec(), int8.weights(), arena);
                 float[] viaReorder = logits(new OneDnnNetwork(int8.spec(), int8.weights(), false), input, n);
                 float[] viaJava = logits(new OneDnnNetwork(reference.spec(), reference.weights(), true), input, n);
@@ -72,26 +70,15 @@ class NonVnniInt8Test {
 
     private static float[] logits(OneDnnNetwork network, MemorySegment input, int n) {
         try (network; OneDnnExecutor executor = network.newExecutor(2)) {
-            float[] logits = new float[n * network.spec().classes()], probs = new float[logits.length];
-            executor.run(input, n, logits, probs);
-            return logits;
+            return TestRuns.logits(executor, input, n, network.spec().classes());
         }
     }
 
     private static LoadedModel quantised(FlattenOrder order) {
         var config = new ModelGenerator.Config("vgg16", 1.0 / 16, List.of(24, 16), 5, order, 3, 32);
         try (LoadedModel f32 = ModelGenerator.generate(config); Arena arena = Arena.ofConfined();
-             InputSet calibration = InputSet.of(images(arena, f32.spec().input().elements(), 4, 5), 4, f32.spec())) {
+             InputSet calibration = InputSet.of(TestRuns.images(arena, f32.spec().input().elements(), 4, 5), 4, f32.spec())) {
             return Quantizer.quantize(f32, calibration, MAX, line -> { });
         }
-    }
-
-    private static MemorySegment images(Arena arena, long perImage, int n, long seed) {
-        SplittableRandom r = new SplittableRandom(seed);
-        MemorySegment s = arena.allocate(n * perImage * Float.BYTES, 64);
-        for (long i = 0; i < n * perImage; i++) {
-            s.setAtIndex(JAVA_FLOAT, i, (float) (60 * Math.sin(i * 0.01 + r.nextDouble()) + r.nextDouble(-40, 40)));
-        }
-        return s;
     }
 }

@@ -8,9 +8,7 @@ import org.junit.jupiter.api.Test;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
-import java.util.SplittableRandom;
 
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -23,39 +21,26 @@ class OneDnnExecutorTest {
         var config = new ModelGenerator.Config("vgg16", 1.0 / 16, List.of(24, 16), 5, FlattenOrder.NCHW, 3, 64);
         try (LoadedModel m = ModelGenerator.generate(config); Arena arena = Arena.ofConfined();
              OneDnnNetwork network = new OneDnnNetwork(m.spec(), m.weights())) {
-            MemorySegment input = images(arena, m.spec().input().elements(), 8);
+            MemorySegment input = TestRuns.images(arena, m.spec().input().elements(), 8, 3);
             float[] small, smallAgain, large, largeAlone;
             long shared, alone;
             try (OneDnnExecutor executor = network.newExecutor(2)) {
-                small = logits(executor, input, 2, m.spec().classes());
+                small = TestRuns.logits(executor, input, 2, m.spec().classes());
                 long afterSmall = executor.workspaceBytes();
                 // Every size up to 8: each new plan either fits or grows the workspace, re-pointing the others.
                 for (int n = 1; n <= 8; n++) executor.prepare(n);
                 assertTrue(executor.workspaceBytes() > afterSmall, "batch 8 needs more than batch 2");
-                large = logits(executor, input, 8, m.spec().classes());
-                smallAgain = logits(executor, input, 2, m.spec().classes());
+                large = TestRuns.logits(executor, input, 8, m.spec().classes());
+                smallAgain = TestRuns.logits(executor, input, 2, m.spec().classes());
                 shared = executor.workspaceBytes();
             }
             try (OneDnnExecutor executor = network.newExecutor(2)) {
-                largeAlone = logits(executor, input, 8, m.spec().classes());
+                largeAlone = TestRuns.logits(executor, input, 8, m.spec().classes());
                 alone = executor.workspaceBytes();
             }
             assertArrayEquals(small, smallAgain, 0f, "batch 2 after its buffers moved to the grown workspace");
             assertArrayEquals(largeAlone, large, 0f, "batch 8 beside seven other sizes");
             assertEquals(alone, shared, "eight batch sizes hold what batch 8 alone needs");
         }
-    }
-
-    private static float[] logits(OneDnnExecutor executor, MemorySegment input, int n, int classes) {
-        float[] logits = new float[n * classes], probs = new float[n * classes];
-        executor.run(input, n, logits, probs);
-        return logits;
-    }
-
-    private static MemorySegment images(Arena arena, long perImage, int n) {
-        SplittableRandom r = new SplittableRandom(3);
-        MemorySegment s = arena.allocate(n * perImage * Float.BYTES, 64);
-        for (long i = 0; i < n * perImage; i++) s.setAtIndex(JAVA_FLOAT, i, (float) r.nextDouble(-120, 140));
-        return s;
     }
 }

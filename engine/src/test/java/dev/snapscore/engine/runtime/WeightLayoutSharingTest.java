@@ -13,9 +13,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -33,17 +31,17 @@ class WeightLayoutSharingTest {
             List<Layer.Dense> dense = m.spec().layers().stream().filter(l -> l instanceof Layer.Dense)
                     .map(l -> (Layer.Dense) l).toList();
             String first = dense.getFirst().weightName();
-            MemorySegment input = images(arena, m.spec().input().elements(), 8);
+            MemorySegment input = TestRuns.images(arena, m.spec().input().elements(), 8, 5);
             float[] shared, alone;
             try (OneDnnNetwork network = new OneDnnNetwork(m.spec(), m.weights()); // batch 1 compiled first
                  OneDnnExecutor executor = network.newExecutor(2);
                  OneDnnNetwork batch8First = new OneDnnNetwork(m.spec(), m.weights());
                  OneDnnExecutor executor8 = batch8First.newExecutor(2)) {
-                alone = logits(executor8, input, 8, m.spec().classes());
+                alone = TestRuns.logits(executor8, input, 8, m.spec().classes());
                 // Where batch 8 would pick batch 1's layout anyway, there is nothing to share.
                 assumeTrue(batch8PicksAnotherLayout(m, first, network.weights().layoutOf(first)),
                         "oneDNN picks the same dense weights layout at batches 1 and 8 on this CPU");
-                shared = logits(executor, input, 8, m.spec().classes());
+                shared = TestRuns.logits(executor, input, 8, m.spec().classes());
                 for (Layer.Dense d : dense) assertEquals(1, network.weights().copies(d.weightName()), d.name());
             }
             double spread = 0, diff = 0;
@@ -63,18 +61,5 @@ class WeightLayoutSharingTest {
              NetworkPlan plan = NetworkPlan.compile(engine, m.spec(), 8, fresh, Dnnl.CONVOLUTION_DIRECT)) {
             return !fresh.layoutOf(name).sameLayoutAs(batch1);
         }
-    }
-
-    private static float[] logits(OneDnnExecutor executor, MemorySegment input, int n, int classes) {
-        float[] logits = new float[n * classes], probs = new float[n * classes];
-        executor.run(input, n, logits, probs);
-        return logits;
-    }
-
-    private static MemorySegment images(Arena arena, long perImage, int n) {
-        SplittableRandom r = new SplittableRandom(5);
-        MemorySegment s = arena.allocate(n * perImage * Float.BYTES, 64);
-        for (long i = 0; i < n * perImage; i++) s.setAtIndex(JAVA_FLOAT, i, (float) r.nextDouble(-120, 140));
-        return s;
     }
 }
