@@ -7,15 +7,19 @@ import java.util.List;
 import java.util.Locale;
 
 /** This machine's fp32 peak, estimated from cores × clock × FLOP per cycle, with the assumptions spelled out. */
-record Machine(String cpu, int cores, double ghz, int flopsPerCycle, String clockSource, String flopsSource) {
+record Machine(String cpu, String vectorIsa, int cores, double ghz, int flopsPerCycle, String clockSource, String flopsSource) {
 
     double peakGflops() {
         return cores * ghz * flopsPerCycle;
     }
 
+    /**
+     * The CPU's name and widest vector ISA, for a results folder: virtual machines often report a bare "AMD EPYC"
+     * for several generations, whose results must not land in one folder.
+     */
     String slug() {
         String s = cpu.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-").replaceAll("(^-|-$)", "");
-        return s.isEmpty() ? "cpu" : s.length() > 40 ? s.substring(0, 40) : s;
+        return (s.isEmpty() ? "cpu" : s.length() > 40 ? s.substring(0, 40) : s) + "-" + vectorIsa;
     }
 
     String assumptions() {
@@ -41,6 +45,7 @@ record Machine(String cpu, int cores, double ghz, int flopsPerCycle, String cloc
         int fpc = flopsOverride != null ? flopsOverride : avx512 || fma ? 32 : 8;
         String fpcSource = flopsOverride != null ? "given" : avx512 ? "AVX-512 detected; 2 FMA pipes × 8 lanes × 2 assumed (Zen 4)"
                 : fma ? "AVX2+FMA: 2 pipes × 8 lanes × 2" : "no FMA detected";
-        return new Machine(cpu, Runtime.getRuntime().availableProcessors(), ghz, fpc, clock, fpcSource);
+        String isa = avx512 ? "avx512" : flags.contains(" avx2") ? "avx2" : "sse";
+        return new Machine(cpu, isa, Runtime.getRuntime().availableProcessors(), ghz, fpc, clock, fpcSource);
     }
 }
