@@ -64,12 +64,14 @@ record Agreement(String engine, double maxAbsDiff, double maxRelLogitDiff, int t
             if (top1(output.probabilities(), i, classes) == top1(reference.probabilities(), i, classes)) top1Same++;
         }
         String problem = null;
-        if (precision == Precision.F32 && maxAbsDiff > F32_MAX_ABS_DIFF) {
-            problem = String.format(Locale.ROOT, "max abs Δp %.2g > %s", maxAbsDiff, F32_MAX_ABS_DIFF);
-        } else if (precision == Precision.F32 && maxRelLogitDiff > F32_MAX_REL_LOGIT_DIFF) {
-            problem = String.format(Locale.ROOT, "max rel Δlogit %.2g > %s", maxRelLogitDiff, F32_MAX_REL_LOGIT_DIFF);
-        } else if (precision == Precision.F32 && top1Same < images) {
-            problem = "top-1 differs on " + (images - top1Same) + " of " + images + " images";
+        if (precision == Precision.F32) {
+            if (maxAbsDiff > F32_MAX_ABS_DIFF) {
+                problem = String.format(Locale.ROOT, "max abs Δp %.2g > %s", maxAbsDiff, F32_MAX_ABS_DIFF);
+            } else if (maxRelLogitDiff > F32_MAX_REL_LOGIT_DIFF) {
+                problem = String.format(Locale.ROOT, "max rel Δlogit %.2g > %s", maxRelLogitDiff, F32_MAX_REL_LOGIT_DIFF);
+            } else if (top1Same < images) {
+                problem = "top-1 differs on " + (images - top1Same) + " of " + images + " images";
+            }
         }
         return new Agreement(engine, maxAbsDiff, maxRelLogitDiff, top1Same, images, problem);
     }

@@ -113,11 +113,11 @@ final class ReorderedWeights implements AutoCloseable {
 
     private Entry reorder(String name, long[] dims, int userTag, MemoryDesc wanted) {
         Tensor t = source.tensors().get(name);
-        Tensor scales = dequantise.containsKey(name) ? source.get(dequantise.get(name), (int) dims[0]) : null;
+        // Dequantised weights take their per-channel scales as a vector, like an int8 layer does at run time.
+        Entry scales = dequantise.containsKey(name) ? vector(dequantise.get(name), (int) dims[0]) : null;
         MemorySegment user = t.data();
         try (Arena tmp = Arena.ofConfined();
              MemoryDesc userDesc = MemoryDesc.of(dims, DataTypes.of(t.type()), userTag);
-             MemoryDesc scalesDesc = MemoryDesc.of(new long[] {dims[0]}, Dnnl.TAG_A);
              PrimitiveAttr attr = PrimitiveAttr.create(false);
              PrimitiveDesc pd = PrimitiveDesc.reorder(engine, userDesc, wanted,
                      scales == null ? attr : attr.scales(Dnnl.ARG_SRC, PER_OUTPUT_CHANNEL));
@@ -131,14 +131,10 @@ final class ReorderedWeights implements AutoCloseable {
             MemorySegment buffer = wanted.allocate(arena);
             DnnlMemory dst = DnnlMemory.wrap(engine, wanted, buffer);
             try (DnnlMemory src = DnnlMemory.wrap(engine, userDesc, user);
-                 DnnlMemory scratch = DnnlMemory.wrap(engine, scratchDesc, scratchDesc.allocate(tmp));
-                 DnnlMemory scale = scales == null ? null
-                         : DnnlMemory.wrap(engine, scalesDesc, scalesDesc.allocate(tmp).copyFrom(scales.data()))) {
-                ExecArgs args = scale == null
-                        ? ExecArgs.of(tmp, Dnnl.ARG_SRC, src, Dnnl.ARG_DST, dst, Dnnl.ARG_SCRATCHPAD, scratch)
-                        : ExecArgs.of(tmp, Dnnl.ARG_SRC, src, Dnnl.ARG_DST, dst, Dnnl.ARG_SCRATCHPAD, scratch,
-                                Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_SRC, scale);
-                reorder.execute(stream, args);
+                 DnnlMemory scratch = DnnlMemory.wrap(engine, scratchDesc, scratchDesc.allocate(tmp))) {
+                List<Object> args = new ArrayList<>(List.of(Dnnl.ARG_SRC, src, Dnnl.ARG_DST, dst, Dnnl.ARG_SCRATCHPAD, scratch));
+                if (scales != null) args.addAll(List.of(Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_SRC, scales.memory()));
+                reorder.execute(stream, ExecArgs.of(tmp, args.toArray()));
                 stream.await();
                 // The reordered copy is what runs read; the mapped source need not stay resident beside it.
                 source.release(t);
