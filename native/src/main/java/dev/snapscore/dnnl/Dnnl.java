@@ -42,6 +42,8 @@ public final class Dnnl {
     public static final int TAG_AB = 3;
     /** 4-D: nchw (activations), oihw (conv weights). */
     public static final int TAG_ABCD = 5;
+    /** 2-D column-major: a matmul's (in, out) weights stored as dense weights [out, in]. */
+    public static final int TAG_BA = 14;
     /** 4-D channels last: nhwc, or ohwi for dense weights over an NHWC-flattened feature map. */
     public static final int TAG_ACDB = 22;
 
@@ -57,6 +59,7 @@ public final class Dnnl {
     static final int ENGINE_CPU = 1;
     static final int STREAM_DEFAULT_FLAGS = 1;
     static final int SCRATCHPAD_MODE_USER = 1;
+    static final int FPMATH_MODE_STRICT = 0;
 
     // dnnl_query_t
     static final int QUERY_IMPL_INFO_STR = 8;
@@ -64,6 +67,7 @@ public final class Dnnl {
     static final int QUERY_WEIGHTS_MD = 131;
     static final int QUERY_DST_MD = 133;
     static final int QUERY_SCRATCHPAD_MD = 136;
+    static final int QUERY_DATA_TYPE = 258;
 
     // DNNL_ARG_*
     public static final int ARG_SRC = 1;
@@ -93,6 +97,7 @@ public final class Dnnl {
     static final MethodHandle memory_desc_clone = dnnl("dnnl_memory_desc_clone", JAVA_INT, ADDRESS, ADDRESS);
     static final MethodHandle memory_desc_destroy = dnnl("dnnl_memory_desc_destroy", JAVA_INT, ADDRESS);
     static final MethodHandle memory_desc_get_size = dnnl("dnnl_memory_desc_get_size", JAVA_LONG, ADDRESS);
+    static final MethodHandle memory_desc_query = dnnl("dnnl_memory_desc_query", JAVA_INT, ADDRESS, JAVA_INT, ADDRESS);
     static final MethodHandle memory_desc_equal = dnnl("dnnl_memory_desc_equal", JAVA_INT, ADDRESS, ADDRESS);
 
     static final MethodHandle memory_create = dnnl("dnnl_memory_create", JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
@@ -106,6 +111,8 @@ public final class Dnnl {
     static final MethodHandle primitive_attr_set_post_ops = dnnl("dnnl_primitive_attr_set_post_ops",
             JAVA_INT, ADDRESS, ADDRESS);
     static final MethodHandle primitive_attr_set_scales_mask = dnnl("dnnl_primitive_attr_set_scales_mask",
+            JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
+    static final MethodHandle primitive_attr_set_fpmath_mode_v2 = dnnl("dnnl_primitive_attr_set_fpmath_mode_v2",
             JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
     static final MethodHandle post_ops_create = dnnl("dnnl_post_ops_create", JAVA_INT, ADDRESS);
     static final MethodHandle post_ops_append_eltwise = dnnl("dnnl_post_ops_append_eltwise",
@@ -123,6 +130,8 @@ public final class Dnnl {
     static final MethodHandle inner_product_forward_primitive_desc_create = dnnl(
             "dnnl_inner_product_forward_primitive_desc_create", JAVA_INT,
             ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
+    static final MethodHandle matmul_primitive_desc_create = dnnl("dnnl_matmul_primitive_desc_create", JAVA_INT,
+            ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
     static final MethodHandle softmax_forward_primitive_desc_create = dnnl(
             "dnnl_softmax_forward_primitive_desc_create", JAVA_INT,
             ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS);

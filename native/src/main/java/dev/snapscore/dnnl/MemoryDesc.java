@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /** A memory descriptor: dimensions, a data type and a layout (plain, blocked, or "any" for oneDNN to choose). */
@@ -44,6 +45,18 @@ public final class MemoryDesc extends NativeHandle {
     public long byteSize() {
         try {
             return (long) Dnnl.memory_desc_get_size.invokeExact(handle());
+        } catch (Throwable t) {
+            throw Dnnl.rethrow(t);
+        }
+    }
+
+    /** The element type: one of {@code Dnnl.F32, S32, S8, U8}. */
+    public int dataType() {
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment out = tmp.allocate(JAVA_INT);
+            Dnnl.check((int) Dnnl.memory_desc_query.invokeExact(handle(), Dnnl.QUERY_DATA_TYPE, out),
+                    "dnnl_memory_desc_query(data_type)");
+            return out.get(JAVA_INT, 0);
         } catch (Throwable t) {
             throw Dnnl.rethrow(t);
         }

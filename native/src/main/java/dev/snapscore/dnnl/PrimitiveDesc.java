@@ -49,6 +49,18 @@ public final class PrimitiveDesc extends NativeHandle {
                         attr.handle())));
     }
 
+    /**
+     * Matrix multiplication {@code dst = src × weights + bias}: (M, K) × (K, N), bias (1, N). Unlike an inner
+     * product it can read integer weights into a floating-point computation (see
+     * {@link PrimitiveAttr#integerWeightsInFloat()}).
+     */
+    public static PrimitiveDesc matmul(DnnlEngine engine, MemoryDesc src, MemoryDesc weights, MemoryDesc bias,
+                                       MemoryDesc dst, PrimitiveAttr attr) {
+        return new PrimitiveDesc(create("dnnl_matmul_primitive_desc_create", (out, tmp) ->
+                (int) Dnnl.matmul_primitive_desc_create.invokeExact(out, engine.handle(), src.handle(),
+                        weights.handle(), bias.handle(), dst.handle(), attr.handle())));
+    }
+
     /** Forward-inference softmax over {@code axis}. */
     public static PrimitiveDesc softmax(DnnlEngine engine, MemoryDesc src, MemoryDesc dst, int axis,
                                         PrimitiveAttr attr) {

@@ -8,8 +8,9 @@ import java.lang.foreign.MemorySegment;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
-/** int8 primitives with runtime scales, on cases small enough to check by hand. */
+/** int8 primitives with runtime scales, and s8 weights in an f32 matmul, on cases small enough to check by hand. */
 class DnnlInt8Test {
 
     /**
@@ -71,6 +72,52 @@ class DnnlInt8Test {
                 stream.await();
             }
             assertArrayEquals(new byte[] {13, 1, 0, 45}, out.toArray(JAVA_BYTE));
+        }
+    }
+
+    /**
+     * An f32 matmul that reads s8 weights (oneDNN's weights decompression): x (2×3) times the weights
+     * stored [out][in] = [[10, -20, 30], [127, -128, 1]], viewed as (in, out) column-major, each weight
+     * times its output's scale (0.1, 0.5), plus bias (1, -2):
+     * <ul>
+     * <li>x = (1, 2, 3): 0.1·(10 - 40 + 90) + 1 = 7; 0.5·(127 - 256 + 3) - 2 = -65</li>
+     * <li>x = (-1, 0.5, 2): 0.1·(-10 - 10 + 60) + 1 = 5; 0.5·(-127 - 64 + 2) - 2 = -96.5</li>
+     * </ul>
+     */
+    @Test
+    void matmulReadsS8WeightsIntoF32() {
+        float[] x = {1, 2, 3, -1, 0.5f, 2};
+        byte[] w = {10, -20, 30, 127, -128, 1};
+        try (Arena arena = Arena.ofConfined();
+             DnnlEngine engine = DnnlEngine.cpu();
+             DnnlStream stream = DnnlStream.create(engine);
+             MemoryDesc srcDesc = MemoryDesc.of(new long[] {2, 3}, Dnnl.TAG_AB);
+             MemoryDesc userWeightsDesc = MemoryDesc.of(new long[] {3, 2}, Dnnl.S8, Dnnl.TAG_BA);
+             MemoryDesc weightsAny = MemoryDesc.of(new long[] {3, 2}, Dnnl.S8, Dnnl.TAG_ANY);
+             MemoryDesc biasDesc = MemoryDesc.of(new long[] {1, 2}, Dnnl.TAG_AB);
+             MemoryDesc dstDesc = MemoryDesc.of(new long[] {2, 2}, Dnnl.TAG_AB);
+             MemoryDesc channelScales = MemoryDesc.of(new long[] {2}, Dnnl.TAG_A);
+             PrimitiveAttr attr = PrimitiveAttr.create(false).scales(Dnnl.ARG_WEIGHTS, 1 << 1).integerWeightsInFloat();
+             PrimitiveDesc pd = PrimitiveDesc.matmul(engine, srcDesc, weightsAny, biasDesc, dstDesc, attr);
+             Primitive matmul = pd.createPrimitive();
+             MemoryDesc scratchDesc = pd.scratchpadDesc();
+             MemoryDesc weightsDesc = pd.weightsDesc()) {
+            assertEquals(Dnnl.S8, weightsDesc.dataType(), "the weights stay s8");
+            MemorySegment out = arena.allocate(JAVA_FLOAT, 4);
+            MemorySegment reordered = weightsDesc.allocate(arena);
+            reorder(engine, stream, arena, userWeightsDesc, arena.allocateFrom(JAVA_BYTE, w), weightsDesc, reordered);
+            try (DnnlMemory src = DnnlMemory.wrap(engine, srcDesc, arena.allocateFrom(JAVA_FLOAT, x));
+                 DnnlMemory weights = DnnlMemory.wrap(engine, weightsDesc, reordered);
+                 DnnlMemory b = DnnlMemory.wrap(engine, biasDesc, arena.allocateFrom(JAVA_FLOAT, 1f, -2f));
+                 DnnlMemory dst = DnnlMemory.wrap(engine, dstDesc, out);
+                 DnnlMemory wScale = DnnlMemory.wrap(engine, channelScales, arena.allocateFrom(JAVA_FLOAT, 0.1f, 0.5f));
+                 DnnlMemory scratch = DnnlMemory.wrap(engine, scratchDesc, scratchDesc.allocate(arena))) {
+                matmul.execute(stream, ExecArgs.of(arena, Dnnl.ARG_SRC, src, Dnnl.ARG_WEIGHTS, weights,
+                        Dnnl.ARG_BIAS, b, Dnnl.ARG_DST, dst, Dnnl.ARG_SCRATCHPAD, scratch,
+                        Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_WEIGHTS, wScale));
+                stream.await();
+            }
+            assertArrayEquals(new float[] {7, -65, 5, -96.5f}, out.toArray(JAVA_FLOAT), 1e-5f);
         }
     }
 

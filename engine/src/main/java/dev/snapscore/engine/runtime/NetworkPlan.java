@@ -17,6 +17,7 @@ import dev.snapscore.engine.spec.Window;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Function;
 
 /**
@@ -66,10 +67,14 @@ final class NetworkPlan implements AutoCloseable {
         this.scratchpadBytes = scratchpadBytes;
     }
 
-    /** Compiles {@code spec} for {@code batch} images; weights are reordered (or reused) through {@code weights}. */
-    static NetworkPlan compile(DnnlEngine engine, ModelSpec spec, int batch, ReorderedWeights weights,
-                               int convAlgorithm) {
-        return new Compiler(engine, spec, batch, weights, convAlgorithm).compile();
+    /**
+     * Compiles {@code spec} for {@code batch} images; weights are reordered (or reused) through {@code weights}.
+     * The dense layers whose weight tensors {@code decompress} names run in f32 on their s8 weights, scaled
+     * per output by the tensor it maps them to ({@link NonVnniInt8}).
+     */
+    static NetworkPlan compile(DnnlEngine engine, ModelSpec spec, Map<String, String> decompress, int batch,
+                               ReorderedWeights weights, int convAlgorithm) {
+        return new Compiler(engine, spec, decompress, batch, weights, convAlgorithm).compile();
     }
 
     @Override
@@ -92,6 +97,7 @@ final class NetworkPlan implements AutoCloseable {
     private static final class Compiler {
         private final DnnlEngine engine;
         private final ModelSpec spec;
+        private final Map<String, String> decompress;
         private final int batch;
         private final ReorderedWeights weights;
         private final int convAlgorithm;
@@ -107,9 +113,11 @@ final class NetworkPlan implements AutoCloseable {
         private long maxActivation;
         private long maxScratchpad;
 
-        Compiler(DnnlEngine engine, ModelSpec spec, int batch, ReorderedWeights weights, int convAlgorithm) {
+        Compiler(DnnlEngine engine, ModelSpec spec, Map<String, String> decompress, int batch,
+                 ReorderedWeights weights, int convAlgorithm) {
             this.engine = engine;
             this.spec = spec;
+            this.decompress = decompress;
             this.batch = batch;
             this.weights = weights;
             this.convAlgorithm = convAlgorithm;
@@ -130,6 +138,8 @@ final class NetworkPlan implements AutoCloseable {
                         case Layer.Conv conv -> convolution(conv);
                         case Layer.MaxPool pool -> maxPool(pool);
                         case Layer.Flatten f -> flatten = f.order();
+                        case Layer.Dense dense when decompress.containsKey(dense.weightName()) ->
+                                decompressingMatmul(dense, dense == last);
                         case Layer.Dense dense -> innerProduct(dense, dense == last);
                         case Layer.Dropout d -> { } // identity at inference
                     }
@@ -290,14 +300,58 @@ final class NetworkPlan implements AutoCloseable {
                 var wEntry = weights.get(dense.weightName(), weightDims, userTag, pd);
                 var bEntry = weights.vector(dense.biasName(), dense.out());
                 addStep(dense.name(), pd, p.constants(dense.name(), dense.out(), wEntry, bEntry), dstDims, p.dst);
-                if (last) {
-                    // Move the logits out of the ping-pong buffers into their own.
-                    Step s = steps.removeLast();
-                    steps.add(new Step(s.name(), s.primitive(), s.srcBuffer(), s.srcDesc(), LOGITS, s.dstDesc(),
-                            s.constants(), s.scratchpadDesc(), s.implementation()));
-                    current = LOGITS;
-                }
+                if (last) moveToLogits();
             }
+        }
+
+        /**
+         * A dense layer that runs in f32 on s8 weights: a matmul of the (N, in) activations, read plain in
+         * flatten order, by the (in, out) weights that the stored [out, in] tensor already is in column-major
+         * order, each weight multiplied by its output's scale inside the kernel.
+         */
+        private void decompressingMatmul(Layer.Dense dense, boolean last) {
+            long in = 1;
+            for (int i = 1; i < currentDims.length; i++) in *= currentDims[i];
+            int plainTag = flatten == null ? Dnnl.TAG_AB : flatten == FlattenOrder.NCHW ? Dnnl.TAG_ABCD : Dnnl.TAG_ACDB;
+            flatten = null;
+            Precision p = precision(dense.name()); // f32 in and out: the adapted spec left this layer unquantised
+            // A plain feature map in flatten order is already the matmul's (N, in) row-major input.
+            ensureLayout(MemoryDesc.of(currentDims, DataTypes.of(p.src.type()), plainTag), p.src, dense.name());
+            long[] weightDims = {in, dense.out()};
+            long[] dstDims = {batch, dense.out()};
+            try (MemoryDesc src = MemoryDesc.of(new long[] {batch, in}, Dnnl.TAG_AB);
+                 MemoryDesc weightsAny = MemoryDesc.of(weightDims, Dnnl.S8, Dnnl.TAG_ANY);
+                 MemoryDesc bias = MemoryDesc.of(new long[] {1, dense.out()}, Dnnl.TAG_AB);
+                 MemoryDesc dst = MemoryDesc.of(dstDims, Dnnl.TAG_AB);
+                 PrimitiveAttr attr = decompressing(PrimitiveAttr.create(dense.activation() == Activation.RELU));
+                 PrimitiveDesc pd = sharingWeightsLayout(dense.weightName(), weightsAny,
+                         weightsDesc -> PrimitiveDesc.matmul(engine, src, weightsDesc, bias, dst, attr))) {
+                List<Constant> constants = List.of(
+                        new Constant(Dnnl.ARG_WEIGHTS, weights.get(dense.weightName(), weightDims, Dnnl.TAG_BA, pd)),
+                        new Constant(Dnnl.ARG_BIAS, weights.row(dense.biasName(), dense.out())),
+                        new Constant(Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_WEIGHTS,
+                                weights.vector(decompress.get(dense.weightName()), dense.out())));
+                addStep(dense.name(), pd, constants, dstDims, p.dst);
+                if (last) moveToLogits();
+            }
+        }
+
+        private static PrimitiveAttr decompressing(PrimitiveAttr attr) {
+            try {
+                // one scale per index of the weights' second (output) dimension
+                return attr.scales(Dnnl.ARG_WEIGHTS, 1 << 1).integerWeightsInFloat();
+            } catch (RuntimeException e) {
+                attr.close();
+                throw e;
+            }
+        }
+
+        /** Moves the last step's output, the logits, out of the ping-pong buffers into their own. */
+        private void moveToLogits() {
+            Step s = steps.removeLast();
+            steps.add(new Step(s.name(), s.primitive(), s.srcBuffer(), s.srcDesc(), LOGITS, s.dstDesc(),
+                    s.constants(), s.scratchpadDesc(), s.implementation()));
+            current = LOGITS;
         }
 
         private void softmax(MemoryDesc logitsDesc, MemoryDesc probsDesc) {

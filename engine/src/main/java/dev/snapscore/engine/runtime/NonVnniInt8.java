@@ -13,9 +13,10 @@ import java.util.Map;
  * vpmaddubsw, which adds products into a saturating s16 before widening them:
  * <ul>
  * <li>the gemm behind int8 inner products adds four (measured: the engine matches a Java simulation of
- *     the network with dense levels ≤ 32 and not with ≤ 64), so the dense layers run in f32. Their s8
- *     weights become f32 (level × channel scale) in the load-time reorder itself, so no f32 copy of the
- *     stored weights is ever held beside the reordered one;
+ *     the network with dense levels ≤ 32 and not with ≤ 64), so the dense layers run in f32: as matmuls
+ *     that keep the s8 weights and turn each into level × channel scale inside the kernel (oneDNN's
+ *     weights decompression). Held as s8 they take a quarter of f32's memory (VGG16's first dense layer:
+ *     51 MB, not 205), and at batch 1, where reading them is the cost, they run faster too;
  * <li>the direct convolutions add two, which overflows only when both products are near 255 × 127 with
  *     the same sign. Measured on VGG16 that is rare enough to cost nothing (logits 3.9% from f32, as on a
  *     VNNI CPU), while halving the levels to rule it out gives 6.8%, so convolutions stay as they are.
@@ -23,10 +24,10 @@ import java.util.Map;
  */
 public final class NonVnniInt8 {
     /**
-     * What to compile in place of the model's spec: {@code spec}, with the layers in {@code dequantise}
+     * What to compile in place of the model's spec: {@code spec}, with the layers in {@code decompress}
      * (weight tensor name → its per-output-channel scale tensor name) run in f32 on their s8 weights.
      */
-    public record Adapted(ModelSpec spec, Map<String, String> dequantise) {
+    public record Adapted(ModelSpec spec, Map<String, String> decompress) {
     }
 
     private NonVnniInt8() {
@@ -37,15 +38,15 @@ public final class NonVnniInt8 {
         Quantization q = spec.quantization();
         if (vnni || q == null) return new Adapted(spec, Map.of());
         Map<String, Encoding> int8Layers = new LinkedHashMap<>(q.layers());
-        Map<String, String> dequantise = new LinkedHashMap<>();
+        Map<String, String> decompress = new LinkedHashMap<>();
         for (Layer layer : spec.layers()) {
             if (layer instanceof Layer.Dense d && q.isQuantised(d.name())) {
-                dequantise.put(d.weightName(), Quantization.weightScaleName(d.name()));
+                decompress.put(d.weightName(), Quantization.weightScaleName(d.name()));
                 int8Layers.remove(d.name());
             }
         }
-        if (dequantise.isEmpty()) return new Adapted(spec, Map.of());
+        if (decompress.isEmpty()) return new Adapted(spec, Map.of());
         var f32Dense = spec.withQuantization(new Quantization(q.input(), int8Layers, q.method(), q.calibrationImages()));
-        return new Adapted(f32Dense, Map.copyOf(dequantise));
+        return new Adapted(f32Dense, Map.copyOf(decompress));
     }
 }

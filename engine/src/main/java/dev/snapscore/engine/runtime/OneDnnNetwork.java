@@ -19,6 +19,7 @@ public final class OneDnnNetwork implements AutoCloseable {
     public static final int MAX_BATCH = 1024;
 
     private final ModelSpec spec;
+    private final Map<String, String> decompress; // see NonVnniInt8
     private final DnnlEngine engine;
     private final Arena arena = Arena.ofShared(); // reordered weights
     private final ReorderedWeights weights;
@@ -37,8 +38,9 @@ public final class OneDnnNetwork implements AutoCloseable {
     OneDnnNetwork(ModelSpec spec, Weights weights, boolean vnni) {
         NonVnniInt8.Adapted runnable = NonVnniInt8.adapt(spec, vnni);
         this.spec = runnable.spec();
+        this.decompress = runnable.decompress();
         this.engine = DnnlEngine.cpu();
-        this.weights = new ReorderedWeights(engine, weights, runnable.dequantise(), arena);
+        this.weights = new ReorderedWeights(engine, weights, arena);
         try {
             plan(1);
         } catch (RuntimeException e) {
@@ -70,7 +72,7 @@ public final class OneDnnNetwork implements AutoCloseable {
         if (batch < 1 || batch > MAX_BATCH) {
             throw new IllegalArgumentException("batch size must be 1.." + MAX_BATCH + ", got " + batch);
         }
-        return plans.computeIfAbsent(batch, n -> NetworkPlan.compile(engine, spec, n, weights, Dnnl.CONVOLUTION_DIRECT));
+        return plans.computeIfAbsent(batch, n -> NetworkPlan.compile(engine, spec, decompress, n, weights, Dnnl.CONVOLUTION_DIRECT));
     }
 
     /** Names of oneDNN's chosen implementation per step for {@code batch}, e.g. for logs and benchmarks. */

@@ -29,28 +29,19 @@ import java.util.Map;
  * weights' share of it, and come back from the page cache only if another layout is ever needed.
  */
 final class ReorderedWeights implements AutoCloseable {
-    /** A scales mask with bit 0 set: one scale per index of the weights' first (output) dimension. */
-    private static final int PER_OUTPUT_CHANNEL = 1;
-
     /** A weight buffer in a oneDNN layout. */
     record Entry(MemoryDesc desc, DnnlMemory memory) {
     }
 
     private final DnnlEngine engine;
     private final Weights source;
-    private final Map<String, String> dequantise;
     private final Arena arena;
     private final Map<String, List<Entry>> entries = new HashMap<>();
 
-    /**
-     * Reordered buffers are allocated in {@code arena}, which the caller owns and closes after this. The
-     * s8 tensors named as keys of {@code dequantise} are reordered to the layer's f32 layout, each level
-     * times the per-output-channel scale in the tensor named by the value.
-     */
-    ReorderedWeights(DnnlEngine engine, Weights source, Map<String, String> dequantise, Arena arena) {
+    /** Reordered buffers are allocated in {@code arena}, which the caller owns and closes after this. */
+    ReorderedWeights(DnnlEngine engine, Weights source, Arena arena) {
         this.engine = engine;
         this.source = source;
-        this.dequantise = dequantise;
         this.arena = arena;
     }
 
@@ -86,41 +77,52 @@ final class ReorderedWeights implements AutoCloseable {
 
     /** An f32 vector (a bias, or per-channel weight scales), plain and 64-byte aligned. */
     synchronized Entry vector(String name, int length) {
-        List<Entry> known = entries.computeIfAbsent(name, k -> new ArrayList<>());
-        if (!known.isEmpty()) return known.getFirst();
-        Tensor t = source.get(name, length);
-        Entry e = plain(t.data(), length);
-        source.release(t);
-        known.add(e);
-        return e;
+        return plain(name, length, new long[] {length});
+    }
+
+    /** An f32 vector as a (1, length) matrix: the shape a matmul takes its bias in. */
+    synchronized Entry row(String name, int length) {
+        return plain(name, length, new long[] {1, length});
     }
 
     /** A one-element f32 memory holding {@code value} (an activation scale), shared by equal values. */
     synchronized Entry scalar(float value) {
         List<Entry> known = entries.computeIfAbsent("scalar " + Float.floatToIntBits(value), k -> new ArrayList<>());
         if (!known.isEmpty()) return known.getFirst();
-        Entry e = plain(MemorySegment.ofArray(new float[] {value}), 1);
+        Entry e = copy(MemorySegment.ofArray(new float[] {value}), MemoryDesc.of(new long[] {1}, Dnnl.TAG_A));
         known.add(e);
         return e;
     }
 
-    private Entry plain(MemorySegment values, int length) {
-        MemoryDesc desc = MemoryDesc.of(new long[] {length}, Dnnl.TAG_A);
+    private Entry plain(String name, int length, long[] dims) {
+        List<Entry> known = entries.computeIfAbsent(name, k -> new ArrayList<>());
+        MemoryDesc wanted = MemoryDesc.of(dims, dims.length == 1 ? Dnnl.TAG_A : Dnnl.TAG_AB);
+        for (Entry e : known) {
+            if (e.desc().sameLayoutAs(wanted)) {
+                wanted.close();
+                return e;
+            }
+        }
+        Tensor t = source.get(name, length);
+        Entry e = copy(t.data(), wanted);
+        source.release(t);
+        known.add(e);
+        return e;
+    }
+
+    private Entry copy(MemorySegment values, MemoryDesc desc) {
         MemorySegment buffer = desc.allocate(arena);
-        MemorySegment.copy(values, 0, buffer, 0, (long) length * Float.BYTES);
+        MemorySegment.copy(values, 0, buffer, 0, desc.byteSize());
         return new Entry(desc, DnnlMemory.wrap(engine, desc, buffer));
     }
 
     private Entry reorder(String name, long[] dims, int userTag, MemoryDesc wanted) {
         Tensor t = source.tensors().get(name);
-        // Dequantised weights take their per-channel scales as a vector, like an int8 layer does at run time.
-        Entry scales = dequantise.containsKey(name) ? vector(dequantise.get(name), (int) dims[0]) : null;
         MemorySegment user = t.data();
         try (Arena tmp = Arena.ofConfined();
              MemoryDesc userDesc = MemoryDesc.of(dims, DataTypes.of(t.type()), userTag);
              PrimitiveAttr attr = PrimitiveAttr.create(false);
-             PrimitiveDesc pd = PrimitiveDesc.reorder(engine, userDesc, wanted,
-                     scales == null ? attr : attr.scales(Dnnl.ARG_SRC, PER_OUTPUT_CHANNEL));
+             PrimitiveDesc pd = PrimitiveDesc.reorder(engine, userDesc, wanted, attr);
              MemoryDesc scratchDesc = pd.scratchpadDesc();
              Primitive reorder = pd.createPrimitive();
              DnnlStream stream = DnnlStream.create(engine)) {
@@ -132,9 +134,7 @@ final class ReorderedWeights implements AutoCloseable {
             DnnlMemory dst = DnnlMemory.wrap(engine, wanted, buffer);
             try (DnnlMemory src = DnnlMemory.wrap(engine, userDesc, user);
                  DnnlMemory scratch = DnnlMemory.wrap(engine, scratchDesc, scratchDesc.allocate(tmp))) {
-                List<Object> args = new ArrayList<>(List.of(Dnnl.ARG_SRC, src, Dnnl.ARG_DST, dst, Dnnl.ARG_SCRATCHPAD, scratch));
-                if (scales != null) args.addAll(List.of(Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_SRC, scales.memory()));
-                reorder.execute(stream, ExecArgs.of(tmp, args.toArray()));
+                reorder.execute(stream, ExecArgs.of(tmp, Dnnl.ARG_SRC, src, Dnnl.ARG_DST, dst, Dnnl.ARG_SCRATCHPAD, scratch));
                 stream.await();
                 // The reordered copy is what runs read; the mapped source need not stay resident beside it.
                 source.release(t);

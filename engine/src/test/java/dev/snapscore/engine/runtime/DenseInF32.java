@@ -22,9 +22,9 @@ public record DenseInF32(ModelSpec spec, Weights weights) {
     /** {@code spec} and {@code weights} as a CPU without VNNI runs them; new tensors live in {@code arena}. */
     public static DenseInF32 of(ModelSpec spec, Weights weights, Arena arena) {
         var adapted = NonVnniInt8.adapt(spec, false);
-        if (adapted.dequantise().isEmpty()) return new DenseInF32(spec, weights);
+        if (adapted.decompress().isEmpty()) return new DenseInF32(spec, weights);
         Map<String, Tensor> tensors = new LinkedHashMap<>(weights.tensors());
-        adapted.dequantise().forEach((weightName, scaleName) -> {
+        adapted.decompress().forEach((weightName, scaleName) -> {
             Tensor levels = tensors.get(weightName), scales = tensors.remove(scaleName);
             long perChannel = levels.elements() / scales.elements();
             MemorySegment f32 = arena.allocate(levels.elements() * Float.BYTES, 64);

@@ -57,8 +57,8 @@ class WeightLayoutSharingTest {
     /** Whether oneDNN, left to itself, lays out tensor {@code name} for batch 8 differently from {@code batch1}. */
     private static boolean batch8PicksAnotherLayout(LoadedModel m, String name, MemoryDesc batch1) {
         try (DnnlEngine engine = DnnlEngine.cpu(); Arena arena = Arena.ofConfined();
-             ReorderedWeights fresh = new ReorderedWeights(engine, m.weights(), Map.of(), arena);
-             NetworkPlan plan = NetworkPlan.compile(engine, m.spec(), 8, fresh, Dnnl.CONVOLUTION_DIRECT)) {
+             ReorderedWeights fresh = new ReorderedWeights(engine, m.weights(), arena);
+             NetworkPlan plan = NetworkPlan.compile(engine, m.spec(), Map.of(), 8, fresh, Dnnl.CONVOLUTION_DIRECT)) {
             return !fresh.layoutOf(name).sameLayoutAs(batch1);
         }
     }
