@@ -103,17 +103,29 @@ final class ReorderedWeights implements AutoCloseable {
                 return e;
             }
         }
-        Tensor t = source.get(name, length);
+        Tensor t;
+        try {
+            t = source.get(name, length);
+        } catch (RuntimeException ex) {
+            wanted.close();
+            throw ex;
+        }
         Entry e = copy(t.data(), wanted);
         source.release(t);
         known.add(e);
         return e;
     }
 
+    /** {@code desc}'s bytes of {@code values} in a new buffer; takes ownership of {@code desc}. */
     private Entry copy(MemorySegment values, MemoryDesc desc) {
-        MemorySegment buffer = desc.allocate(arena);
-        MemorySegment.copy(values, 0, buffer, 0, desc.byteSize());
-        return new Entry(desc, DnnlMemory.wrap(engine, desc, buffer));
+        try {
+            MemorySegment buffer = desc.allocate(arena);
+            MemorySegment.copy(values, 0, buffer, 0, desc.byteSize());
+            return new Entry(desc, DnnlMemory.wrap(engine, desc, buffer));
+        } catch (RuntimeException ex) {
+            desc.close();
+            throw ex;
+        }
     }
 
     private Entry reorder(String name, long[] dims, int userTag, MemoryDesc wanted) {
