@@ -1,5 +1,7 @@
 package dev.snapscore.bench;
 
+import ai.onnxruntime.OrtException;
+
 import java.nio.file.Path;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -15,8 +17,9 @@ interface InferenceEngine extends AutoCloseable {
     /** Runs the batch once and returns both of the model's outputs as the engine gave them, for {@link CrossCheck}. */
     Outputs outputs() throws Exception;
 
+    /** Only ONNX Runtime's close throws a checked exception (not Exception, whose InterruptedException try-with-resources warns of). */
     @Override
-    void close() throws Exception;
+    void close() throws OrtException;
 
     /**
      * @param modelDir a directory holding {@code model.onnx} (every engine) and, for snapscore, its own format

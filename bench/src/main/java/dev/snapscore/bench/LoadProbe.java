@@ -108,6 +108,9 @@ public final class LoadProbe {
 
         /** Decodes, preprocesses and scores every photo, {@code batch} at a time; returns how many scored. */
         int score(List<Path> jpegs, int batch, int workers) throws Exception;
+
+        @Override
+        void close() throws OrtException;
     }
 
     /** snapscore: Model.load + a session is the load; the folder goes through BatchScorer, as `snapscore score` does. */
