@@ -35,6 +35,9 @@ public final class ScoreServer implements AutoCloseable {
     private final ExecutorService handlers = Executors.newVirtualThreadPerTaskExecutor();
     private final Scorer scorer;
     private final ModelSpec spec;
+    /** How much of a refused, too large body is read and dropped so that its client still gets the 413. */
+    private static final long DISCARD_LIMIT = 64L << 20;
+
     private final long maxBodyBytes;
     private final byte[] page;
 
@@ -81,12 +84,12 @@ public final class ScoreServer implements AutoCloseable {
             }
             String length = ex.getRequestHeaders().getFirst("Content-Length");
             if (length != null && Long.parseLong(length) > maxBodyBytes) {
-                error(ex, 413, "body of " + length + " bytes exceeds the limit of " + maxBodyBytes);
+                refuseTooLarge(ex, "body of " + length + " bytes exceeds the limit of " + maxBodyBytes);
                 return;
             }
             byte[] body = ex.getRequestBody().readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxBodyBytes + 1));
             if (body.length > maxBodyBytes) {
-                error(ex, 413, "body exceeds the limit of " + maxBodyBytes + " bytes");
+                refuseTooLarge(ex, "body exceeds the limit of " + maxBodyBytes + " bytes");
                 return;
             }
             byte[] image = multipart ? Multipart.firstPart(body, type) : body;
@@ -188,6 +191,22 @@ public final class ScoreServer implements AutoCloseable {
             }
             send(ex, 200, "text/html; charset=utf-8", page);
         }
+    }
+
+    /**
+     * Answers 413 after reading the rest of the body (up to {@link #DISCARD_LIMIT}). A client that sends
+     * its whole body before reading the reply would otherwise often see no reply at all: the JDK server
+     * closes a connection with unread request bytes, and the reset that follows can discard the 413 in
+     * the client's receive buffer. Bodies beyond the limit get the 413 on a closing connection.
+     */
+    private static void refuseTooLarge(HttpExchange ex, String message) throws IOException {
+        InputStream in = ex.getRequestBody();
+        byte[] sink = new byte[64 * 1024];
+        long left = DISCARD_LIMIT;
+        int n;
+        while (left > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) > 0) left -= n;
+        if (left == 0) ex.getResponseHeaders().set("Connection", "close");
+        error(ex, 413, message);
     }
 
     private static void error(HttpExchange ex, int status, String message) throws IOException {
