@@ -30,14 +30,13 @@ import java.util.concurrent.Executors;
  */
 public final class ScoreServer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** How much of a refused, too large body is read and dropped so that its client still gets the 413. */
+    private static final long DISCARD_LIMIT = 64L << 20;
 
     private final HttpServer http;
     private final ExecutorService handlers = Executors.newVirtualThreadPerTaskExecutor();
     private final Scorer scorer;
     private final ModelSpec spec;
-    /** How much of a refused, too large body is read and dropped so that its client still gets the 413. */
-    private static final long DISCARD_LIMIT = 64L << 20;
-
     private final long maxBodyBytes;
     private final byte[] page;
 

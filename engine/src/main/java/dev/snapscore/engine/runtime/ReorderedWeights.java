@@ -51,16 +51,22 @@ final class ReorderedWeights implements AutoCloseable {
      */
     synchronized Entry get(String name, long[] dims, int userTag, PrimitiveDesc pd) {
         MemoryDesc wanted = pd.weightsDesc();
-        List<Entry> known = entries.computeIfAbsent(name, k -> new ArrayList<>());
-        for (Entry e : known) {
+        Entry held = held(name, wanted);
+        if (held != null) return held;
+        Entry e = reorder(name, dims, userTag, wanted);
+        entries.get(name).add(e);
+        return e;
+    }
+
+    /** The entry of {@code name} already in {@code wanted}'s layout (then {@code wanted} is closed), or null. */
+    private Entry held(String name, MemoryDesc wanted) {
+        for (Entry e : entries.computeIfAbsent(name, k -> new ArrayList<>())) {
             if (e.desc().sameLayoutAs(wanted)) {
                 wanted.close();
                 return e;
             }
         }
-        Entry e = reorder(name, dims, userTag, wanted);
-        known.add(e);
-        return e;
+        return null;
     }
 
     /** The layout {@code name} was first reordered into (owned by this; do not close), or null if none yet. */
@@ -95,14 +101,9 @@ final class ReorderedWeights implements AutoCloseable {
     }
 
     private Entry plain(String name, int length, long[] dims) {
-        List<Entry> known = entries.computeIfAbsent(name, k -> new ArrayList<>());
         MemoryDesc wanted = MemoryDesc.of(dims, dims.length == 1 ? Dnnl.TAG_A : Dnnl.TAG_AB);
-        for (Entry e : known) {
-            if (e.desc().sameLayoutAs(wanted)) {
-                wanted.close();
-                return e;
-            }
-        }
+        Entry held = held(name, wanted);
+        if (held != null) return held;
         Tensor t;
         try {
             t = source.get(name, length);
@@ -112,7 +113,7 @@ final class ReorderedWeights implements AutoCloseable {
         }
         Entry e = copy(t.data(), wanted);
         source.release(t);
-        known.add(e);
+        entries.get(name).add(e);
         return e;
     }
 
