@@ -1,6 +1,7 @@
 package dev.snapscore.bench;
 
 import ai.onnxruntime.OrtException;
+import dev.snapscore.engine.ConvolutionAlgorithm;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -9,7 +10,7 @@ import java.util.SplittableRandom;
 /** One engine under test, loaded with one model, ready to run one batch of random preprocessed images. */
 interface InferenceEngine extends AutoCloseable {
     /** Every engine {@link #open} knows, in the benchmarks' order. */
-    List<String> NAMES = List.of("snapscore", "snapscore-int8", "onnxruntime", "onnxruntime-int8", "opencv-dnn");
+    List<String> NAMES = List.of("snapscore", "snapscore-winograd", "snapscore-int8", "onnxruntime", "onnxruntime-int8", "opencv-dnn");
 
     /** Runs the batch; returns something the benchmark sinks so the work cannot be optimised away. */
     Object infer() throws Exception;
@@ -27,8 +28,9 @@ interface InferenceEngine extends AutoCloseable {
      */
     static InferenceEngine open(String engine, Path modelDir, Path int8Dir, int batch, int threads) throws Exception {
         return switch (engine) {
-            case "snapscore" -> new SnapscoreEngine(modelDir, batch, threads);
-            case "snapscore-int8" -> new SnapscoreEngine(int8Dir, batch, threads);
+            case "snapscore" -> new SnapscoreEngine(modelDir, batch, threads, ConvolutionAlgorithm.DIRECT);
+            case "snapscore-winograd" -> new SnapscoreEngine(modelDir, batch, threads, ConvolutionAlgorithm.WINOGRAD);
+            case "snapscore-int8" -> new SnapscoreEngine(int8Dir, batch, threads, ConvolutionAlgorithm.DIRECT);
             case "onnxruntime" -> new OnnxRuntimeEngine(modelDir.resolve("model.onnx"), batch, threads);
             case "onnxruntime-int8" -> new OnnxRuntimeEngine(int8Dir.resolve("model.onnx"), batch, threads);
             case "opencv-dnn" -> new OpenCvDnnEngine(modelDir.resolve("model.onnx"), batch, threads);

@@ -1,5 +1,6 @@
 package dev.snapscore.bench;
 
+import dev.snapscore.engine.ConvolutionAlgorithm;
 import dev.snapscore.engine.Model;
 import dev.snapscore.engine.Result;
 import dev.snapscore.engine.Session;
@@ -11,7 +12,7 @@ import java.nio.file.Path;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
-/** snapscore: its own format (memory-mapped) when the directory has one, else the ONNX file. */
+/** snapscore: its own format (memory-mapped) when the directory has one, else the ONNX file; direct or Winograd convolutions. */
 final class SnapscoreEngine implements InferenceEngine {
     private final Model model;
     private final Session session;
@@ -19,8 +20,8 @@ final class SnapscoreEngine implements InferenceEngine {
     private final MemorySegment input;
     private final int batch;
 
-    SnapscoreEngine(Path modelDir, int batch, int threads) {
-        this.model = Model.load(Files.exists(modelDir.resolve("spec.json")) ? modelDir : modelDir.resolve("model.onnx"));
+    SnapscoreEngine(Path modelDir, int batch, int threads, ConvolutionAlgorithm convolutions) {
+        this.model = Model.load(Files.exists(modelDir.resolve("spec.json")) ? modelDir : modelDir.resolve("model.onnx"), convolutions);
         this.session = model.newSession(threads);
         this.batch = batch;
         float[] x = InferenceEngine.randomImages(batch, (int) model.spec().input().elements());

@@ -33,10 +33,10 @@ public final class Model implements AutoCloseable {
     private final Set<Session> sessions = new LinkedHashSet<>();
     private boolean closed;
 
-    private Model(LoadedModel loaded) {
+    private Model(LoadedModel loaded, ConvolutionAlgorithm convolutions) {
         this.loaded = loaded;
         try {
-            this.network = new OneDnnNetwork(loaded.spec(), loaded.weights());
+            this.network = new OneDnnNetwork(loaded.spec(), loaded.weights(), convolutions);
         } catch (RuntimeException e) {
             loaded.close();
             throw e;
@@ -50,6 +50,11 @@ public final class Model implements AutoCloseable {
      * @throws ModelFormatException if the path is missing, unreadable, inconsistent or unsupported
      */
     public static Model load(Path path) {
+        return load(path, ConvolutionAlgorithm.DIRECT);
+    }
+
+    /** As {@link #load(Path)}, running f32 3×3 convolutions as {@code convolutions} says. */
+    public static Model load(Path path, ConvolutionAlgorithm convolutions) {
         // oneDNN's bindings (its libraries and ~40 FFM downcall handles) take about 0.5 s to set up in a
         // fresh JVM, and reading the model (Jackson's first use) about as long: on two threads they overlap.
         CompletableFuture<Boolean> bindings = CompletableFuture.supplyAsync(Dnnl::hasInt8Vnni);
@@ -64,7 +69,7 @@ public final class Model implements AutoCloseable {
             if (cause instanceof Error err) throw err;
             throw e;
         }
-        return new Model(loaded);
+        return new Model(loaded, convolutions);
     }
 
     /**
@@ -72,7 +77,12 @@ public final class Model implements AutoCloseable {
      * ownership of {@code loaded} and closes it.
      */
     public static Model of(LoadedModel loaded) {
-        return new Model(loaded);
+        return of(loaded, ConvolutionAlgorithm.DIRECT);
+    }
+
+    /** As {@link #of(LoadedModel)}, running f32 3×3 convolutions as {@code convolutions} says. */
+    public static Model of(LoadedModel loaded, ConvolutionAlgorithm convolutions) {
+        return new Model(loaded, convolutions);
     }
 
     public ModelSpec spec() {

@@ -17,19 +17,19 @@ import java.util.Map;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 /** Builds small models from literal weights, for tests whose expected outputs are worked out by hand. */
-final class InMemoryModels {
+public final class InMemoryModels {
     private InMemoryModels() {
     }
 
     /** A spec over the given layers; labels "0".."n-1" from the last dense layer's width. */
-    static ModelSpec spec(InputShape input, List<Layer> layers) {
+    public static ModelSpec spec(InputShape input, List<Layer> layers) {
         int classes = 0;
         for (Layer l : layers) if (l instanceof Layer.Dense d) classes = d.out();
         return new ModelSpec("test", input, Preprocess.CAFFE, layers, ModelSpec.indexLabels(classes), null);
     }
 
     /** The model with tensors taken from {@code values}, shaped as the spec requires. */
-    static LoadedModel build(ModelSpec spec, Map<String, float[]> values) {
+    public static LoadedModel build(ModelSpec spec, Map<String, float[]> values) {
         Arena arena = Arena.ofShared();
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         for (Tensor.ShapeRequirement r : spec.weightShapes()) {

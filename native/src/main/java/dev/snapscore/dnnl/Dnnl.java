@@ -41,6 +41,7 @@ public final class Dnnl {
     /** 2-D row-major: nc (activations), oi (dense weights [out, in]). */
     public static final int TAG_AB = 3;
     /** 4-D: nchw (activations), oihw (conv weights). */
+    public static final int TAG_ABC = 4;
     public static final int TAG_ABCD = 5;
     /** 2-D column-major: a matmul's (in, out) weights stored as dense weights [out, in]. */
     public static final int TAG_BA = 14;
@@ -50,8 +51,6 @@ public final class Dnnl {
     // dnnl_prop_kind_t, dnnl_alg_kind_t
     static final int FORWARD_INFERENCE = 96;
     public static final int CONVOLUTION_DIRECT = 1;
-    public static final int CONVOLUTION_WINOGRAD = 2;
-    public static final int CONVOLUTION_AUTO = 3;
     static final int ELTWISE_RELU = 0x20;
     static final int POOLING_MAX = 0x1ff;
     static final int SOFTMAX_ACCURATE = 0x30000;
@@ -94,6 +93,8 @@ public final class Dnnl {
 
     static final MethodHandle memory_desc_create_with_tag = dnnl("dnnl_memory_desc_create_with_tag",
             JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
+    static final MethodHandle memory_desc_create_with_strides = dnnl("dnnl_memory_desc_create_with_strides",
+            JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS);
     static final MethodHandle memory_desc_clone = dnnl("dnnl_memory_desc_clone", JAVA_INT, ADDRESS, ADDRESS);
     static final MethodHandle memory_desc_destroy = dnnl("dnnl_memory_desc_destroy", JAVA_INT, ADDRESS);
     static final MethodHandle memory_desc_get_size = dnnl("dnnl_memory_desc_get_size", JAVA_LONG, ADDRESS);

@@ -23,16 +23,39 @@ public final class MemoryDesc extends NativeHandle {
 
     /** A descriptor of {@code dataType} (one of {@code Dnnl.F32, S32, S8, U8}) with a format tag. */
     public static MemoryDesc of(long[] dims, int dataType, int tag) {
+        checkDims(dims);
+        return new MemoryDesc(create("dnnl_memory_desc_create_with_tag", (out, tmp) -> {
+            MemorySegment d = tmp.allocateFrom(JAVA_LONG, dims);
+            return (int) Dnnl.memory_desc_create_with_tag.invokeExact(out, dims.length, d, dataType, tag);
+        }));
+    }
+
+    /**
+     * An f32 view with an explicit stride (in elements) per dimension: strides may describe any permutation
+     * of a plain layout, or windows that overlap.
+     */
+    public static MemoryDesc ofStrides(long[] dims, long[] strides) {
+        checkDims(dims);
+        if (strides.length != dims.length) {
+            throw new IllegalArgumentException(dims.length + " dimensions but " + strides.length + " strides");
+        }
+        for (long st : strides) {
+            if (st < 0) throw new IllegalArgumentException("strides must be >= 0: " + Arrays.toString(strides));
+        }
+        return new MemoryDesc(create("dnnl_memory_desc_create_with_strides", (out, tmp) -> {
+            MemorySegment d = tmp.allocateFrom(JAVA_LONG, dims);
+            MemorySegment st = tmp.allocateFrom(JAVA_LONG, strides);
+            return (int) Dnnl.memory_desc_create_with_strides.invokeExact(out, dims.length, d, Dnnl.F32, st);
+        }));
+    }
+
+    private static void checkDims(long[] dims) {
         if (dims.length < 1 || dims.length > Dnnl.MAX_NDIMS) {
             throw new IllegalArgumentException("1 to " + Dnnl.MAX_NDIMS + " dimensions, got " + dims.length);
         }
         for (long d : dims) {
             if (d < 1) throw new IllegalArgumentException("dimensions must be positive: " + Arrays.toString(dims));
         }
-        return new MemoryDesc(create("dnnl_memory_desc_create_with_tag", (out, tmp) -> {
-            MemorySegment d = tmp.allocateFrom(JAVA_LONG, dims);
-            return (int) Dnnl.memory_desc_create_with_tag.invokeExact(out, dims.length, d, dataType, tag);
-        }));
     }
 
     /** Takes an owned copy of a descriptor that oneDNN lends (e.g. one queried from a primitive descriptor). */

@@ -52,13 +52,15 @@ public final class PrimitiveDesc extends NativeHandle {
     /**
      * Matrix multiplication {@code dst = src × weights + bias}: (M, K) × (K, N), bias (1, N). Unlike an inner
      * product it can read integer weights into a floating-point computation (see
-     * {@link PrimitiveAttr#integerWeightsInFloat()}).
+     * {@link PrimitiveAttr#integerWeightsInFloat()}). Leading dimensions beyond the last two are batches;
+     * {@code bias} may be null.
      */
     public static PrimitiveDesc matmul(DnnlEngine engine, MemoryDesc src, MemoryDesc weights, MemoryDesc bias,
                                        MemoryDesc dst, PrimitiveAttr attr) {
+        MemorySegment biasHandle = bias == null ? MemorySegment.NULL : bias.handle();
         return new PrimitiveDesc(create("dnnl_matmul_primitive_desc_create", (out, tmp) ->
                 (int) Dnnl.matmul_primitive_desc_create.invokeExact(out, engine.handle(), src.handle(),
-                        weights.handle(), bias.handle(), dst.handle(), attr.handle())));
+                        weights.handle(), biasHandle, dst.handle(), attr.handle())));
     }
 
     /** Forward-inference softmax over {@code axis}. */

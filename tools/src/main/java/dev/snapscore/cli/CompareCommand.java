@@ -18,6 +18,7 @@ import java.util.concurrent.Callable;
         description = {"Compare two models (e.g. f32 and its int8 version) on the same photos or tensors.",
                 "Prints top-1 agreement, probability differences and the relative logit error; the models",
                 "need the same input shape and labels. The last line is machine-readable.",
+                "--convolution applies to MODEL_B: give the same model twice to see what Winograd changes.",
                 "Exit 0, or 1 when --min-agreement is not met."})
 final class CompareCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL_A", description = "The reference model (e.g. f32).")
@@ -39,6 +40,9 @@ final class CompareCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     InferenceThreadsOption threads;
 
+    @picocli.CommandLine.Mixin
+    ConvolutionOption convolution;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -47,7 +51,7 @@ final class CompareCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         int t = threads.count();
-        try (Model a = Model.load(modelA); Model b = Model.load(modelB);
+        try (Model a = Model.load(modelA); Model b = Model.load(modelB, convolution.algorithm());
              Session sa = a.newSession(t); Session sb = b.newSession(t)) {
             if (!a.spec().input().equals(b.spec().input()) || !a.spec().labels().equals(b.spec().labels())) {
                 throw new IllegalArgumentException("the models differ in input shape or labels: " + a.spec().input()

@@ -52,6 +52,9 @@ final class ScoreCommand implements Callable<Integer> {
             description = "Refuse images with more pixels than this, before decoding them. Default: ${DEFAULT-VALUE}.")
     long maxPixels;
 
+    @picocli.CommandLine.Mixin
+    ConvolutionOption convolution;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -66,7 +69,7 @@ final class ScoreCommand implements Callable<Integer> {
         Path modelPath = model != null ? model : BundledModel.path();
         List<Path> all = ImageFiles.list(roots, null);
 
-        try (Model m = Model.load(modelPath);
+        try (Model m = Model.load(modelPath, convolution.algorithm());
              Session session = m.newSession();
              PhotoCleaner cleaner = clean ? new PhotoCleaner(decoder, cleanOptions.settings(), cleanOptions.minFaceFraction) : null;
              ScoreOutput output = out != null ? ScoreOutput.open(out, m.spec().labels(), resume)

@@ -48,12 +48,15 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-pixels", defaultValue = "50000000", description = "Largest image in pixels (413 beyond). Default: ${DEFAULT-VALUE}.")
     long maxPixels;
 
+    @picocli.CommandLine.Mixin
+    ConvolutionOption convolution;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
-        Model m = Model.load(model != null ? model : BundledModel.path());
+        Model m = Model.load(model != null ? model : BundledModel.path(), convolution.algorithm());
         var options = Scorer.Options.defaults().withMaxBatch(maxBatch, Duration.ofMillis(maxDelayMs)).withCapacity(Math.max(queue, maxBatch))
                 .withDecoder(new ImageDecoder(maxBodyBytes, maxPixels)).withDetector(clean ? cleanOptions.settings() : null);
         ScoreServer server = ScoreServer.start(host, port, Scorer.start(m, options), m.spec(), maxBodyBytes);

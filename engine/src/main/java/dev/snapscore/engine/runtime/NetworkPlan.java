@@ -36,16 +36,26 @@ import java.util.function.Function;
  * quantise the caller's f32 input, and dequantise before any layer left in f32.
  */
 final class NetworkPlan implements AutoCloseable {
-    /** Buffer ids: the caller's input, two ping-pong activation buffers, the logits, the probabilities. */
-    static final int INPUT = 0, PING = 1, PONG = 2, LOGITS = 3, PROBS = 4;
+    /**
+     * Buffer ids: the caller's input, two ping-pong activation buffers, the logits, the probabilities, and
+     * two buffers for the intermediate results of Winograd convolutions.
+     */
+    static final int INPUT = 0, PING = 1, PONG = 2, LOGITS = 3, PROBS = 4, WINOGRAD_A = 5, WINOGRAD_B = 6;
 
     /** A constant argument of a step: weights, bias, or int8 scales, owned by {@link ReorderedWeights}. */
     record Constant(int arg, ReorderedWeights.Entry value) {
     }
 
-    /** One primitive execution: what it reads and writes, and its constant arguments. */
-    record Step(String name, Primitive primitive, int srcBuffer, MemoryDesc srcDesc, int dstBuffer,
+    /**
+     * One primitive execution: what it reads (as {@code srcArg}, usually {@code ARG_SRC}) and writes, and its
+     * constant arguments.
+     */
+    record Step(String name, Primitive primitive, int srcArg, int srcBuffer, MemoryDesc srcDesc, int dstBuffer,
                 MemoryDesc dstDesc, List<Constant> constants, MemoryDesc scratchpadDesc, String implementation) {
+        Step(String name, Primitive primitive, int srcBuffer, MemoryDesc srcDesc, int dstBuffer,
+             MemoryDesc dstDesc, List<Constant> constants, MemoryDesc scratchpadDesc, String implementation) {
+            this(name, primitive, Dnnl.ARG_SRC, srcBuffer, srcDesc, dstBuffer, dstDesc, constants, scratchpadDesc, implementation);
+        }
     }
 
     final int batch;
@@ -55,9 +65,12 @@ final class NetworkPlan implements AutoCloseable {
     final MemoryDesc probsDesc;   // (N, classes) nc
     final long pingPongBytes;     // size of each ping-pong buffer: the largest activation
     final long scratchpadBytes;   // the largest scratchpad any step needs
+    final long winogradABytes, winogradBBytes; // sizes of the Winograd buffers (0 without such layers)
+    private final List<MemoryDesc> activationDescs; // layouts of activations that no step's descriptor names
 
     private NetworkPlan(int batch, List<Step> steps, MemoryDesc inputDesc, MemoryDesc logitsDesc,
-                        MemoryDesc probsDesc, long pingPongBytes, long scratchpadBytes) {
+                        MemoryDesc probsDesc, long pingPongBytes, long scratchpadBytes, long winogradABytes,
+                        long winogradBBytes, List<MemoryDesc> activationDescs) {
         this.batch = batch;
         this.steps = List.copyOf(steps);
         this.inputDesc = inputDesc;
@@ -65,21 +78,26 @@ final class NetworkPlan implements AutoCloseable {
         this.probsDesc = probsDesc;
         this.pingPongBytes = pingPongBytes;
         this.scratchpadBytes = scratchpadBytes;
+        this.winogradABytes = winogradABytes;
+        this.winogradBBytes = winogradBBytes;
+        this.activationDescs = List.copyOf(activationDescs);
     }
 
     /**
      * Compiles {@code spec} for {@code batch} images; weights are reordered (or reused) through {@code weights}.
      * The dense layers whose weight tensors {@code decompress} names run in f32 on their s8 weights, scaled
-     * per output by the tensor it maps them to ({@link NonVnniInt8}).
+     * per output by the tensor it maps them to ({@link NonVnniInt8}). f32 convolutions that {@code winograd}
+     * picks run as Winograd F(4, 3).
      */
     static NetworkPlan compile(DnnlEngine engine, ModelSpec spec, Map<String, String> decompress, int batch,
-                               ReorderedWeights weights, int convAlgorithm) {
-        return new Compiler(engine, spec, decompress, batch, weights, convAlgorithm).compile();
+                               ReorderedWeights weights, Winograd.Rule winograd) {
+        return new Compiler(engine, spec, decompress, batch, weights, winograd).compile();
     }
 
     @Override
     public void close() {
         closeAll(steps, inputDesc, logitsDesc, probsDesc);
+        activationDescs.forEach(MemoryDesc::close);
     }
 
     /** Frees the steps' primitives and descriptors, then the given descriptors (nulls skipped). */
@@ -100,7 +118,7 @@ final class NetworkPlan implements AutoCloseable {
         private final Map<String, String> decompress;
         private final int batch;
         private final ReorderedWeights weights;
-        private final int convAlgorithm;
+        private final Winograd.Rule winograd;
         private final Quantization quantization; // null for an f32 model
         private final List<Step> steps = new ArrayList<>();
 
@@ -112,15 +130,17 @@ final class NetworkPlan implements AutoCloseable {
         private FlattenOrder flatten;         // set once the flatten has been passed and not yet consumed
         private long maxActivation;
         private long maxScratchpad;
+        private long maxWinogradA, maxWinogradB;
+        private final List<MemoryDesc> activationDescs = new ArrayList<>();
 
         Compiler(DnnlEngine engine, ModelSpec spec, Map<String, String> decompress, int batch,
-                 ReorderedWeights weights, int convAlgorithm) {
+                 ReorderedWeights weights, Winograd.Rule winograd) {
             this.engine = engine;
             this.spec = spec;
             this.decompress = decompress;
             this.batch = batch;
             this.weights = weights;
-            this.convAlgorithm = convAlgorithm;
+            this.winograd = winograd;
             this.quantization = spec.quantization();
             this.specEncoding = quantization == null ? Encoding.F32 : quantization.input();
         }
@@ -133,9 +153,11 @@ final class NetworkPlan implements AutoCloseable {
             try {
                 currentDesc = inputDesc;
                 Layer.Dense last = lastDense();
-                for (Layer layer : spec.layers()) {
-                    switch (layer) {
-                        case Layer.Conv conv -> convolution(conv);
+                List<Layer> layers = spec.layers();
+                for (int i = 0; i < layers.size(); i++) {
+                    Layer next = i + 1 < layers.size() ? layers.get(i + 1) : null;
+                    switch (layers.get(i)) {
+                        case Layer.Conv conv -> convolution(conv, next);
                         case Layer.MaxPool pool -> maxPool(pool);
                         case Layer.Flatten f -> flatten = f.order();
                         case Layer.Dense dense when decompress.containsKey(dense.weightName()) ->
@@ -147,9 +169,11 @@ final class NetworkPlan implements AutoCloseable {
                 logitsDesc = MemoryDesc.of(new long[] {batch, spec.classes()}, Dnnl.TAG_AB);
                 probsDesc = MemoryDesc.of(new long[] {batch, spec.classes()}, Dnnl.TAG_AB);
                 softmax(logitsDesc, probsDesc);
-                return new NetworkPlan(batch, steps, inputDesc, logitsDesc, probsDesc, maxActivation, maxScratchpad);
+                return new NetworkPlan(batch, steps, inputDesc, logitsDesc, probsDesc, maxActivation, maxScratchpad,
+                        maxWinogradA, maxWinogradB, activationDescs);
             } catch (RuntimeException e) {
                 closeAll(steps, inputDesc, logitsDesc, probsDesc);
+                activationDescs.forEach(MemoryDesc::close);
                 throw e;
             }
         }
@@ -160,7 +184,15 @@ final class NetworkPlan implements AutoCloseable {
             return last;
         }
 
-        private void convolution(Layer.Conv conv) {
+        private void convolution(Layer.Conv conv, Layer next) {
+            if (runsWinograd(conv, currentDims[1])) {
+                // Winograd reads channel planes (nchw); anything else reads oneDNN's nhwc faster (pooling nchw
+                // takes 5 to 9 times as long).
+                boolean nextReadsPlanes = next instanceof Layer.Conv c
+                        && runsWinograd(c, conv.out());
+                winogradConvolution(conv, nextReadsPlanes ? Dnnl.TAG_ABCD : Dnnl.TAG_ACDB);
+                return;
+            }
             Window w = conv.window();
             long outH = w.outHeight((int) currentDims[2]), outW = w.outWidth((int) currentDims[3]);
             long[] dstDims = {batch, conv.out(), outH, outW};
@@ -172,13 +204,153 @@ final class NetworkPlan implements AutoCloseable {
                  MemoryDesc dstAny = MemoryDesc.of(dstDims, DataTypes.of(p.dst.type()), Dnnl.TAG_ANY);
                  PrimitiveAttr attr = p.attr(conv.activation() == Activation.RELU);
                  PrimitiveDesc pd = sharingWeightsLayout(conv.weightName(), weightsAny,
-                         weightsDesc -> PrimitiveDesc.convolution(engine, convAlgorithm, srcAny, weightsDesc, biasDesc,
+                         weightsDesc -> PrimitiveDesc.convolution(engine, Dnnl.CONVOLUTION_DIRECT, srcAny, weightsDesc, biasDesc,
                                  dstAny, new long[] {w.strideH(), w.strideW()}, new long[] {w.padTop(), w.padLeft()},
                                  new long[] {w.padBottom(), w.padRight()}, attr))) {
                 ensureLayout(pd.srcDesc(), p.src, conv.name());
                 var wEntry = weights.get(conv.weightName(), weightDims, Dnnl.TAG_ABCD, pd);
                 var bEntry = weights.vector(conv.biasName(), conv.out());
                 addStep(conv.name(), pd, p.constants(conv.name(), conv.out(), wEntry, bEntry), dstDims, p.dst);
+            }
+        }
+
+        /**
+         * A 3×3 convolution as {@link Winograd} F(4, 3): five primitives from the (N, C, H, W) nchw activation
+         * to the next one, through the two Winograd buffers.
+         * <ol>
+         * <li>The input transform: every channel of every image, as a one-channel image, convolved at stride 4
+         *     with the 36 kernels of {@link Winograd#inputKernels} (its padding is the layer's).
+         * <li>A reorder of those (N·C, 36, tiles) values to 36 matrices of (N·tiles, C).
+         * <li>The multiplications: 36 matrix products by the transformed filters, (N·tiles, C) × (C, K).
+         * <li>The output transform, a (16, 36) × (36, N·tiles·K) product, plus the bias, then the ReLU.
+         * <li>A reorder of those (16, N·tiles, K) outputs, 4×4 blocks of the image, to (N, K, H, W) in
+         *     {@code outputTag} (nchw or nhwc).
+         * </ol>
+         */
+        /** Whether {@code conv}, reading {@code channels} of the current activation's size, runs as Winograd. */
+        private boolean runsWinograd(Layer.Conv conv, long channels) {
+            boolean f32 = quantization == null || !quantization.layers().containsKey(conv.name());
+            return f32 && Winograd.applies(conv, channels, batch, currentDims[2], currentDims[3], winograd);
+        }
+
+        private void winogradConvolution(Layer.Conv conv, int outputTag) {
+            Precision p = precision(conv.name());
+            ensureLayout(MemoryDesc.of(currentDims, Dnnl.TAG_ABCD), p.src, conv.name());
+            final int tile = Winograd.TILE, block = Winograd.BLOCK, positions = Winograd.POSITIONS;
+            long n = batch, c = currentDims[1], h = currentDims[2], w = currentDims[3], k = conv.out();
+            // Sides that are not whole blocks get a last, partial block: its tile reads padding, its extra
+            // outputs are computed and then cropped.
+            long tilesH = Math.ceilDiv(h, block), tilesW = Math.ceilDiv(w, block), perImage = tilesH * tilesW, tiles = n * perImage;
+            long paddedH = tilesH * block, paddedW = tilesW * block;
+            String name = conv.name();
+
+            long[] kernelDims = {positions, 1, tile, tile};
+            try (MemoryDesc planes = MemoryDesc.of(new long[] {n * c, 1, h, w}, Dnnl.TAG_ABCD);
+                 MemoryDesc kernelsAny = MemoryDesc.of(kernelDims, Dnnl.TAG_ANY);
+                 MemoryDesc transformed = MemoryDesc.of(new long[] {n * c, positions, tilesH, tilesW}, Dnnl.TAG_ABCD);
+                 PrimitiveAttr attr = PrimitiveAttr.create(false);
+                 PrimitiveDesc pd = PrimitiveDesc.convolution(engine, Dnnl.CONVOLUTION_DIRECT, planes, kernelsAny, null,
+                         transformed, new long[] {block, block}, new long[] {1, 1}, new long[] {paddedH + 1 - h, paddedW + 1 - w}, attr)) {
+                var kernels = weights.derived("winograd input kernels", null, kernelDims, Dnnl.TAG_ABCD,
+                        pd.weightsDesc(), (none, arena) -> Winograd.inputKernels(arena));
+                winogradStep(name + " (winograd input)", pd, Dnnl.ARG_SRC, current, pd.srcDesc(), WINOGRAD_A,
+                        List.of(new Constant(Dnnl.ARG_WEIGHTS, kernels)));
+            }
+
+            long[] gathered = {n, c, positions, tilesH, tilesW};
+            reorderStep(name + " (winograd gather)",
+                    WINOGRAD_A, MemoryDesc.ofStrides(gathered, new long[] {c * positions * perImage, positions * perImage, perImage, tilesW, 1}),
+                    WINOGRAD_B, MemoryDesc.ofStrides(gathered, new long[] {perImage * c, 1, tiles * c, tilesW * c, c}));
+
+            String filtersKey = conv.weightName() + " (winograd)";
+            long[] filterDims = {positions, c, k};
+            try (MemoryDesc src = MemoryDesc.of(new long[] {positions, tiles, c}, Dnnl.TAG_ABC);
+                 MemoryDesc filtersAny = MemoryDesc.of(filterDims, Dnnl.TAG_ANY);
+                 MemoryDesc dst = MemoryDesc.of(new long[] {positions, tiles, k}, Dnnl.TAG_ABC);
+                 PrimitiveAttr attr = PrimitiveAttr.create(false);
+                 PrimitiveDesc pd = sharingWeightsLayout(filtersKey, filtersAny,
+                         filtersDesc -> PrimitiveDesc.matmul(engine, src, filtersDesc, null, dst, attr))) {
+                var filters = weights.derived(filtersKey, conv.weightName(), filterDims, Dnnl.TAG_ABC, pd.weightsDesc(),
+                        (g, arena) -> Winograd.filters(g, (int) k, (int) c, arena));
+                winogradStep(name + " (winograd products)", pd, Dnnl.ARG_SRC, WINOGRAD_B, pd.srcDesc(), WINOGRAD_A,
+                        List.of(new Constant(Dnnl.ARG_WEIGHTS, filters)));
+            }
+
+            long[] matrixDims = {block * block, positions}, biasDims = {1, tiles * k};
+            try (MemoryDesc matrix = MemoryDesc.of(matrixDims, Dnnl.TAG_AB);
+                 MemoryDesc products = MemoryDesc.of(new long[] {positions, tiles * k}, Dnnl.TAG_AB);
+                 MemoryDesc bias = MemoryDesc.of(biasDims, Dnnl.TAG_AB);
+                 MemoryDesc outputs = MemoryDesc.of(new long[] {block * block, tiles * k}, Dnnl.TAG_AB);
+                 PrimitiveAttr attr = PrimitiveAttr.create(conv.activation() == Activation.RELU);
+                 PrimitiveDesc pd = PrimitiveDesc.matmul(engine, matrix, products, bias, outputs, attr)) {
+                var outputMatrix = weights.derived("winograd output matrix", null, matrixDims, Dnnl.TAG_AB,
+                        pd.srcDesc(), (none, arena) -> Winograd.outputMatrix(arena));
+                var biasRow = weights.derived(conv.biasName() + " (winograd, " + tiles + " tiles)", conv.biasName(),
+                        biasDims, Dnnl.TAG_AB, MemoryDesc.of(biasDims, Dnnl.TAG_AB),
+                        (b, arena) -> Winograd.biasRow(b, (int) k, tiles, arena));
+                // The products are this step's "weights": the output transform is the fixed left operand.
+                winogradStep(name + " (winograd output)", pd, Dnnl.ARG_WEIGHTS, WINOGRAD_A, pd.weightsDesc(), WINOGRAD_B,
+                        List.of(new Constant(Dnnl.ARG_SRC, outputMatrix), new Constant(Dnnl.ARG_BIAS, biasRow)));
+            }
+
+            long[] blocks = {n, k, tilesH, block, tilesW, block};
+            MemoryDesc outputBlocks = MemoryDesc.ofStrides(blocks, new long[] {perImage * k, 1, tilesW * k, block * tiles * k, k, tiles * k});
+            int dst = nextBuffer();
+            long[] dstDims = {n, k, h, w};
+            if (paddedH == h && paddedW == w) {
+                reorderStep(name, WINOGRAD_B, outputBlocks, dst, MemoryDesc.ofStrides(blocks, imageStrides(outputTag, k, h, w, true)));
+            } else {
+                reorderStep(name + " (winograd blocks)", WINOGRAD_B, outputBlocks,
+                        WINOGRAD_A, MemoryDesc.ofStrides(blocks, imageStrides(outputTag, k, paddedH, paddedW, true)));
+                reorderStep(name, WINOGRAD_A, MemoryDesc.ofStrides(dstDims, imageStrides(outputTag, k, paddedH, paddedW, false)),
+                        dst, MemoryDesc.of(dstDims, outputTag));
+            }
+            MemoryDesc output = MemoryDesc.of(dstDims, outputTag);
+            activationDescs.add(output);
+            current = dst;
+            currentDesc = output;
+            currentDims = dstDims;
+            currentEncoding = p.dst;
+        }
+
+        /**
+         * Strides of an (N, K, H, W) image in {@code tag} (nchw or nhwc), over (N, K, H, W), or with
+         * {@code inBlocks} over (N, K, H / 4, 4, W / 4, 4).
+         */
+        private static long[] imageStrides(int tag, long k, long h, long w, boolean inBlocks) {
+            int block = Winograd.BLOCK;
+            long[] s = tag == Dnnl.TAG_ABCD ? new long[] {k * h * w, h * w, w, 1} : new long[] {h * w * k, 1, w * k, k};
+            return inBlocks ? new long[] {s[0], s[1], block * s[2], s[2], block * s[3], s[3]} : s;
+        }
+
+        /** A step of a Winograd convolution: {@code pd} reading {@code srcBuffer} as {@code srcArg}. */
+        private void winogradStep(String name, PrimitiveDesc pd, int srcArg, int srcBuffer, MemoryDesc srcDesc,
+                                  int dstBuffer, List<Constant> constants) {
+            MemoryDesc dstDesc = pd.dstDesc();
+            steps.add(new Step(name, pd.createPrimitive(), srcArg, srcBuffer, srcDesc, dstBuffer, dstDesc, constants,
+                    trackScratchpad(pd), pd.implementation()));
+            grow(dstBuffer, dstDesc.byteSize());
+        }
+
+        /** A reorder between two views; the step takes ownership of both descriptors. */
+        private void reorderStep(String name, int srcBuffer, MemoryDesc srcDesc, int dstBuffer, MemoryDesc dstDesc) {
+            try (PrimitiveAttr attr = PrimitiveAttr.create(false);
+                 PrimitiveDesc pd = PrimitiveDesc.reorder(engine, srcDesc, dstDesc, attr)) {
+                steps.add(new Step(name, pd.createPrimitive(), srcBuffer, srcDesc, dstBuffer, dstDesc, List.of(),
+                        trackScratchpad(pd), pd.implementation()));
+            } catch (RuntimeException e) {
+                srcDesc.close();
+                dstDesc.close();
+                throw e;
+            }
+            grow(dstBuffer, dstDesc.byteSize());
+        }
+
+        private void grow(int buffer, long bytes) {
+            switch (buffer) {
+                case WINOGRAD_A -> maxWinogradA = Math.max(maxWinogradA, bytes);
+                case WINOGRAD_B -> maxWinogradB = Math.max(maxWinogradB, bytes);
+                default -> maxActivation = Math.max(maxActivation, bytes);
             }
         }
 

@@ -2,6 +2,7 @@ package dev.snapscore.engine.runtime;
 
 import dev.snapscore.dnnl.Dnnl;
 import dev.snapscore.dnnl.DnnlEngine;
+import dev.snapscore.engine.ConvolutionAlgorithm;
 import dev.snapscore.engine.spec.ModelSpec;
 import dev.snapscore.engine.spec.Weights;
 
@@ -20,6 +21,7 @@ public final class OneDnnNetwork implements AutoCloseable {
 
     private final ModelSpec spec;
     private final Map<String, String> decompress; // see NonVnniInt8
+    private final Winograd.Rule winograd;
     private final DnnlEngine engine;
     private final Arena arena = Arena.ofShared(); // reordered weights
     private final ReorderedWeights weights;
@@ -31,14 +33,26 @@ public final class OneDnnNetwork implements AutoCloseable {
      * batch-1 plan, so every weight is reordered now rather than on the first request.
      */
     public OneDnnNetwork(ModelSpec spec, Weights weights) {
-        this(spec, weights, Dnnl.hasInt8Vnni());
+        this(spec, weights, ConvolutionAlgorithm.DIRECT);
+    }
+
+    /** As above, running f32 3×3 convolutions as {@code convolutions} says. */
+    public OneDnnNetwork(ModelSpec spec, Weights weights, ConvolutionAlgorithm convolutions) {
+        this(spec, weights, Dnnl.hasInt8Vnni(),
+                convolutions == ConvolutionAlgorithm.WINOGRAD ? Winograd.Rule.MEASURED : Winograd.Rule.NEVER);
     }
 
     /** As if on a CPU with ({@code vnni}) or without VNNI; tests run the non-VNNI form on any CPU. */
     OneDnnNetwork(ModelSpec spec, Weights weights, boolean vnni) {
+        this(spec, weights, vnni, Winograd.Rule.NEVER);
+    }
+
+    /** As if on a CPU with or without VNNI, with Winograd where {@code winograd} says (tests run it on small models). */
+    OneDnnNetwork(ModelSpec spec, Weights weights, boolean vnni, Winograd.Rule winograd) {
         NonVnniInt8.Adapted runnable = NonVnniInt8.adapt(spec, vnni);
         this.spec = runnable.spec();
         this.decompress = runnable.decompress();
+        this.winograd = winograd;
         this.engine = DnnlEngine.cpu();
         this.weights = new ReorderedWeights(engine, weights, arena);
         try {
@@ -72,7 +86,7 @@ public final class OneDnnNetwork implements AutoCloseable {
         if (batch < 1 || batch > MAX_BATCH) {
             throw new IllegalArgumentException("batch size must be 1.." + MAX_BATCH + ", got " + batch);
         }
-        return plans.computeIfAbsent(batch, n -> NetworkPlan.compile(engine, spec, decompress, n, weights, Dnnl.CONVOLUTION_DIRECT));
+        return plans.computeIfAbsent(batch, n -> NetworkPlan.compile(engine, spec, decompress, n, weights, winograd));
     }
 
     /** Names of oneDNN's chosen implementation per step for {@code batch}, e.g. for logs and benchmarks. */

@@ -14,12 +14,12 @@ import java.util.List;
 
 /**
  * One session's working memory for one {@link NetworkPlan}: the input staging buffer, the logits and the
- * probabilities of its own, and the ping-pong activation buffers and scratchpad of the session's shared
+ * probabilities of its own, and the activation, scratchpad and Winograd buffers of the session's shared
  * {@link Workspace}, with every primitive's arguments laid out once, so a run is one downcall per
  * primitive and nothing else.
  */
 final class PlanBuffers implements AutoCloseable {
-    /** A memory object and the buffer it views: {@code NetworkPlan.INPUT}..{@code PROBS}, or {@link #SCRATCHPAD}. */
+    /** A memory object and the buffer it views: one of {@code NetworkPlan}'s buffer ids, or {@link #SCRATCHPAD}. */
     private record Bound(DnnlMemory memory, int buffer) {
     }
 
@@ -47,7 +47,7 @@ final class PlanBuffers implements AutoCloseable {
                 if (step.srcBuffer() == NetworkPlan.INPUT) inputReaders.add(src);
                 DnnlMemory dst = wrap(engine, step.dstDesc(), step.dstBuffer());
                 DnnlMemory scratch = wrap(engine, step.scratchpadDesc(), SCRATCHPAD);
-                List<Object> a = new ArrayList<>(List.of(Dnnl.ARG_SRC, src, Dnnl.ARG_DST, dst, Dnnl.ARG_SCRATCHPAD, scratch));
+                List<Object> a = new ArrayList<>(List.of(step.srcArg(), src, Dnnl.ARG_DST, dst, Dnnl.ARG_SCRATCHPAD, scratch));
                 for (NetworkPlan.Constant c : step.constants()) a.addAll(List.of(c.arg(), c.value().memory()));
                 args.add(ExecArgs.of(arena, a.toArray()));
             }
@@ -71,15 +71,17 @@ final class PlanBuffers implements AutoCloseable {
             case NetworkPlan.LOGITS -> logits;
             case NetworkPlan.PROBS -> probs;
             case SCRATCHPAD -> workspace.scratchpad;
+            case NetworkPlan.WINOGRAD_A -> workspace.winogradA;
+            case NetworkPlan.WINOGRAD_B -> workspace.winogradB;
             default -> throw new IllegalStateException("no buffer " + buffer);
         };
     }
 
-    /** Re-points the activations and scratchpad at {@code bigger}, which replaces the current workspace. */
+    /** Re-points the activations, scratchpad and Winograd buffers at {@code bigger}, which replaces the current workspace. */
     void moveTo(Workspace bigger) {
         workspace = bigger;
         for (Bound b : memories) {
-            if (b.buffer() == NetworkPlan.PING || b.buffer() == NetworkPlan.PONG || b.buffer() == SCRATCHPAD) {
+            if (b.buffer() != NetworkPlan.INPUT && b.buffer() != NetworkPlan.LOGITS && b.buffer() != NetworkPlan.PROBS) {
                 b.memory().setBuffer(segment(b.buffer()));
             }
         }

@@ -58,6 +58,31 @@ final class ReorderedWeights implements AutoCloseable {
         return e;
     }
 
+    /** Computes a constant's plain values: from a source tensor's data (null when made from nothing), in {@code arena}. */
+    interface Derivation {
+        MemorySegment values(MemorySegment source, Arena arena);
+    }
+
+    /**
+     * A constant derived from the source tensor {@code from} (or from nothing, if null) by {@code derive}, which
+     * gives plain f32 values of {@code dims} in {@code userTag}; held under {@code key} in {@code wanted}'s
+     * layout (which this takes ownership of), made once.
+     */
+    synchronized Entry derived(String key, String from, long[] dims, int userTag, MemoryDesc wanted, Derivation derive) {
+        Entry held = held(key, wanted);
+        if (held != null) return held;
+        Tensor t = from == null ? null : source.tensors().get(from);
+        try (Arena tmp = Arena.ofConfined()) {
+            Entry e = reorder(derive.values(t == null ? null : t.data(), tmp), Dnnl.F32, dims, userTag, wanted);
+            if (t != null) source.release(t);
+            entries.get(key).add(e);
+            return e;
+        } catch (RuntimeException ex) {
+            wanted.close();
+            throw ex;
+        }
+    }
+
     /** The entry of {@code name} already in {@code wanted}'s layout (then {@code wanted} is closed), or null. */
     private Entry held(String name, MemoryDesc wanted) {
         for (Entry e : entries.computeIfAbsent(name, k -> new ArrayList<>())) {
@@ -131,34 +156,42 @@ final class ReorderedWeights implements AutoCloseable {
 
     private Entry reorder(String name, long[] dims, int userTag, MemoryDesc wanted) {
         Tensor t = source.tensors().get(name);
-        MemorySegment user = t.data();
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment user = t.data();
+            if (user.address() % t.type().bytes != 0) {
+                // A mapped file may place a tensor at any byte offset; oneDNN reads floats aligned.
+                user = tmp.allocate(user.byteSize(), 64).copyFrom(user);
+            }
+            Entry e = reorder(user, DataTypes.of(t.type()), dims, userTag, wanted);
+            // The reordered copy is what runs read; the mapped source need not stay resident beside it.
+            source.release(t);
+            return e;
+        } catch (RuntimeException ex) {
+            wanted.close();
+            throw ex;
+        }
+    }
+
+    /** {@code user} (aligned, {@code dims} of {@code dataType} in {@code userTag}) reordered into a new buffer of {@code wanted}. */
+    private Entry reorder(MemorySegment user, int dataType, long[] dims, int userTag, MemoryDesc wanted) {
         try (Arena tmp = Arena.ofConfined();
-             MemoryDesc userDesc = MemoryDesc.of(dims, DataTypes.of(t.type()), userTag);
+             MemoryDesc userDesc = MemoryDesc.of(dims, dataType, userTag);
              PrimitiveAttr attr = PrimitiveAttr.create(false);
              PrimitiveDesc pd = PrimitiveDesc.reorder(engine, userDesc, wanted, attr);
              MemoryDesc scratchDesc = pd.scratchpadDesc();
              Primitive reorder = pd.createPrimitive();
              DnnlStream stream = DnnlStream.create(engine)) {
-            if (user.address() % t.type().bytes != 0) {
-                // A mapped file may place a tensor at any byte offset; oneDNN reads floats aligned.
-                user = tmp.allocate(user.byteSize(), 64).copyFrom(user);
-            }
             MemorySegment buffer = wanted.allocate(arena);
             DnnlMemory dst = DnnlMemory.wrap(engine, wanted, buffer);
             try (DnnlMemory src = DnnlMemory.wrap(engine, userDesc, user);
                  DnnlMemory scratch = DnnlMemory.wrap(engine, scratchDesc, scratchDesc.allocate(tmp))) {
                 reorder.execute(stream, ExecArgs.of(tmp, Dnnl.ARG_SRC, src, Dnnl.ARG_DST, dst, Dnnl.ARG_SCRATCHPAD, scratch));
                 stream.await();
-                // The reordered copy is what runs read; the mapped source need not stay resident beside it.
-                source.release(t);
             } catch (RuntimeException ex) {
                 dst.close();
                 throw ex;
             }
             return new Entry(wanted, dst);
-        } catch (RuntimeException ex) {
-            wanted.close();
-            throw ex;
         }
     }
 
