@@ -5,10 +5,11 @@ public enum ConvolutionAlgorithm {
     /** oneDNN's direct convolution: the default, and the reference the other is checked against. */
     DIRECT,
     /**
-     * Winograd F(4×4, 3×3) built from oneDNN primitives, for 3×3 stride-1 layers with one pixel of padding, sides
-     * divisible by 4 and at least 256 input channels (VGG16's conv3_2 to conv4_3); other layers run directly.
-     * Four times fewer multiplications in those layers, at the cost of transforms, four times their weight
-     * memory, and results that differ from direct ones by about 1e-5 of their size.
+     * Winograd F(4×4, 3×3) built from oneDNN primitives, for 3×3 stride-1 layers with one pixel of padding where
+     * it was measured to pay: at least 256 input channels and 32 tiles of 4×4 outputs per run (VGG16: conv3_2
+     * to conv4_3, and conv5 from batch 2). Other layers run directly. Those layers do four times fewer
+     * multiplications, at the cost of transforms and of four times their weight memory; results differ from
+     * direct ones by about 1e-5 of their size.
      */
     WINOGRAD
 }

@@ -1,5 +1,6 @@
 package dev.snapscore.cli;
 
+import dev.snapscore.engine.ConvolutionAlgorithm;
 import dev.snapscore.engine.Model;
 import dev.snapscore.engine.Result;
 import dev.snapscore.engine.Session;
@@ -80,7 +81,8 @@ final class CompareCommand implements Callable<Integer> {
                     }
                 }
                 double agreement = 100.0 * agree / n;
-                out.printf("A: %s (%s)%nB: %s (%s)%n", modelA, describe(a), modelB, describe(b));
+                out.printf("A: %s (%s)%nB: %s (%s%s)%n", modelA, describe(a), modelB, describe(b),
+                        convolution.algorithm() == ConvolutionAlgorithm.WINOGRAD ? ", winograd convolutions" : "");
                 out.printf("inputs: %d from %s%n", n, inputs);
                 out.printf("top-1 agreement: %d of %d (%.2f%%)%n", agree, n, agreement);
                 out.printf("probabilities: max abs diff %.6f, mean abs diff %.6f%n", maxDiff, sumDiff / values);

@@ -8,9 +8,8 @@ import java.util.Locale;
 /** {@code --convolution} for verbs that load a model: how its f32 3×3 convolutions run. */
 final class ConvolutionOption {
     @Option(names = "--convolution", paramLabel = "direct|winograd", defaultValue = "direct",
-            description = {"How f32 3x3 convolutions run: direct (oneDNN's), or winograd (F(4,3) on layers with 256+ "
-                    + "input channels: VGG16 about 20% faster on AVX2, logits within about 1e-5 of their size). "
-                    + "Default: ${DEFAULT-VALUE}."})
+            description = {"How f32 3x3 convolutions run: direct (oneDNN's), or winograd (F(4,3) on the wide layers, "
+                    + "VGG16's conv3 to conv5: faster, logits within about 1e-5 of their size). Default: ${DEFAULT-VALUE}."})
     String name;
 
     ConvolutionAlgorithm algorithm() {
