@@ -57,7 +57,7 @@ public final class BenchMain implements Callable<Integer> {
     List<String> batches;
 
     @Option(names = "--load", description = {"Instead of JMH: cold start and end-to-end throughput, a fresh JVM per run",
-            "(load ms, first inference ms, peak RSS, images/s from JPEG files) for snapscore, snapscore-int8,",
+            "(load ms, first inference ms, peak RSS, images/s from JPEG files) for snapscore, snapscore-winograd, snapscore-int8,",
             "onnxruntime, onnxruntime-int8; writes load.md and load.json."})
     boolean load;
 

@@ -27,7 +27,7 @@ import java.util.stream.Stream;
  * and the best of its runs. Writes {@code load.json} (every run) and {@code load.md} (the table).
  */
 final class LoadBench {
-    static final List<String> ENGINES = List.of("snapscore", "snapscore-int8", "onnxruntime", "onnxruntime-int8");
+    static final List<String> ENGINES = List.of("snapscore", "snapscore-winograd", "snapscore-int8", "onnxruntime", "onnxruntime-int8");
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final long CHILD_TIMEOUT_MINUTES = 10;
 
@@ -105,7 +105,7 @@ final class LoadBench {
 
     private static Run runChild(String engine, int repeat, Settings s, Path photos) throws IOException, InterruptedException {
         boolean int8 = engine.endsWith("-int8");
-        String probe = engine.startsWith("snapscore") ? "snapscore" : "onnxruntime";
+        String probe = int8 ? engine.replace("-int8", "") : engine;
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow"));
         String cache = System.getProperty("org.bytedeco.javacpp.cachedir");

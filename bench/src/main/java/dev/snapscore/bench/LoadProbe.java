@@ -6,6 +6,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.snapscore.engine.ConvolutionAlgorithm;
 import dev.snapscore.engine.Model;
 import dev.snapscore.engine.Session;
 import dev.snapscore.engine.batch.BatchScorer;
@@ -37,7 +38,7 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
  * in it end to end. Prints one line, {@value #MARKER} followed by a JSON object, for {@link LoadBench}.
  *
  * <p>Usage: {@code LoadProbe ENGINE MODEL_DIR THREADS [JPEG_DIR BATCH WORKERS]}, where ENGINE is
- * snapscore (MODEL_DIR in snapscore's format) or onnxruntime (MODEL_DIR/model.onnx).
+ * snapscore or snapscore-winograd (MODEL_DIR in snapscore's format) or onnxruntime (MODEL_DIR/model.onnx).
  */
 public final class LoadProbe {
     static final String MARKER = "@@loadprobe ";
@@ -47,7 +48,7 @@ public final class LoadProbe {
 
     public static void main(String[] args) throws Exception {
         if (args.length != 3 && args.length != 6) {
-            System.err.println("usage: LoadProbe snapscore|onnxruntime MODEL_DIR THREADS [JPEG_DIR BATCH WORKERS]");
+            System.err.println("usage: LoadProbe snapscore|snapscore-winograd|onnxruntime MODEL_DIR THREADS [JPEG_DIR BATCH WORKERS]");
             System.exit(2);
         }
         String engine = args[0];
@@ -56,9 +57,10 @@ public final class LoadProbe {
         ObjectNode out = new ObjectMapper().createObjectNode();
         long start = System.nanoTime();
         try (Probe probe = switch (engine) {
-            case "snapscore" -> new SnapscoreProbe(modelDir, threads);
+            case "snapscore" -> new SnapscoreProbe(modelDir, threads, ConvolutionAlgorithm.DIRECT);
+            case "snapscore-winograd" -> new SnapscoreProbe(modelDir, threads, ConvolutionAlgorithm.WINOGRAD);
             case "onnxruntime" -> new OrtProbe(modelDir, threads);
-            default -> throw new IllegalArgumentException("unknown engine " + engine + " (snapscore, onnxruntime)");
+            default -> throw new IllegalArgumentException("unknown engine " + engine + " (snapscore, snapscore-winograd, onnxruntime)");
         }) {
             long loaded = System.nanoTime();
             probe.runOne();
@@ -118,8 +120,8 @@ public final class LoadProbe {
         private final Model model;
         private final Session session;
 
-        SnapscoreProbe(Path modelDir, int threads) {
-            model = Model.load(modelDir);
+        SnapscoreProbe(Path modelDir, int threads, ConvolutionAlgorithm convolutions) {
+            model = Model.load(modelDir, convolutions);
             Session s = null;
             try {
                 s = model.newSession(threads);

@@ -72,7 +72,7 @@ final class ReorderedWeights implements AutoCloseable {
         Entry held = held(key, wanted);
         if (held != null) return held;
         Tensor t = from == null ? null : source.tensors().get(from);
-        try (Arena tmp = Arena.ofConfined()) {
+        try (Arena tmp = Arena.ofShared()) { // a derivation may fill it from several threads
             Entry e = reorder(derive.values(t == null ? null : t.data(), tmp), Dnnl.F32, dims, userTag, wanted);
             if (t != null) source.release(t);
             entries.get(key).add(e);
