@@ -10,9 +10,11 @@ import dev.snapscore.engine.spec.Weights;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SplittableRandom;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
@@ -39,6 +41,20 @@ public final class InMemoryModels {
             tensors.put(r.name(), new Tensor(r.name(), r.shape(), data));
         }
         return new LoadedModel(spec, new Weights(arena, tensors));
+    }
+
+    /** Random weights for every tensor of {@code spec}: He-scaled Gaussian weights, biases with deviation 0.1. */
+    public static Map<String, float[]> randomWeights(ModelSpec spec, SplittableRandom random) {
+        Map<String, float[]> values = new HashMap<>();
+        for (Tensor.ShapeRequirement r : spec.weightShapes()) {
+            long[] shape = r.shape();
+            int count = (int) Tensor.elementCount(shape);
+            double std = shape.length > 1 ? Math.sqrt(2.0 * shape[0] / count) : 0.1;
+            float[] v = new float[count];
+            for (int i = 0; i < count; i++) v[i] = (float) (random.nextGaussian() * std);
+            values.put(r.name(), v);
+        }
+        return values;
     }
 
     /** An n×n identity matrix, flattened row-major. */

@@ -28,7 +28,8 @@ import java.util.function.Function;
  * <p>Activations stay in oneDNN's blocked layouts from the first convolution to the logits; the only
  * reorders are the caller's NCHW input into the first convolution's layout, and any layout change a
  * primitive asks for (rare). Flatten costs nothing: the first dense layer reads the 4-D feature map with
- * weights viewed as (out, C, H, W) in NCHW or NHWC order.
+ * weights viewed as (out, C, H, W) in NCHW or NHWC order. Convolutions run as {@link Winograd} read channel
+ * planes (nchw) and write nchw for another such layer or nhwc for the rest; a reorder enters the first.
  *
  * <p>In an int8 model ({@link Quantization}) a quantised layer reads u8/s8 activations and s8 weights, and
  * writes its output already requantised (oneDNN applies the source, per-channel weight and destination

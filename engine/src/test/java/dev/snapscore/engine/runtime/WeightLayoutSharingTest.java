@@ -1,6 +1,5 @@
 package dev.snapscore.engine.runtime;
 
-import dev.snapscore.dnnl.Dnnl;
 import dev.snapscore.dnnl.DnnlEngine;
 import dev.snapscore.dnnl.MemoryDesc;
 import dev.snapscore.engine.format.LoadedModel;

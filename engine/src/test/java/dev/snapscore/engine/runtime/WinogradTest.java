@@ -13,7 +13,6 @@ import dev.snapscore.engine.spec.FlattenOrder;
 import dev.snapscore.engine.spec.InputShape;
 import dev.snapscore.engine.spec.Layer;
 import dev.snapscore.engine.spec.ModelSpec;
-import dev.snapscore.engine.spec.Tensor;
 import dev.snapscore.engine.spec.Window;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -22,7 +21,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -62,15 +60,7 @@ class WinogradTest {
         layers.add(new Layer.Dense("logits", 2 + random.nextInt(6), Activation.SOFTMAX));
         ModelSpec spec = InMemoryModels.spec(input, layers);
 
-        Map<String, float[]> values = new HashMap<>();
-        for (Tensor.ShapeRequirement r : spec.weightShapes()) {
-            long[] shape = r.shape();
-            int count = (int) Tensor.elementCount(shape);
-            double std = shape.length > 1 ? Math.sqrt(2.0 * shape[0] / count) : 0.1;
-            float[] v = new float[count];
-            for (int i = 0; i < count; i++) v[i] = (float) (random.nextGaussian() * std);
-            values.put(r.name(), v);
-        }
+        Map<String, float[]> values = InMemoryModels.randomWeights(spec, random);
         int n = 1 + random.nextInt(4);
         float[] x = new float[(int) (n * input.elements())];
         for (int i = 0; i < x.length; i++) x[i] = (float) random.nextGaussian();
