@@ -8,12 +8,12 @@ import java.nio.file.Path;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 
 /** The reference fixtures copied from ../shared/fixtures into test resources (see their README). */
-final class Fixtures {
+public final class Fixtures {
     private Fixtures() {
     }
 
     /** The two fixture models: conv widths 8..64 with an NCHW flatten, and 16..64 with an NHWC flatten. */
-    static final String[] MODELS = {"vgg-mini-nchw", "vgg-mini-nhwc"};
+    public static final String[] MODELS = {"vgg-mini-nchw", "vgg-mini-nhwc"};
 
     static Path root() {
         try {
@@ -23,7 +23,7 @@ final class Fixtures {
         }
     }
 
-    static Path model(String name) {
+    public static Path model(String name) {
         return root().resolve("models").resolve(name);
     }
 
@@ -31,11 +31,11 @@ final class Fixtures {
         return root().resolve("images").resolve(name);
     }
 
-    static float[] floats(Tensor t) {
+    public static float[] floats(Tensor t) {
         return t.data().toArray(JAVA_FLOAT_UNALIGNED);
     }
 
-    static double maxAbsDiff(float[] a, float[] b) {
+    public static double maxAbsDiff(float[] a, float[] b) {
         if (a.length != b.length) throw new AssertionError("lengths differ: " + a.length + " vs " + b.length);
         double max = 0;
         for (int i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
