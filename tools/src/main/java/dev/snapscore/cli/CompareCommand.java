@@ -52,7 +52,7 @@ final class CompareCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         int t = threads.count();
-        try (Model a = Model.load(modelA); Model b = Model.load(modelB, convolution.algorithm());
+        try (Model a = Model.load(modelA); Model b = Model.load(modelB, convolution.algorithm);
              Session sa = a.newSession(t); Session sb = b.newSession(t)) {
             if (!a.spec().input().equals(b.spec().input()) || !a.spec().labels().equals(b.spec().labels())) {
                 throw new IllegalArgumentException("the models differ in input shape or labels: " + a.spec().input()
@@ -82,7 +82,7 @@ final class CompareCommand implements Callable<Integer> {
                 }
                 double agreement = 100.0 * agree / n;
                 out.printf("A: %s (%s)%nB: %s (%s%s)%n", modelA, describe(a), modelB, describe(b),
-                        convolution.algorithm() == ConvolutionAlgorithm.WINOGRAD ? ", winograd convolutions" : "");
+                        convolution.algorithm == ConvolutionAlgorithm.WINOGRAD ? ", winograd convolutions" : "");
                 out.printf("inputs: %d from %s%n", n, inputs);
                 out.printf("top-1 agreement: %d of %d (%.2f%%)%n", agree, n, agreement);
                 out.printf("probabilities: max abs diff %.6f, mean abs diff %.6f%n", maxDiff, sumDiff / values);

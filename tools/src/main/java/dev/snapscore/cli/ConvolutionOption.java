@@ -3,20 +3,10 @@ package dev.snapscore.cli;
 import dev.snapscore.engine.ConvolutionAlgorithm;
 import picocli.CommandLine.Option;
 
-import java.util.Locale;
-
 /** {@code --convolution} for verbs that load a model: how its f32 3×3 convolutions run. */
 final class ConvolutionOption {
     @Option(names = "--convolution", paramLabel = "direct|winograd", defaultValue = "direct",
             description = {"How f32 3x3 convolutions run: direct (oneDNN's), or winograd (F(4,3) on the wide layers, "
-                    + "VGG16's conv3 to conv5: faster, logits within about 1e-5 of their size). Default: ${DEFAULT-VALUE}."})
-    String name;
-
-    ConvolutionAlgorithm algorithm() {
-        return switch (name.toLowerCase(Locale.ROOT)) {
-            case "direct" -> ConvolutionAlgorithm.DIRECT;
-            case "winograd" -> ConvolutionAlgorithm.WINOGRAD;
-            default -> throw new IllegalArgumentException("--convolution must be direct or winograd, got '" + name + "'");
-        };
-    }
+                    + "VGG16's conv3 to conv5: faster, logits within about 1e-5 of their size). Default: direct."})
+    ConvolutionAlgorithm algorithm;
 }

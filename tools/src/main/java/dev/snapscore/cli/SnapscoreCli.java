@@ -34,7 +34,8 @@ public final class SnapscoreCli implements Runnable {
     }
 
     static int run(PrintWriter out, PrintWriter err, String... args) {
-        CommandLine cli = new CommandLine(new SnapscoreCli()).setOut(out).setErr(err);
+        CommandLine cli = new CommandLine(new SnapscoreCli()).setOut(out).setErr(err)
+                .setCaseInsensitiveEnumValuesAllowed(true); // --convolution winograd
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             if (isUserError(ex)) {
                 commandLine.getErr().println("snapscore " + commandLine.getCommandName() + ": " + message(ex));

@@ -215,6 +215,12 @@ final class NetworkPlan implements AutoCloseable {
             }
         }
 
+        /** Whether {@code conv}, reading {@code channels} of the current activation's size, runs as Winograd. */
+        private boolean runsWinograd(Layer.Conv conv, long channels) {
+            boolean f32 = quantization == null || !quantization.layers().containsKey(conv.name());
+            return f32 && Winograd.applies(conv, channels, batch, currentDims[2], currentDims[3], winograd);
+        }
+
         /**
          * A 3×3 convolution as {@link Winograd} F(4, 3): five primitives from the (N, C, H, W) nchw activation
          * to the next one, through the two Winograd buffers.
@@ -225,15 +231,9 @@ final class NetworkPlan implements AutoCloseable {
          * <li>The multiplications: 36 matrix products by the transformed filters, (N·tiles, C) × (C, K).
          * <li>The output transform, a (16, 36) × (36, N·tiles·K) product, plus the bias, then the ReLU.
          * <li>A reorder of those (16, N·tiles, K) outputs, 4×4 blocks of the image, to (N, K, H, W) in
-         *     {@code outputTag} (nchw or nhwc).
+         *     {@code outputTag} (nchw or nhwc); a partial last block takes a second reorder, to crop.
          * </ol>
          */
-        /** Whether {@code conv}, reading {@code channels} of the current activation's size, runs as Winograd. */
-        private boolean runsWinograd(Layer.Conv conv, long channels) {
-            boolean f32 = quantization == null || !quantization.layers().containsKey(conv.name());
-            return f32 && Winograd.applies(conv, channels, batch, currentDims[2], currentDims[3], winograd);
-        }
-
         private void winogradConvolution(Layer.Conv conv, int outputTag) {
             Precision p = precision(conv.name());
             ensureLayout(MemoryDesc.of(currentDims, Dnnl.TAG_ABCD), p.src, conv.name());
@@ -254,7 +254,7 @@ final class NetworkPlan implements AutoCloseable {
                          transformed, new long[] {block, block}, new long[] {1, 1}, new long[] {paddedH + 1 - h, paddedW + 1 - w}, attr)) {
                 var kernels = weights.derived("winograd input kernels", null, kernelDims, Dnnl.TAG_ABCD,
                         pd.weightsDesc(), (none, arena) -> Winograd.inputKernels(arena));
-                winogradStep(name + " (winograd input)", pd, Dnnl.ARG_SRC, current, pd.srcDesc(), WINOGRAD_A,
+                step(name + " (winograd input)", pd, Dnnl.ARG_SRC, current, pd.srcDesc(), WINOGRAD_A,
                         List.of(new Constant(Dnnl.ARG_WEIGHTS, kernels)));
             }
 
@@ -273,7 +273,7 @@ final class NetworkPlan implements AutoCloseable {
                          filtersDesc -> PrimitiveDesc.matmul(engine, src, filtersDesc, null, dst, attr))) {
                 var filters = weights.derived(filtersKey, conv.weightName(), filterDims, Dnnl.TAG_ABC, pd.weightsDesc(),
                         (g, arena) -> Winograd.filters(g, (int) k, (int) c, arena));
-                winogradStep(name + " (winograd products)", pd, Dnnl.ARG_SRC, WINOGRAD_B, pd.srcDesc(), WINOGRAD_A,
+                step(name + " (winograd products)", pd, Dnnl.ARG_SRC, WINOGRAD_B, pd.srcDesc(), WINOGRAD_A,
                         List.of(new Constant(Dnnl.ARG_WEIGHTS, filters)));
             }
 
@@ -290,7 +290,7 @@ final class NetworkPlan implements AutoCloseable {
                         biasDims, Dnnl.TAG_AB, MemoryDesc.of(biasDims, Dnnl.TAG_AB),
                         (b, arena) -> Winograd.biasRow(b, (int) k, tiles, arena));
                 // The products are this step's "weights": the output transform is the fixed left operand.
-                winogradStep(name + " (winograd output)", pd, Dnnl.ARG_WEIGHTS, WINOGRAD_A, pd.weightsDesc(), WINOGRAD_B,
+                step(name + " (winograd output)", pd, Dnnl.ARG_WEIGHTS, WINOGRAD_A, pd.weightsDesc(), WINOGRAD_B,
                         List.of(new Constant(Dnnl.ARG_SRC, outputMatrix), new Constant(Dnnl.ARG_BIAS, biasRow)));
             }
 
@@ -324,13 +324,14 @@ final class NetworkPlan implements AutoCloseable {
             return inBlocks ? new long[] {s[0], s[1], block * s[2], s[2], block * s[3], s[3]} : s;
         }
 
-        /** A step of a Winograd convolution: {@code pd} reading {@code srcBuffer} as {@code srcArg}. */
-        private void winogradStep(String name, PrimitiveDesc pd, int srcArg, int srcBuffer, MemoryDesc srcDesc,
-                                  int dstBuffer, List<Constant> constants) {
+        /** Adds {@code pd} reading {@code srcBuffer} as {@code srcArg} and writing {@code dstBuffer}; returns its output's layout. */
+        private MemoryDesc step(String name, PrimitiveDesc pd, int srcArg, int srcBuffer, MemoryDesc srcDesc,
+                                int dstBuffer, List<Constant> constants) {
             MemoryDesc dstDesc = pd.dstDesc();
             steps.add(new Step(name, pd.createPrimitive(), srcArg, srcBuffer, srcDesc, dstBuffer, dstDesc, constants,
                     trackScratchpad(pd), pd.implementation()));
             grow(dstBuffer, dstDesc.byteSize());
+            return dstDesc;
         }
 
         /** A reorder between two views; the step takes ownership of both descriptors. */
@@ -571,12 +572,8 @@ final class NetworkPlan implements AutoCloseable {
 
         private void addStep(String name, PrimitiveDesc pd, List<Constant> constants, long[] dstDims, Encoding dstEncoding) {
             int dst = nextBuffer();
-            MemoryDesc dstDesc = pd.dstDesc();
-            steps.add(new Step(name, pd.createPrimitive(), current, pd.srcDesc(), dst, dstDesc, constants,
-                    trackScratchpad(pd), pd.implementation()));
-            maxActivation = Math.max(maxActivation, dstDesc.byteSize());
+            currentDesc = step(name, pd, Dnnl.ARG_SRC, current, pd.srcDesc(), dst, constants);
             current = dst;
-            currentDesc = dstDesc;
             currentDims = dstDims;
             currentEncoding = dstEncoding;
         }
