@@ -53,6 +53,7 @@ public final class Dnnl {
     public static final int CONVOLUTION_DIRECT = 1;
     static final int ELTWISE_RELU = 0x20;
     static final int POOLING_MAX = 0x1ff;
+    static final int POOLING_AVG_EXCLUDE_PADDING = 0x3ff;
     static final int SOFTMAX_ACCURATE = 0x30000;
 
     static final int ENGINE_CPU = 1;

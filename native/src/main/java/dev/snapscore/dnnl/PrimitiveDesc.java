@@ -33,9 +33,20 @@ public final class PrimitiveDesc extends NativeHandle {
     /** Forward-inference max pooling without dilation. */
     public static PrimitiveDesc maxPooling(DnnlEngine engine, MemoryDesc src, MemoryDesc dst, long[] strides,
                                            long[] kernel, long[] padBegin, long[] padEnd, PrimitiveAttr attr) {
+        return pooling(engine, Dnnl.POOLING_MAX, src, dst, strides, kernel, padBegin, padEnd, attr);
+    }
+
+    /** Forward-inference average pooling without dilation; padding is left out of each window's count. */
+    public static PrimitiveDesc averagePooling(DnnlEngine engine, MemoryDesc src, MemoryDesc dst, long[] strides,
+                                               long[] kernel, long[] padBegin, long[] padEnd, PrimitiveAttr attr) {
+        return pooling(engine, Dnnl.POOLING_AVG_EXCLUDE_PADDING, src, dst, strides, kernel, padBegin, padEnd, attr);
+    }
+
+    private static PrimitiveDesc pooling(DnnlEngine engine, int algorithm, MemoryDesc src, MemoryDesc dst, long[] strides,
+                                         long[] kernel, long[] padBegin, long[] padEnd, PrimitiveAttr attr) {
         return new PrimitiveDesc(create("dnnl_pooling_forward_primitive_desc_create", (out, tmp) ->
                 (int) Dnnl.pooling_forward_primitive_desc_create.invokeExact(out, engine.handle(),
-                        Dnnl.FORWARD_INFERENCE, Dnnl.POOLING_MAX, src.handle(), dst.handle(),
+                        Dnnl.FORWARD_INFERENCE, algorithm, src.handle(), dst.handle(),
                         dims(tmp, strides), dims(tmp, kernel), dims(tmp, new long[kernel.length]),
                         dims(tmp, padBegin), dims(tmp, padEnd), attr.handle())));
     }

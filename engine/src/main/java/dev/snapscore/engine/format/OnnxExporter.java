@@ -16,6 +16,7 @@ import dev.snapscore.engine.format.onnx.OnnxProtos.ValueInfoProto;
 import dev.snapscore.engine.spec.Activation;
 import dev.snapscore.engine.spec.ElementType;
 import dev.snapscore.engine.spec.FlattenOrder;
+import dev.snapscore.engine.spec.InputLayout;
 import dev.snapscore.engine.spec.Layer;
 import dev.snapscore.engine.spec.ModelSpec;
 import dev.snapscore.engine.spec.Quantization;
@@ -71,9 +72,18 @@ public final class OnnxExporter {
                     + "(protobuf's 2 GB limit)");
         }
         GraphProto.Builder graph = GraphProto.newBuilder().setName(spec.name());
-        graph.addInput(valueInfo("input", "batch", spec.input().channels(), spec.input().height(), spec.input().width()));
+        var in = spec.input();
+        String current = "input";
+        if (in.layout() == InputLayout.NHWC) {
+            // tf2onnx's shape: a channels-last input, transposed to NCHW before the first convolution.
+            graph.addInput(valueInfo("input", "batch", in.height(), in.width(), in.channels()));
+            graph.addNode(node("Transpose", "to_nchw", "nchw", current).addAttribute(ints("perm", 0, 3, 1, 2)));
+            current = "nchw";
+        } else {
+            graph.addInput(valueInfo("input", "batch", in.channels(), in.height(), in.width()));
+        }
         Quantization q = spec.quantization();
-        String current = q == null ? "input" : qdq(graph, "input", q.input());
+        if (q != null) current = qdq(graph, current, q.input());
         Quantization.Encoding encoding = q == null ? Quantization.Encoding.F32 : q.input();
         Layer.Dense last = null;
         for (Layer l : spec.layers()) if (l instanceof Layer.Dense d) last = d;
@@ -96,6 +106,11 @@ public final class OnnxExporter {
                 case Layer.MaxPool p -> {
                     String out = "pool" + n++;
                     graph.addNode(node("MaxPool", out, out, current).addAllAttribute(windowAttributes(p.window(), false)));
+                    current = qdq(graph, out, encoding);
+                }
+                case Layer.GlobalAveragePool g -> {
+                    String out = "gap" + n++;
+                    graph.addNode(node("GlobalAveragePool", out, out, current));
                     current = qdq(graph, out, encoding);
                 }
                 case Layer.Flatten f -> {

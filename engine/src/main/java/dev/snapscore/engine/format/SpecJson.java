@@ -10,6 +10,7 @@ import dev.snapscore.engine.ModelFormatException;
 import dev.snapscore.engine.spec.Activation;
 import dev.snapscore.engine.spec.ElementType;
 import dev.snapscore.engine.spec.FlattenOrder;
+import dev.snapscore.engine.spec.InputLayout;
 import dev.snapscore.engine.spec.InputShape;
 import dev.snapscore.engine.spec.Layer;
 import dev.snapscore.engine.spec.ModelSpec;
@@ -64,7 +65,7 @@ public final class SpecJson {
         String name = root.path("name").asText("model");
         JsonNode in = required(root, "input", "spec");
         InputShape input = new InputShape(integer(in, "channels", "input"), integer(in, "height", "input"),
-                integer(in, "width", "input"));
+                integer(in, "width", "input"), inputLayout(in.path("layout").asText("NCHW")));
         Preprocess preprocess = Preprocess.CAFFE;
         JsonNode pre = root.get("preprocess");
         if (pre != null) {
@@ -72,8 +73,15 @@ public final class SpecJson {
             if (!mean.isArray() || mean.size() != 3) throw new ModelFormatException("preprocess.mean must be 3 numbers, got " + mean);
             float[] m = new float[3];
             for (int i = 0; i < 3; i++) m[i] = (float) number(mean.get(i), "preprocess.mean[" + i + "]");
-            preprocess = new Preprocess(pre.path("channel_order").asText("BGR").toUpperCase(Locale.ROOT), m,
-                    pre.has("scale") ? (float) number(pre.get("scale"), "preprocess.scale") : 1.0f);
+            float[] s = {1, 1, 1};
+            JsonNode scale = pre.get("scale");
+            if (scale != null && scale.isArray()) {
+                if (scale.size() != 3) throw new ModelFormatException("preprocess.scale must be a number or 3 numbers, got " + scale);
+                for (int i = 0; i < 3; i++) s[i] = (float) number(scale.get(i), "preprocess.scale[" + i + "]");
+            } else if (scale != null) {
+                s[0] = s[1] = s[2] = (float) number(scale, "preprocess.scale");
+            }
+            preprocess = new Preprocess(pre.path("channel_order").asText("BGR").toUpperCase(Locale.ROOT), m, s);
         }
         JsonNode layersNode = required(root, "layers", "spec");
         if (!layersNode.isArray()) throw new ModelFormatException("layers must be an array");
@@ -126,12 +134,13 @@ public final class SpecJson {
             case "conv" -> new Layer.Conv(required(node, "name", where).asText(), integer(node, "out", where),
                     window(node, where, true), activation(node, where));
             case "maxpool" -> new Layer.MaxPool(window(node, where, false));
+            case "global_avgpool" -> new Layer.GlobalAveragePool();
             case "flatten" -> new Layer.Flatten(flattenOrder(node.path("order").asText("NCHW"), where));
             case "dense" -> new Layer.Dense(required(node, "name", where).asText(), integer(node, "out", where),
                     activation(node, where));
             case "dropout" -> new Layer.Dropout((float) node.path("rate").asDouble(0));
             default -> throw new ModelFormatException(where + ": unknown layer type '" + type
-                    + "'; snapscore knows conv, maxpool, flatten, dense, dropout");
+                    + "'; snapscore knows conv, maxpool, global_avgpool, flatten, dense, dropout");
         };
     }
 
@@ -164,6 +173,14 @@ public final class SpecJson {
             case "none", "linear" -> Activation.NONE;
             case "softmax" -> Activation.SOFTMAX;
             default -> throw new ModelFormatException(where + ": unknown activation '" + a + "'; use relu, none or softmax");
+        };
+    }
+
+    private static InputLayout inputLayout(String layout) {
+        return switch (layout.toUpperCase(Locale.ROOT)) {
+            case "NCHW" -> InputLayout.NCHW;
+            case "NHWC" -> InputLayout.NHWC;
+            default -> throw new ModelFormatException("input.layout must be NCHW or NHWC, got '" + layout + "'");
         };
     }
 
@@ -200,11 +217,14 @@ public final class SpecJson {
         root.put("name", spec.name());
         ObjectNode in = root.putObject("input");
         in.put("channels", spec.input().channels()).put("height", spec.input().height()).put("width", spec.input().width());
+        if (spec.input().layout() != InputLayout.NCHW) in.put("layout", spec.input().layout().name());
         ObjectNode pre = root.putObject("preprocess");
         pre.put("channel_order", spec.preprocess().channelOrder());
         ArrayNode mean = pre.putArray("mean");
         for (float m : spec.preprocess().mean()) mean.add((double) m);
-        pre.put("scale", (double) spec.preprocess().scale());
+        float[] scale = spec.preprocess().scale();
+        if (spec.preprocess().uniformScale()) pre.put("scale", (double) scale[0]);
+        else pre.putArray("scale").add((double) scale[0]).add((double) scale[1]).add((double) scale[2]);
         ArrayNode layers = root.putArray("layers");
         for (Layer layer : spec.layers()) {
             ObjectNode l = layers.addObject();
@@ -218,6 +238,7 @@ public final class SpecJson {
                     l.put("type", "maxpool");
                     putWindow(l, p.window());
                 }
+                case Layer.GlobalAveragePool g -> l.put("type", "global_avgpool");
                 case Layer.Flatten f -> l.put("type", "flatten").put("order", f.order().name());
                 case Layer.Dense d -> l.put("type", "dense").put("name", d.name()).put("out", d.out())
                         .put("activation", d.activation().name().toLowerCase(Locale.ROOT));

@@ -9,6 +9,7 @@ import dev.snapscore.dnnl.PrimitiveAttr;
 import dev.snapscore.dnnl.PrimitiveDesc;
 import dev.snapscore.engine.spec.Activation;
 import dev.snapscore.engine.spec.FlattenOrder;
+import dev.snapscore.engine.spec.InputLayout;
 import dev.snapscore.engine.spec.Layer;
 import dev.snapscore.engine.spec.ModelSpec;
 import dev.snapscore.engine.spec.Quantization;
@@ -61,7 +62,7 @@ final class NetworkPlan implements AutoCloseable {
 
     final int batch;
     final List<Step> steps;
-    final MemoryDesc inputDesc;   // (N, C, H, W) nchw, as callers pass it
+    final MemoryDesc inputDesc;   // (N, C, H, W) in the spec's input layout (nchw or nhwc), as callers pass it
     final MemoryDesc logitsDesc;  // (N, classes) nc
     final MemoryDesc probsDesc;   // (N, classes) nc
     final long pingPongBytes;     // size of each ping-pong buffer: the largest activation
@@ -149,7 +150,7 @@ final class NetworkPlan implements AutoCloseable {
         NetworkPlan compile() {
             var in = spec.input();
             currentDims = new long[] {batch, in.channels(), in.height(), in.width()};
-            MemoryDesc inputDesc = MemoryDesc.of(currentDims, Dnnl.TAG_ABCD);
+            MemoryDesc inputDesc = MemoryDesc.of(currentDims, in.layout() == InputLayout.NHWC ? Dnnl.TAG_ACDB : Dnnl.TAG_ABCD);
             MemoryDesc logitsDesc = null, probsDesc = null;
             try {
                 currentDesc = inputDesc;
@@ -160,6 +161,7 @@ final class NetworkPlan implements AutoCloseable {
                     switch (layers.get(i)) {
                         case Layer.Conv conv -> convolution(conv, next);
                         case Layer.MaxPool pool -> maxPool(pool);
+                        case Layer.GlobalAveragePool g -> globalAveragePool();
                         case Layer.Flatten f -> flatten = f.order();
                         case Layer.Dense dense when decompress.containsKey(dense.weightName()) ->
                                 decompressingMatmul(dense, dense == last);
@@ -444,6 +446,18 @@ final class NetworkPlan implements AutoCloseable {
                          new long[] {w.strideH(), w.strideW()}, new long[] {w.kernelH(), w.kernelW()},
                          new long[] {w.padTop(), w.padLeft()}, new long[] {w.padBottom(), w.padRight()}, attr)) {
                 addStep("maxpool", pd, List.of(), dstDims, currentEncoding);
+            }
+        }
+
+        /** One average over each whole plane; like max pooling, it keeps an integer activation's encoding. */
+        private void globalAveragePool() {
+            long[] dstDims = {batch, currentDims[1], 1, 1};
+            long[] kernel = {currentDims[2], currentDims[3]};
+            try (MemoryDesc dstAny = MemoryDesc.of(dstDims, DataTypes.of(currentEncoding.type()), Dnnl.TAG_ANY);
+                 PrimitiveAttr attr = PrimitiveAttr.create(false);
+                 PrimitiveDesc pd = PrimitiveDesc.averagePooling(engine, currentDesc, dstAny, kernel, kernel,
+                         new long[] {0, 0}, new long[] {0, 0}, attr)) {
+                addStep("global_avgpool", pd, List.of(), dstDims, currentEncoding);
             }
         }
 

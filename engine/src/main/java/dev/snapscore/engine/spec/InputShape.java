@@ -1,11 +1,19 @@
 package dev.snapscore.engine.spec;
 
-/** The network's input for one image: (channels, height, width). */
-public record InputShape(int channels, int height, int width) {
+import java.util.Objects;
+
+/** The network's input for one image: (channels, height, width), stored in {@code layout}. */
+public record InputShape(int channels, int height, int width, InputLayout layout) {
     public InputShape {
         if (channels < 1 || height < 1 || width < 1) {
             throw new IllegalArgumentException("input shape must be positive, got " + channels + "x" + height + "x" + width);
         }
+        Objects.requireNonNull(layout, "layout");
+    }
+
+    /** An NCHW input. */
+    public InputShape(int channels, int height, int width) {
+        this(channels, height, width, InputLayout.NCHW);
     }
 
     /** Floats per image. */

@@ -33,6 +33,13 @@ public sealed interface Layer {
         }
     }
 
+    /**
+     * Average over each channel's whole plane: (C, H, W) to (C, 1, 1). Keras' GlobalAveragePooling2D, ONNX's
+     * GlobalAveragePool (or ReduceMean over H and W); a flatten follows it.
+     */
+    record GlobalAveragePool() implements Layer {
+    }
+
     /** (C, H, W) to a vector, in the given order. */
     record Flatten(FlattenOrder order) implements Layer {
         public Flatten {

@@ -81,6 +81,11 @@ public record ModelSpec(String name, InputShape input, Preprocess preprocess, Li
                     w = pool.window().outWidth((int) w);
                     shapes.add(new long[] {c, h, w});
                 }
+                case Layer.GlobalAveragePool g -> {
+                    h = 1;
+                    w = 1;
+                    shapes.add(new long[] {c, h, w});
+                }
                 case Layer.Flatten f -> {
                     features = c * h * w;
                     shapes.add(new long[] {features});
@@ -116,6 +121,10 @@ public record ModelSpec(String name, InputShape input, Preprocess preprocess, Li
                 case Layer.MaxPool pool -> {
                     h = pool.window().outHeight((int) h);
                     w = pool.window().outWidth((int) w);
+                }
+                case Layer.GlobalAveragePool g -> {
+                    h = 1;
+                    w = 1;
                 }
                 case Layer.Flatten f -> features = c * h * w;
                 case Layer.Dense d -> {
@@ -218,6 +227,9 @@ public record ModelSpec(String name, InputShape input, Preprocess preprocess, Li
                 }
                 case Layer.MaxPool p -> {
                     if (flattenAt >= 0) throw new ModelFormatException("maxpool (layer " + i + ") comes after the flatten");
+                }
+                case Layer.GlobalAveragePool g -> {
+                    if (flattenAt >= 0) throw new ModelFormatException("global average pool (layer " + i + ") comes after the flatten");
                 }
                 case Layer.Dense d -> {
                     if (flattenAt < 0) throw new ModelFormatException("dense " + d.name() + " (layer " + i + ") comes before any flatten");

@@ -60,6 +60,7 @@ class OnnxImporterTest {
                 String shape = layers.stream().map(l -> switch (l) {
                     case Layer.Conv c -> c.window().equals(Window.square(3, 1, 1)) && c.activation() == Activation.RELU ? "c" : "?";
                     case Layer.MaxPool p -> p.window().equals(Window.square(2, 2, 0)) ? "p" : "?";
+                    case Layer.GlobalAveragePool g -> "g";
                     case Layer.Flatten f -> "f";
                     case Layer.Dense d -> d.activation() == Activation.RELU ? "d" : d.activation() == Activation.SOFTMAX ? "s" : "?";
                     case Layer.Dropout d -> "";

@@ -3,6 +3,7 @@ package dev.snapscore.engine.reference;
 import dev.snapscore.engine.spec.Activation;
 import dev.snapscore.engine.spec.ElementType;
 import dev.snapscore.engine.spec.FlattenOrder;
+import dev.snapscore.engine.spec.InputLayout;
 import dev.snapscore.engine.spec.Layer;
 import dev.snapscore.engine.spec.ModelSpec;
 import dev.snapscore.engine.spec.Quantization;
@@ -111,8 +112,9 @@ public final class ReferenceNetwork {
      */
     public static float[] logits(ModelSpec spec, Weights weights, float[] input, int n) {
         Quantization q = spec.quantization();
-        float[] x = q == null ? input : fakeQuantise(input.clone(), q.input());
         int c = spec.input().channels(), h = spec.input().height(), w = spec.input().width(), features = -1;
+        float[] x = spec.input().layout() == InputLayout.NHWC ? toPlanar(input, n, c, h, w) : input;
+        if (q != null) x = fakeQuantise(x == input ? input.clone() : x, q.input());
         for (Layer layer : spec.layers()) {
             switch (layer) {
                 case Layer.Conv conv -> {
@@ -129,6 +131,11 @@ public final class ReferenceNetwork {
                     h = pool.window().outHeight(h);
                     w = pool.window().outWidth(w);
                 }
+                case Layer.GlobalAveragePool g -> {
+                    x = globalAveragePool(x, n, c, h, w);
+                    h = 1;
+                    w = 1;
+                }
                 case Layer.Flatten f -> {
                     x = flatten(x, n, c, h, w, f.order());
                     features = c * h * w;
@@ -144,6 +151,27 @@ public final class ReferenceNetwork {
             }
         }
         return x;
+    }
+
+    /** (n, h, w, c) interleaved to (n, c, h, w) planes. */
+    private static float[] toPlanar(float[] x, int n, int c, int h, int w) {
+        float[] y = new float[x.length];
+        for (int b = 0; b < n; b++) {
+            for (int ch = 0; ch < c; ch++) {
+                for (int i = 0; i < h * w; i++) y[(b * c + ch) * h * w + i] = x[(b * h * w + i) * c + ch];
+            }
+        }
+        return y;
+    }
+
+    private static float[] globalAveragePool(float[] x, int n, int c, int h, int w) {
+        float[] y = new float[n * c];
+        for (int p = 0; p < n * c; p++) {
+            double sum = 0;
+            for (int i = 0; i < h * w; i++) sum += x[p * h * w + i];
+            y[p] = (float) (sum / (h * w));
+        }
+        return y;
     }
 
     /** A layer's weights as f32: as stored, or s8 levels times their output channel's scale. */
