@@ -202,7 +202,7 @@ public final class LoadProbe {
             Preprocessor preprocessor = new Preprocessor(spec.input(), spec.preprocess());
             ImageDecoder decoder = ImageDecoder.withDefaults();
             long imageBytes = spec.input().elements() * Float.BYTES;
-            long[] shape = {batch, spec.input().channels(), spec.input().height(), spec.input().width()};
+            long[] shape = spec.input().dims(batch);
             int window = 2 * batch + 2 * workers; // photos in flight, as in BatchScorer
             int scored = 0;
             ExecutorService pool = Executors.newFixedThreadPool(workers);

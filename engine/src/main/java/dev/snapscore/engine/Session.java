@@ -40,7 +40,8 @@ public final class Session implements AutoCloseable {
     /**
      * Runs {@code n} preprocessed images.
      *
-     * @param input (n, C, H, W) f32 in NCHW order, C, H, W from the model's spec; native or heap
+     * @param input (n, C, H, W) f32 in the spec's input layout (NCHW, or NHWC: (n, H, W, C)), sizes from the
+     *              model's spec; native or heap
      * @throws IllegalArgumentException if {@code n} is out of range or {@code input} is too small
      * @throws IllegalStateException    if the session or model is closed
      */

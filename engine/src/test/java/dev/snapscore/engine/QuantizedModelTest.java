@@ -16,6 +16,7 @@ import dev.snapscore.engine.runtime.DenseInF32;
 import dev.snapscore.engine.runtime.TestRuns;
 import dev.snapscore.engine.spec.ElementType;
 import dev.snapscore.engine.spec.FlattenOrder;
+import dev.snapscore.engine.spec.InputLayout;
 import dev.snapscore.engine.spec.Layer;
 import dev.snapscore.engine.spec.ModelSpec;
 import dev.snapscore.engine.spec.Quantization;
@@ -24,6 +25,7 @@ import dev.snapscore.engine.spec.Weights;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
@@ -34,6 +36,7 @@ import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -52,14 +55,18 @@ class QuantizedModelTest {
      * The whole int8 plan (input quantisation, u8 convolutions with per-channel weight scales and
      * requantised outputs, integer max-pools, int8 dense layers, f32 logits) against the same network
      * simulated in Java: s8 weights × scales, every activation rounded to its levels. Only rounding ties
-     * and summation order differ, so the logits agree to a small fraction of their spread. The simulation
+     * and summation order differ: an image's logits agree to 1e-4 of their spread, unless a value near a
+     * rounding boundary fell the other way (one image in six does on the Keras model, by 2%), so all but one
+     * image must agree that closely and every one within 3%. The simulation
      * runs what oneDNN runs on this CPU ({@link #whatOneDnnRuns}); {@code adapted} runs the model a CPU
-     * without VNNI gets on every CPU, so both forms are checked wherever this runs.
+     * without VNNI gets on every CPU, so both forms are checked wherever this runs. {@code keras} takes the
+     * Keras transfer-learning shape: an NHWC input and a global average pool (of u8 values, into u8) before the head.
      */
-    @ParameterizedTest
-    @ValueSource(booleans = {false, true})
-    void int8PlanMatchesAJavaSimulationOfTheQuantisedNetwork(boolean adapted) {
-        var config = new ModelGenerator.Config("vgg16", 1.0 / 16, List.of(24, 16), 5, FlattenOrder.NHWC, 3, 32);
+    @ParameterizedTest(name = "adapted {0}, keras {1}")
+    @CsvSource({"false, false", "true, false", "false, true", "true, true"})
+    void int8PlanMatchesAJavaSimulationOfTheQuantisedNetwork(boolean adapted, boolean keras) {
+        var config = keras ? keras(1.0 / 16, List.of(24, 16), 5, 3)
+                : new ModelGenerator.Config("vgg16", 1.0 / 16, List.of(24, 16), 5, FlattenOrder.NHWC, 3, 32);
         int n = 6;
         try (LoadedModel f32 = ModelGenerator.generate(config);
              Arena arena = Arena.ofConfined()) {
@@ -82,11 +89,28 @@ class QuantizedModelTest {
                     double spread = 0;
                     for (float v : want) spread = Math.max(spread, Math.abs(v));
                     double diff = Fixtures.maxAbsDiff(got, want);
-                    assertTrue(diff <= 0.02 * spread, "int8 logits differ from the simulation by " + diff + " (spread " + spread + ")");
+                    int classes = f32.spec().classes();
+                    List<Double> perImage = new ArrayList<>();
+                    for (int i = 0; i < n; i++) {
+                        perImage.add(Fixtures.maxAbsDiff(Arrays.copyOfRange(got, i * classes, (i + 1) * classes),
+                                Arrays.copyOfRange(want, i * classes, (i + 1) * classes)));
+                    }
+                    System.out.printf("int8 (adapted %s, keras %s) vs its Java simulation: max abs diff %.3g at logit scale %.3g, per image %s%n",
+                            adapted, keras, diff, spread, perImage);
+                    assertTrue(diff <= 0.03 * spread, "int8 logits differ from the simulation by " + diff + " (spread " + spread + ")");
+                    double close = 1e-4 * spread;
+                    assertTrue(perImage.stream().filter(d -> d <= close).count() >= n - 1,
+                            "more than one image differs from the simulation: " + perImage + " (spread " + spread + ")");
                     assertTrue(spread > 0, "the network must produce non-zero logits");
                 }
             }
         }
+    }
+
+    /** VGG16 as Keras' transfer learning builds it: NHWC input, all five pools, a global average pool (over 2×2 at 64×64), a dense head. */
+    private static ModelGenerator.Config keras(double width, List<Integer> head, int classes, long seed) {
+        return new ModelGenerator.Config("vgg16", width, head, classes, FlattenOrder.NHWC, seed, 64,
+                ModelGenerator.Pool.GAP, InputLayout.NHWC);
     }
 
     /**
@@ -185,11 +209,14 @@ class QuantizedModelTest {
     /**
      * The int8 model exported in ONNX's QDQ form and run by ONNX Runtime (its own int8 kernels, an
      * independent implementation): same top-1 on every input, logits within 5% of their spread (the two
-     * round and requantise differently, e.g. ONNX Runtime's int32 bias).
+     * round and requantise differently, e.g. ONNX Runtime's int32 bias). {@code keras}: an NHWC input and a
+     * global average pool, exported as [N, H, W, C] + Transpose and a QDQ-wrapped GlobalAveragePool.
      */
-    @Test
-    void qdqExportRunsOnOnnxRuntimeLikeTheEngine(@TempDir Path dir) throws Exception {
-        var config = new ModelGenerator.Config("vgg16", 1.0 / 8, List.of(32, 16), 6, FlattenOrder.NCHW, 9, 64);
+    @ParameterizedTest(name = "keras {0}")
+    @ValueSource(booleans = {false, true})
+    void qdqExportRunsOnOnnxRuntimeLikeTheEngine(boolean keras, @TempDir Path dir) throws Exception {
+        var config = keras ? keras(1.0 / 8, List.of(32, 16), 6, 9)
+                : new ModelGenerator.Config("vgg16", 1.0 / 8, List.of(32, 16), 6, FlattenOrder.NCHW, 9, 64);
         int n = 8;
         try (LoadedModel f32 = ModelGenerator.generate(config); Arena arena = Arena.ofConfined()) {
             long perImage = f32.spec().input().elements();
@@ -207,7 +234,7 @@ class QuantizedModelTest {
             float[][] ortLogits;
             var env = OrtEnvironment.getEnvironment();
             try (var options = new OrtSession.SessionOptions(); var ort = env.createSession(onnx.toString(), options);
-                 var tensor = OnnxTensor.createTensor(env, FloatBuffer.wrap(heldOut), new long[] {n, 3, 64, 64});
+                 var tensor = OnnxTensor.createTensor(env, FloatBuffer.wrap(heldOut), f32.spec().input().dims(n));
                  var result = ort.run(Map.of("input", tensor))) {
                 ortLogits = (float[][]) result.get("logits").orElseThrow().getValue();
             }
@@ -219,7 +246,60 @@ class QuantizedModelTest {
                     for (float v : ortLogits[i]) spread = Math.max(spread, Math.abs(v));
                     double diff = Fixtures.maxAbsDiff(r.logits(i), ortLogits[i]);
                     assertEquals(argmax(ortLogits[i]), r.argmax(i), "top-1 of input " + i);
+                    System.out.printf("int8 QDQ (keras %s) input %d vs ONNX Runtime: max abs diff %.3g at logit scale %.3g%n",
+                            keras, i, diff, spread);
                     assertTrue(diff <= 0.05 * spread, "input " + i + ": logits differ by " + diff + " (spread " + spread + ")");
+                }
+            }
+        }
+    }
+
+    /**
+     * Calibration inputs come in the model's layout: for an NHWC model, photos are preprocessed interleaved
+     * (the NCHW twin's planes, transposed), an (n, H, W, C) tensor file is taken as it is, and an (n, C, H, W)
+     * one is skipped with the shape the model wants. The int8 model calibrated on them gives the f32
+     * model's probabilities within 0.1 on those inputs.
+     */
+    @Test
+    void calibrationFillsTheModelsInputLayout(@TempDir Path dir) throws IOException {
+        try (LoadedModel nhwc = ModelGenerator.generate(keras(1.0 / 16, List.of(16), 3, 2));
+             LoadedModel nchw = ModelGenerator.generate(new ModelGenerator.Config("vgg16", 1.0 / 16, List.of(16), 3,
+                     FlattenOrder.NHWC, 2, 64, ModelGenerator.Pool.GAP, InputLayout.NCHW));
+             Arena arena = Arena.ofConfined()) {
+            long perImage = nhwc.spec().input().elements();
+            MemorySegment tensors = TestRuns.images(arena, perImage, 2, 6);
+            Safetensors.write(dir.resolve("a-nhwc.safetensors"), List.of(new Tensor("input", new long[] {2, 64, 64, 3}, tensors)));
+            Safetensors.write(dir.resolve("b-nchw.safetensors"), List.of(new Tensor("input", new long[] {2, 3, 64, 64}, tensors)));
+            for (String photo : List.of("chelsea.png", "coffee.png")) Files.copy(Fixtures.image(photo), dir.resolve(photo));
+            List<String> skipped = new ArrayList<>(), twinSkipped = new ArrayList<>();
+            try (InputSet set = InputSet.read(dir, nhwc.spec(), 100, skipped::add);
+                 InputSet twin = InputSet.read(dir, nchw.spec(), 100, twinSkipped::add)) {
+                assertEquals(4, set.count(), "two tensor rows and two photos");
+                assertEquals(1, skipped.size(), skipped.toString());
+                assertTrue(skipped.getFirst().contains("b-nchw.safetensors") && skipped.getFirst().contains("(n, 64, 64, 3)"), skipped.getFirst());
+                assertTrue(twinSkipped.size() == 1 && twinSkipped.getFirst().contains("a-nhwc.safetensors"), twinSkipped.toString());
+                assertEquals(-1, set.slice(0, 2).mismatch(tensors), "the NHWC tensor rows as they are");
+                float[] interleaved = set.slice(2, 2).toArray(JAVA_FLOAT), planar = twin.slice(2, 2).toArray(JAVA_FLOAT);
+                double diff = 0;
+                for (int i = 0; i < 2; i++)
+                    for (int c = 0; c < 3; c++)
+                        for (int p = 0; p < 64 * 64; p++) {
+                            diff = Math.max(diff, Math.abs(interleaved[(i * 64 * 64 + p) * 3 + c] - planar[(i * 3 + c) * 64 * 64 + p]));
+                        }
+                assertTrue(diff <= 1e-5, "calibration photos: NHWC vs NCHW transposed differ by " + diff);
+
+                try (LoadedModel int8 = Quantizer.quantize(nhwc, set, MAX, line -> { })) {
+                    assertEquals(InputLayout.NHWC, int8.spec().input().layout());
+                    assertTrue(int8.spec().layers().contains(new Layer.GlobalAveragePool()));
+                    try (Model f = Model.of(new LoadedModel(nhwc.spec(), new Weights(Arena.ofShared(), nhwc.weights().tensors())));
+                         Model q = Model.of(new LoadedModel(int8.spec(), new Weights(Arena.ofShared(), int8.weights().tensors())));
+                         Session fs = f.newSession(2); Session qs = q.newSession(2)) {
+                        Result want = fs.run(set.slice(0, 4), 4), got = qs.run(set.slice(0, 4), 4);
+                        for (int i = 0; i < 4; i++) {
+                            assertTrue(Fixtures.maxAbsDiff(want.probabilities(i), got.probabilities(i)) < 0.1,
+                                    "probabilities of input " + i + " differ by " + Fixtures.maxAbsDiff(want.probabilities(i), got.probabilities(i)));
+                        }
+                    }
                 }
             }
         }

@@ -110,7 +110,7 @@ public final class ExecutorEngine {
         }
     }
 
-    /** A session and its batch buffer ((batch, C, H, W) f32), used by one task at a time. */
+    /** A session and its batch buffer ((batch, C, H, W) f32 in the spec's input layout), used by one task at a time. */
     private record Slot(Session session, Arena arena, MemorySegment buffer) {
     }
 
@@ -129,7 +129,7 @@ public final class ExecutorEngine {
             return slot.session();
         }
 
-        /** (batch, C, H, W) f32, native. */
+        /** (batch, C, H, W) f32 in the spec's input layout, native. */
         MemorySegment buffer() {
             return slot.buffer();
         }

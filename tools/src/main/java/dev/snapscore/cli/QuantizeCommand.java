@@ -25,7 +25,7 @@ final class QuantizeCommand implements Callable<Integer> {
     Path model;
 
     @Option(names = "--calibration", required = true, paramLabel = "DIR",
-            description = "Photos (jpg, png, ...) and/or .safetensors files holding an 'input' tensor (n, C, H, W) of preprocessed images.")
+            description = "Photos (jpg, png, ...) and/or .safetensors files holding an 'input' tensor (n, C, H, W), or (n, H, W, C) for an NHWC-input model, of preprocessed images.")
     Path calibration;
 
     @Parameters(index = "0", paramLabel = "OUTDIR", description = "Directory to write; created if missing.")

@@ -30,7 +30,7 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--reference", required = true, description = "Safetensors file holding the input and expected output.")
     Path reference;
 
-    @Option(names = "--input", defaultValue = "input", description = "Input tensor name, (N, C, H, W). Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--input", defaultValue = "input", description = "Input tensor name, (N, C, H, W), or (N, H, W, C) for an NHWC-input model. Default: ${DEFAULT-VALUE}.")
     String inputName;
 
     @Option(names = "--output", defaultValue = "logits",
@@ -70,7 +70,7 @@ final class VerifyCommand implements Callable<Integer> {
                         + ", '" + outputName + "' is " + expected.type());
             }
             long n = input.dim(0);
-            long[] wantIn = {n, shape.channels(), shape.height(), shape.width()};
+            long[] wantIn = shape.dims(n); // in the model's input layout
             if (!Arrays.equals(input.shape(), wantIn)) {
                 throw new IllegalArgumentException("reference input '" + inputName + "' has shape "
                         + Arrays.toString(input.shape()) + "; the model takes " + Arrays.toString(wantIn));

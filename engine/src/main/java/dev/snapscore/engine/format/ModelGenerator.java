@@ -2,6 +2,7 @@ package dev.snapscore.engine.format;
 
 import dev.snapscore.engine.spec.Activation;
 import dev.snapscore.engine.spec.FlattenOrder;
+import dev.snapscore.engine.spec.InputLayout;
 import dev.snapscore.engine.spec.InputShape;
 import dev.snapscore.engine.spec.Layer;
 import dev.snapscore.engine.spec.ModelSpec;
@@ -16,6 +17,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.SplittableRandom;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
@@ -31,13 +33,32 @@ public final class ModelGenerator {
     private ModelGenerator() {
     }
 
+    /** What joins the conv base to the dense head. */
+    public enum Pool {
+        /** The last max-pool's map flattened whole (VGG16's own head: 7×7×512 inputs to the first dense layer). */
+        NONE,
+        /**
+         * A global average pool first, so the head reads one value per channel: Keras' transfer-learning
+         * pattern, {@code VGG16(include_top=False)} (all five max-pools kept) + GlobalAveragePooling2D + Dense.
+         */
+        GAP
+    }
+
     /**
      * @param widthMultiplier scales every conv width (1.0 = VGG16), each at least 1
      * @param head            hidden dense widths (ReLU, dropout 0.5 after each), before the output layer
      * @param inputSize       input height and width (224 for VGG16; must survive 5 halvings)
+     * @param pool            what joins the conv base to the head
+     * @param layout          the input's layout: NCHW (PyTorch) or NHWC (Keras)
      */
     public record Config(String arch, double widthMultiplier, List<Integer> head, int classes, FlattenOrder flatten,
-                         long seed, int inputSize) {
+                         long seed, int inputSize, Pool pool, InputLayout layout) {
+        /** VGG16's own head (no global pool), NCHW input. */
+        public Config(String arch, double widthMultiplier, List<Integer> head, int classes, FlattenOrder flatten,
+                      long seed, int inputSize) {
+            this(arch, widthMultiplier, head, classes, flatten, seed, inputSize, Pool.NONE, InputLayout.NCHW);
+        }
+
         public Config {
             if (!"vgg16".equals(arch)) throw new IllegalArgumentException("unknown arch '" + arch + "'; snapscore generates vgg16");
             if (!(widthMultiplier > 0) || widthMultiplier > 16) {
@@ -47,6 +68,8 @@ public final class ModelGenerator {
             for (int w : head) if (w < 1) throw new IllegalArgumentException("head widths must be >= 1, got " + head);
             if (classes < 1) throw new IllegalArgumentException("classes must be >= 1, got " + classes);
             if (inputSize < 32) throw new IllegalArgumentException("input size must be >= 32 (five 2x2 pools), got " + inputSize);
+            Objects.requireNonNull(pool, "pool");
+            Objects.requireNonNull(layout, "layout");
         }
 
         /** Full-size VGG16 with the original selfie study's head: 2048-1024-512-64, 10 classes. */
@@ -67,6 +90,7 @@ public final class ModelGenerator {
             layers.add(new Layer.MaxPool(Window.square(2, 2, 0)));
             index++;
         }
+        if (c.pool() == Pool.GAP) layers.add(new Layer.GlobalAveragePool());
         layers.add(new Layer.Flatten(c.flatten()));
         index = 0;
         for (int width : c.head()) {
@@ -77,9 +101,9 @@ public final class ModelGenerator {
         layers.add(new Layer.Dense("classifier." + index, c.classes(), Activation.SOFTMAX));
         List<Double> values = new ArrayList<>();
         for (int i = 0; i < c.classes(); i++) values.add((double) i);
-        String name = String.format("vgg16-w%s-%s-%dc", trim(c.widthMultiplier()),
+        String name = String.format("vgg16-w%s-%s%s-%dc", trim(c.widthMultiplier()), c.pool() == Pool.GAP ? "gap-" : "",
                 c.head().isEmpty() ? "nohead" : String.join("-", c.head().stream().map(String::valueOf).toList()), c.classes());
-        ModelSpec spec = new ModelSpec(name, new InputShape(3, c.inputSize(), c.inputSize()), Preprocess.CAFFE,
+        ModelSpec spec = new ModelSpec(name, new InputShape(3, c.inputSize(), c.inputSize(), c.layout()), Preprocess.CAFFE,
                 layers, ModelSpec.indexLabels(c.classes()), values);
 
         Arena arena = Arena.ofShared();

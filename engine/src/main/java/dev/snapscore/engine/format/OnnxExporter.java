@@ -37,8 +37,8 @@ import java.util.List;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 
 /**
- * Writes a spec and its weights as an opset-17 ONNX model with input {@code input} [batch, C, H, W] and
- * outputs {@code logits} and {@code probs}: the same network for ONNX Runtime and other peers.
+ * Writes a spec and its weights as an opset-17 ONNX model with input {@code input} [batch, C, H, W] (an NHWC
+ * spec: [batch, H, W, C], then a Transpose, as tf2onnx writes Keras models) and outputs {@code logits} and {@code probs}: the same network for ONNX Runtime and other peers.
  *
  * <p>An int8 spec is written in ONNX's QDQ form: every quantised activation passes through a
  * QuantizeLinear/DequantizeLinear pair with its scale, weights are int8 initializers behind a per-channel

@@ -24,7 +24,8 @@ import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
- * Preprocessed inputs for calibrating or comparing models, (count, C, H, W) f32 in native memory: photos run through the
+ * Preprocessed inputs for calibrating or comparing models, f32 in native memory in the model's input layout
+ * ((count, C, H, W) or (count, H, W, C)): photos run through the
  * model's own preprocessing, or tensors already preprocessed (safetensors files with an {@code input}
  * tensor, like a model's reference file).
  */
@@ -73,7 +74,7 @@ public final class InputSet implements AutoCloseable {
                     + String.join(", ", ImageFiles.EXTENSIONS) + ") and no .safetensors input tensors");
         }
         long imageBytes = spec.input().elements() * Float.BYTES;
-        long[] perImage = {spec.input().channels(), spec.input().height(), spec.input().width()};
+        long[] perImage = Arrays.copyOfRange(spec.input().dims(1), 1, 4); // in the model's layout
         List<Weights> usable = new ArrayList<>();
         Arena arena = Arena.ofShared();
         try {
@@ -133,7 +134,7 @@ public final class InputSet implements AutoCloseable {
         return count;
     }
 
-    /** Images {@code first .. first+n-1}, (n, C, H, W) f32, native and aligned. */
+    /** Images {@code first .. first+n-1}, f32 in the model's input layout, native and aligned. */
     public MemorySegment slice(int first, int n) {
         return images.asSlice(first * imageBytes, n * imageBytes);
     }

@@ -27,7 +27,7 @@ import java.util.function.Function;
  * session; executing it needs a {@link PlanBuffers} of the session's own.
  *
  * <p>Activations stay in oneDNN's blocked layouts from the first convolution to the logits; the only
- * reorders are the caller's NCHW input into the first convolution's layout, and any layout change a
+ * reorders are the caller's input (NCHW or NHWC, as the spec says) into the first convolution's layout, and any layout change a
  * primitive asks for (rare). Flatten costs nothing: the first dense layer reads the 4-D feature map with
  * weights viewed as (out, C, H, W) in NCHW or NHWC order. Convolutions run as {@link Winograd} read channel
  * planes (nchw) and write nchw for another such layer or nhwc for the rest; a reorder enters the first.

@@ -31,7 +31,7 @@ public final class OneDnnExecutor implements AutoCloseable {
     }
 
     /**
-     * Runs {@code n} images from {@code input} ((n, C, H, W) f32 NCHW; any segment, heap or native) and
+     * Runs {@code n} images from {@code input} ((n, C, H, W) f32 in the spec's input layout, NCHW or NHWC; any segment, heap or native) and
      * copies the logits and probabilities, (n, classes) row-major, into the given arrays.
      */
     public void run(MemorySegment input, int n, float[] logitsOut, float[] probsOut) {

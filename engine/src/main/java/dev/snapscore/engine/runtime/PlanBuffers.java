@@ -30,7 +30,7 @@ final class PlanBuffers implements AutoCloseable {
     private final List<DnnlMemory> inputReaders = new ArrayList<>(); // re-pointed at the caller's input each run
     private final List<ExecArgs> args = new ArrayList<>();
     private Workspace workspace;
-    final MemorySegment inputStaging; // (N, C, H, W) nchw, for inputs that are not native or not aligned
+    final MemorySegment inputStaging; // the input in the spec's layout, for inputs that are not native or not aligned
     final MemorySegment logits;       // (N, classes)
     final MemorySegment probs;        // (N, classes)
 
@@ -87,7 +87,7 @@ final class PlanBuffers implements AutoCloseable {
         }
     }
 
-    /** Runs every step on {@code input} ((N, C, H, W) nchw, native, float-aligned) and waits. */
+    /** Runs every step on {@code input} (in the spec's input layout, native, float-aligned) and waits. */
     void run(DnnlStream stream, MemorySegment input) {
         for (DnnlMemory m : inputReaders) m.setBuffer(input);
         for (int i = 0; i < plan.steps.size(); i++) {

@@ -152,7 +152,7 @@ public final class Scorer implements AutoCloseable {
         });
     }
 
-    /** Scores an already preprocessed image: (C, H, W) f32 NCHW as the model's spec wants, copied now. */
+    /** Scores an already preprocessed image: (C, H, W) f32 in the spec's input layout (NCHW or NHWC), copied now. */
     public CompletableFuture<Scored> submit(MemorySegment preprocessed) {
         if (preprocessed.byteSize() != imageBytes) {
             throw new IllegalArgumentException("a preprocessed image is " + imageBytes + " bytes for " + model.spec().input()

@@ -16,6 +16,11 @@ public record InputShape(int channels, int height, int width, InputLayout layout
         this(channels, height, width, InputLayout.NCHW);
     }
 
+    /** The shape of a batch of {@code n} images as stored: (n, C, H, W) or (n, H, W, C). */
+    public long[] dims(long n) {
+        return layout == InputLayout.NHWC ? new long[] {n, height, width, channels} : new long[] {n, channels, height, width};
+    }
+
     /** Floats per image. */
     public long elements() {
         return (long) channels * height * width;

@@ -2,8 +2,11 @@ package dev.snapscore.engine.format;
 
 import dev.snapscore.engine.ModelFormatException;
 import dev.snapscore.engine.spec.FlattenOrder;
+import dev.snapscore.engine.spec.InputLayout;
+import dev.snapscore.engine.spec.InputShape;
 import dev.snapscore.engine.spec.Layer;
 import dev.snapscore.engine.spec.ModelSpec;
+import dev.snapscore.engine.spec.Preprocess;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -12,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -56,6 +60,36 @@ class SpecAndDirectoryTest {
         }
     }
 
+    /** The spec format's input layout, per-channel scales and global average pool: read, shaped, written back the same. */
+    @Test
+    void readsAndWritesInputLayoutChannelScalesAndGlobalPool(@TempDir Path dir) throws IOException {
+        Path spec = copyFixture(dir).resolve("spec.json");
+        String good = Files.readString(spec);
+        Files.writeString(spec, good.replace("\"layout\": \"NCHW\"", "\"layout\": \"nhwc\"")
+                .replace("\"scale\": 1.0", "\"scale\": [0.5, 0.25, 2]")
+                .replace("{\n      \"type\": \"flatten\"", "{\"type\": \"global_avgpool\"}, {\n      \"type\": \"flatten\""));
+        ModelSpec read = SpecJson.read(spec).spec();
+        assertEquals(InputLayout.NHWC, read.input().layout());
+        assertArrayEquals(new float[] {0.5f, 0.25f, 2f}, read.preprocess().scale());
+        int pool = read.layers().indexOf(new Layer.GlobalAveragePool());
+        assertArrayEquals(new long[] {64, 7, 7}, read.outputShapes().get(pool - 1));
+        assertArrayEquals(new long[] {64, 1, 1}, read.outputShapes().get(pool));
+        assertArrayEquals(new long[] {64}, read.outputShapes().get(pool + 1), "the flatten after it gives one value per channel");
+        assertTrue(read.weightShapes().stream().anyMatch(r -> r.name().equals("classifier.0.weight") && r.shape()[1] == 64));
+
+        Path written = dir.resolve("written.json");
+        SpecJson.write(written, read, "weights.safetensors");
+        String json = Files.readString(written);
+        assertTrue(json.contains("\"layout\" : \"NHWC\"") && json.contains("\"global_avgpool\""), json);
+        assertEquals(read, SpecJson.read(written).spec());
+        // One scale for all channels stays a single number, as older readers expect.
+        ModelSpec uniform = new ModelSpec(read.name(), new InputShape(3, 224, 224), Preprocess.CAFFE, read.layers(), read.labels(), read.values());
+        SpecJson.write(written, uniform, "weights.safetensors");
+        assertTrue(Files.readString(written).contains("\"scale\" : 1.0") && !Files.readString(written).contains("\"layout\""),
+                Files.readString(written));
+        assertEquals(uniform, SpecJson.read(written).spec());
+    }
+
     @Test
     void weightShapesMustMatchTheSpec(@TempDir Path dir) throws IOException {
         Path model = copyFixture(dir);
@@ -83,6 +117,15 @@ class SpecAndDirectoryTest {
         assertMessage(model, "has no spec.json");
         Files.writeString(spec, good.replace("\"weights\": \"weights.safetensors\"", "\"weights\": \"../../etc/passwd\""));
         assertMessage(model, "outside the model directory");
+        Files.writeString(spec, good.replace("\"layout\": \"NCHW\"", "\"layout\": \"CHW\""));
+        assertMessage(model, "input.layout must be NCHW or NHWC, got 'CHW'");
+        Files.writeString(spec, good.replace("\"scale\": 1.0", "\"scale\": [1, 2]"));
+        assertMessage(model, "preprocess.scale must be a number or 3 numbers, got [1,2]");
+        Files.writeString(spec, good.replace("\"scale\": 1.0", "\"scale\": [1, 0, 1]"));
+        assertMessage(model, "scale must be positive finite numbers");
+        Files.writeString(spec, good.replace("\"type\": \"flatten\",\n      \"order\": \"NCHW\"\n    },",
+                "\"type\": \"flatten\",\n      \"order\": \"NCHW\"\n    }, {\"type\": \"global_avgpool\"},"));
+        assertMessage(model, "global average pool (layer 19) comes after the flatten");
     }
 
     @Test

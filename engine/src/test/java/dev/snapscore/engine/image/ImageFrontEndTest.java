@@ -2,6 +2,7 @@ package dev.snapscore.engine.image;
 
 import dev.snapscore.engine.ImageException;
 import dev.snapscore.engine.format.Safetensors;
+import dev.snapscore.engine.spec.InputLayout;
 import dev.snapscore.engine.spec.InputShape;
 import dev.snapscore.engine.spec.Preprocess;
 import dev.snapscore.engine.spec.Weights;
@@ -62,19 +63,28 @@ class ImageFrontEndTest {
         }
     }
 
+    /**
+     * A 4x4 BGR image whose 2x2 block means (what INTER_AREA gives at 2x2, exactly: every block sum is a
+     * multiple of 4) are B 4, 12, 100, 200; G 10 everywhere; R 10, 18, 42, 50.
+     */
+    private static Mat blockImage() {
+        int[][] blue = {{0, 4, 8, 12}, {4, 8, 12, 16}, {100, 100, 200, 200}, {100, 100, 200, 200}};
+        Mat image = new Mat(4, 4, CV_8UC3);
+        MemorySegment px = MemorySegment.ofAddress(image.data().address()).reinterpret(48);
+        for (int r = 0; r < 4; r++) {
+            for (int c = 0; c < 4; c++) {
+                px.set(JAVA_BYTE, (r * 4 + c) * 3, (byte) blue[r][c]);     // B
+                px.set(JAVA_BYTE, (r * 4 + c) * 3 + 1, (byte) 10);         // G
+                px.set(JAVA_BYTE, (r * 4 + c) * 3 + 2, (byte) (4 * (r * 4 + c))); // R = 0, 4, .. 60
+            }
+        }
+        return image;
+    }
+
     /** A 4x4 image → 2x2 with INTER_AREA is the mean of each 2x2 block (exact here: sums divisible by 4). */
     @Test
     void areaResizeMeanSubtractionAndPlanesAreExact() {
-        int[][] blue = {{0, 4, 8, 12}, {4, 8, 12, 16}, {100, 100, 200, 200}, {100, 100, 200, 200}};
-        try (Arena arena = Arena.ofConfined(); Mat image = new Mat(4, 4, CV_8UC3)) {
-            MemorySegment px = MemorySegment.ofAddress(image.data().address()).reinterpret(48);
-            for (int r = 0; r < 4; r++) {
-                for (int c = 0; c < 4; c++) {
-                    px.set(JAVA_BYTE, (r * 4 + c) * 3, (byte) blue[r][c]);     // B
-                    px.set(JAVA_BYTE, (r * 4 + c) * 3 + 1, (byte) 10);         // G
-                    px.set(JAVA_BYTE, (r * 4 + c) * 3 + 2, (byte) (4 * (r * 4 + c))); // R = 0, 4, .. 60
-                }
-            }
+        try (Arena arena = Arena.ofConfined(); Mat image = blockImage()) {
             MemorySegment batch = arena.allocate(2 * 12 * 4L); // two 3x2x2 images; write the second
             Preprocess pre = new Preprocess("BGR", new float[] {1, 2, 3}, 0.5f);
             new Preprocessor(new InputShape(3, 2, 2), pre).write(image, batch, 1);
@@ -89,6 +99,64 @@ class ImageFrontEndTest {
             MemorySegment rgbBatch = arena.allocate(12 * 4L);
             new Preprocessor(new InputShape(3, 2, 2), new Preprocess("RGB", new float[] {0, 0, 0}, 1f)).write(image, rgbBatch, 0);
             assertArrayEquals(new float[] {10, 18, 42, 50}, Arrays.copyOfRange(rgbBatch.toArray(JAVA_FLOAT), 0, 4), 1e-6f);
+        }
+    }
+
+    /**
+     * Per-channel scales, worked by hand on the block image's means, in both channel orders and both layouts
+     * (NHWC: the three values of each pixel together), written as the second image of a batch.
+     */
+    @Test
+    void perChannelScalesMatchAHandComputationInBothOrdersAndLayouts() {
+        float[] mean = {1, 2, 3}, scale = {0.5f, 0.25f, 2};
+        // BGR: ((B - 1) * 0.5, (G - 2) * 0.25, (R - 3) * 2); RGB: ((R - 1) * 0.5, (G - 2) * 0.25, (B - 3) * 2).
+        float[][] bgr = {{1.5f, 5.5f, 49.5f, 99.5f}, {2, 2, 2, 2}, {14, 30, 78, 94}};
+        float[][] rgb = {{4.5f, 8.5f, 20.5f, 24.5f}, {2, 2, 2, 2}, {2, 18, 194, 394}};
+        try (Arena arena = Arena.ofConfined(); Mat image = blockImage()) {
+            for (String order : new String[] {"BGR", "RGB"}) {
+                float[][] planes = order.equals("BGR") ? bgr : rgb;
+                Preprocess pre = new Preprocess(order, mean, scale);
+                for (InputLayout layout : InputLayout.values()) {
+                    MemorySegment batch = arena.allocate(2 * 12 * 4L);
+                    new Preprocessor(new InputShape(3, 2, 2, layout), pre).write(image, batch, 1);
+                    float[] second = Arrays.copyOfRange(batch.toArray(JAVA_FLOAT), 12, 24), want = new float[12];
+                    for (int c = 0; c < 3; c++) {
+                        for (int p = 0; p < 4; p++) want[layout == InputLayout.NHWC ? p * 3 + c : c * 4 + p] = planes[c][p];
+                    }
+                    assertArrayEquals(want, second, 1e-5f, order + " " + layout);
+                    assertArrayEquals(new float[12], Arrays.copyOfRange(batch.toArray(JAVA_FLOAT), 0, 12), "image 0 untouched");
+                }
+            }
+        }
+    }
+
+    /**
+     * A real photo (non-square output, so height and width cannot be swapped unnoticed) preprocessed into NHWC
+     * is the NCHW output transposed, in both channel orders with per-channel scales (torchvision's).
+     */
+    @Test
+    void nhwcIsTheNchwOutputTransposed() {
+        int h = 37, w = 53;
+        Preprocess[] variants = {new Preprocess("RGB", new float[] {123.675f, 116.28f, 103.53f}, new float[] {1 / 58.395f, 1 / 57.12f, 1 / 57.375f}),
+                new Preprocess("BGR", new float[] {103.939f, 116.779f, 123.68f}, new float[] {1, 0.5f, 0.25f})};
+        try (Arena arena = Arena.ofConfined(); Mat chelsea = DECODER.read(fixtureUnchecked("images/chelsea.png"))) {
+            for (Preprocess pre : variants) {
+                MemorySegment planar = arena.allocate(2 * 3L * h * w * 4), interleaved = arena.allocate(2 * 3L * h * w * 4);
+                new Preprocessor(new InputShape(3, h, w, InputLayout.NCHW), pre).write(chelsea, planar, 1);
+                new Preprocessor(new InputShape(3, h, w, InputLayout.NHWC), pre).write(chelsea, interleaved, 1);
+                long base = 3L * h * w;
+                double max = 0, spread = 0;
+                for (int c = 0; c < 3; c++) {
+                    for (int p = 0; p < h * w; p++) {
+                        float want = planar.getAtIndex(JAVA_FLOAT, base + (long) c * h * w + p);
+                        max = Math.max(max, Math.abs(interleaved.getAtIndex(JAVA_FLOAT, base + p * 3L + c) - want));
+                        spread = Math.max(spread, Math.abs(want));
+                    }
+                }
+                System.out.printf("%s: NHWC vs NCHW transposed: max abs diff %.3g (values up to %.3g)%n", pre, max, spread);
+                assertTrue(spread > 1, "a photo should not preprocess to nothing: " + spread);
+                assertTrue(max <= 1e-5, pre + ": max abs diff " + max);
+            }
         }
     }
 

@@ -108,13 +108,15 @@ public final class ReferenceNetwork {
     /**
      * The logits of {@code n} images (n, C, H, W) through every layer of {@code spec}. For an int8 spec this
      * simulates the quantised network in f32 arithmetic: s8 weights times their per-channel scales, and
-     * every quantised activation rounded (half to even) and clamped to its type's levels.
+     * every quantised activation rounded (half to even) and clamped to its type's levels. A global average
+     * pool of a quantised activation keeps its encoding, so its means are rounded to those levels again.
      */
     public static float[] logits(ModelSpec spec, Weights weights, float[] input, int n) {
         Quantization q = spec.quantization();
         int c = spec.input().channels(), h = spec.input().height(), w = spec.input().width(), features = -1;
         float[] x = spec.input().layout() == InputLayout.NHWC ? toPlanar(input, n, c, h, w) : input;
         if (q != null) x = fakeQuantise(x == input ? input.clone() : x, q.input());
+        Quantization.Encoding encoding = q == null ? null : q.input(); // the current activation's
         for (Layer layer : spec.layers()) {
             switch (layer) {
                 case Layer.Conv conv -> {
@@ -124,7 +126,8 @@ public final class ReferenceNetwork {
                     w = conv.window().outWidth(w);
                     c = conv.out();
                     if (conv.activation() == Activation.RELU) relu(x);
-                    if (spec.isQuantised(conv.name())) fakeQuantise(x, q.layers().get(conv.name()));
+                    encoding = spec.isQuantised(conv.name()) ? q.layers().get(conv.name()) : null;
+                    if (encoding != null) fakeQuantise(x, encoding);
                 }
                 case Layer.MaxPool pool -> {
                     x = maxPool(x, n, c, h, w, pool.window());
@@ -133,6 +136,7 @@ public final class ReferenceNetwork {
                 }
                 case Layer.GlobalAveragePool g -> {
                     x = globalAveragePool(x, n, c, h, w);
+                    if (encoding != null) fakeQuantise(x, encoding);
                     h = 1;
                     w = 1;
                 }
@@ -145,7 +149,8 @@ public final class ReferenceNetwork {
                             floats(weights, d.biasName()), d.out());
                     features = d.out();
                     if (d.activation() == Activation.RELU) relu(x);
-                    if (spec.isQuantised(d.name())) fakeQuantise(x, q.layers().get(d.name()));
+                    encoding = spec.isQuantised(d.name()) ? q.layers().get(d.name()) : null;
+                    if (encoding != null) fakeQuantise(x, encoding);
                 }
                 case Layer.Dropout d -> { }
             }
