@@ -5,6 +5,7 @@ import dev.snapscore.engine.format.ModelDirectory;
 import dev.snapscore.engine.format.ModelGenerator;
 import dev.snapscore.engine.format.OnnxExporter;
 import dev.snapscore.engine.spec.FlattenOrder;
+import dev.snapscore.engine.spec.InputLayout;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -39,6 +40,15 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--flatten", defaultValue = "nchw", description = "Flatten order: nchw (PyTorch) or nhwc (Keras). Default: ${DEFAULT-VALUE}.")
     String flatten;
 
+    @Option(names = "--pool", defaultValue = "none", paramLabel = "none|gap",
+            description = {"What joins the conv base to the head: none (VGG16's: the last 7x7 map flattened) or gap",
+                    "(a global average pool, as Keras' VGG16(include_top=False) + GlobalAveragePooling2D). Default: ${DEFAULT-VALUE}."})
+    ModelGenerator.Pool pool;
+
+    @Option(names = "--input-layout", defaultValue = "nchw", paramLabel = "nchw|nhwc",
+            description = "The input tensor's layout: nchw (PyTorch) or nhwc (Keras, tf2onnx); photos are preprocessed into it. Default: ${DEFAULT-VALUE}.")
+    InputLayout inputLayout;
+
     @Option(names = "--seed", defaultValue = "1", description = "Random seed. Default: ${DEFAULT-VALUE}.")
     long seed;
 
@@ -63,7 +73,7 @@ final class GenerateCommand implements Callable<Integer> {
         };
         replace.checkCanWrite(outDir);
         PrintWriter out = spec.commandLine().getOut();
-        var config = new ModelGenerator.Config(arch, widthMultiplier, head, classes, order, seed, inputSize);
+        var config = new ModelGenerator.Config(arch, widthMultiplier, head, classes, order, seed, inputSize, pool, inputLayout);
         long t0 = System.nanoTime();
         try (LoadedModel model = ModelGenerator.generate(config)) {
             long params = model.weights().tensors().values().stream().mapToLong(t -> t.elements()).sum();

@@ -103,6 +103,46 @@ class CliTest {
     }
 
     /**
+     * {@code generate --pool gap --input-layout nhwc}: Keras' transfer-learning shape, read back as such; its
+     * photos scored by {@code score} (preprocessed interleaved) give the NCHW twin's rows.
+     */
+    @Test
+    void generateWritesTheKerasShapeAndItScoresLikeItsNchwTwin(@TempDir Path dir) throws Exception {
+        Path nhwc = dir.resolve("nhwc"), nchw = dir.resolve("nchw");
+        for (Path out : new Path[] {nhwc, nchw}) {
+            Run r = run("generate", "--width-multiplier", "0.125", "--head", "16", "--classes", "3", "--input-size", "64",
+                    "--pool", "gap", "--input-layout", out == nhwc ? "nhwc" : "nchw", "--seed", "5", out.toString());
+            assertEquals(0, r.code(), r.err());
+            assertTrue(Files.isRegularFile(out.resolve("model.onnx")));
+        }
+        try (Model m = Model.load(nhwc)) {
+            assertEquals(dev.snapscore.engine.spec.InputLayout.NHWC, m.spec().input().layout());
+            assertTrue(m.spec().layers().contains(new dev.snapscore.engine.spec.Layer.GlobalAveragePool()), m.spec().layers().toString());
+            assertTrue(m.spec().name().contains("gap"), m.spec().name());
+        }
+        Path a = dir.resolve("nhwc.csv"), b = dir.resolve("nchw.csv");
+        assertEquals(0, run("score", "--model", nhwc.toString(), "--out", a.toString(), "../samples").code());
+        assertEquals(0, run("score", "--model", nchw.toString(), "--out", b.toString(), "../samples").code());
+        var rows = Files.readAllLines(a);
+        var twinRows = Files.readAllLines(b);
+        assertEquals(4, rows.size(), "a header and the three samples: " + rows);
+        assertEquals(twinRows.size(), rows.size());
+        for (int i = 0; i < rows.size(); i++) {
+            String[] x = rows.get(i).split(","), y = twinRows.get(i).split(",");
+            assertEquals(y.length, x.length, rows.get(i));
+            for (int k = 0; k < x.length; k++) {
+                try {
+                    assertEquals(Double.parseDouble(y[k]), Double.parseDouble(x[k]), 1e-5, rows.get(i) + " vs " + twinRows.get(i));
+                } catch (NumberFormatException notANumber) {
+                    assertEquals(y[k], x[k]);
+                }
+            }
+        }
+        assertEquals(2, run("generate", "--pool", "max", dir.resolve("z").toString()).code());
+        assertEquals(2, run("generate", "--input-layout", "chw", dir.resolve("z").toString()).code());
+    }
+
+    /**
      * quantize → verify → compare → score, as a user chains them: the bundled model quantised on the
      * sample photos, then checked against ONNX Runtime's f32 reference output (top-1 and a loose
      * tolerance: int8 is not f32) and against the f32 model on the reference inputs.
