@@ -1,5 +1,6 @@
 package dev.snapscore.training;
 
+import dev.snapscore.engine.format.ModelGenerator;
 import dev.snapscore.engine.spec.Activation;
 import dev.snapscore.engine.spec.Layer;
 import dev.snapscore.engine.spec.Tensor;
@@ -11,6 +12,7 @@ import org.deeplearning4j.nn.conf.dropout.Dropout;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.PoolingType;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
@@ -31,8 +33,9 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 
 /**
  * An {@link Architecture} as a DL4J {@link MultiLayerNetwork}, and the weights between the two layouts.
- * DL4J layer i is the i-th conv, max-pool or dense layer of the spec (flatten and dropout have no layer of
- * their own: DL4J flattens in a preprocessor and applies dropout to a layer's input). Conv weights are OIHW
+ * DL4J layer i is the i-th conv, max-pool, global average pool or dense layer of the spec (flatten and
+ * dropout have no layer of their own: DL4J flattens in a preprocessor, or the global pool gives (N, C)
+ * already, and applies dropout to a layer's input). Conv weights are OIHW
  * in both; DL4J's dense weights are (in, out), the engine's (out, in).
  */
 public final class Dl4jNetwork {
@@ -77,6 +80,10 @@ public final class Dl4jNetwork {
             // A frozen base keeps its weights (no updater, no decay) and needs no gradients at all.
             list.layer(index++, hyper.freezeBase() ? new FrozenLayer(layer) : layer);
         }
+        if (arch.pool() == ModelGenerator.Pool.GAP) {
+            // Keras' GlobalAveragePooling2D: (N, C, H, W) to (N, C), no parameters to freeze.
+            list.layer(index++, new GlobalPoolingLayer.Builder(PoolingType.AVG).build());
+        }
         double retain = 1 - arch.dropout(); // DL4J's dropOut(x) takes the probability of keeping a unit
         for (int i = 0; i < arch.head().size(); i++) {
             DenseLayer.Builder dense = new DenseLayer.Builder().nOut(arch.head().get(i)).name(Architecture.denseName(i))
@@ -111,6 +118,7 @@ public final class Dl4jNetwork {
             if (l instanceof Layer.Conv c) index.put(c.name(), i);
             i++;
         }
+        if (arch.pool() == ModelGenerator.Pool.GAP) i++;
         for (int d = 0; d <= arch.head().size(); d++) index.put(Architecture.denseName(d), i++);
         return index;
     }

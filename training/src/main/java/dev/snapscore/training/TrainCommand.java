@@ -2,7 +2,9 @@ package dev.snapscore.training;
 
 import dev.snapscore.engine.ModelFormatException;
 import dev.snapscore.engine.format.LoadedModel;
+import dev.snapscore.engine.format.ModelGenerator;
 import dev.snapscore.engine.format.ModelFormats;
+import dev.snapscore.engine.spec.InputShape;
 import dev.snapscore.engine.spec.ModelSpec;
 import dev.snapscore.engine.spec.Preprocess;
 import dev.snapscore.training.data.Buckets;
@@ -75,6 +77,11 @@ public final class TrainCommand implements Callable<Integer> {
             description = "Hidden dense widths (ReLU, dropout after each). Default: ${DEFAULT-VALUE} (the original study's).")
     List<Integer> head;
 
+    @Option(names = "--pool", defaultValue = "none", paramLabel = "none|gap",
+            description = {"Between the conv base and the head: none (the last max-pool's map flattened, VGG16's) or gap",
+                    "(a global average pool: Keras' VGG16(include_top=False) + GlobalAveragePooling2D). Default: ${DEFAULT-VALUE}."})
+    ModelGenerator.Pool pool;
+
     @Option(names = "--dropout", defaultValue = "0.5", description = "Dropout rate after each hidden dense layer. Default: ${DEFAULT-VALUE}.")
     double dropout;
 
@@ -136,7 +143,8 @@ public final class TrainCommand implements Callable<Integer> {
 
     /** Runs the command line and returns its exit code. */
     static int run(PrintWriter out, PrintWriter err, String... args) {
-        CommandLine cli = new CommandLine(new TrainCommand()).setOut(out).setErr(err);
+        CommandLine cli = new CommandLine(new TrainCommand()).setOut(out).setErr(err)
+                .setCaseInsensitiveEnumValuesAllowed(true); // --pool gap
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             if (ex instanceof IllegalArgumentException || ex instanceof ModelFormatException || ex instanceof IOException
                     || ex instanceof UncheckedIOException) {
@@ -160,7 +168,7 @@ public final class TrainCommand implements Callable<Integer> {
 
         LoadedModel base = init == null ? null : readInit(init);
         try {
-            Architecture arch = base == null ? Architecture.vgg16(width, head, dropout, data.classes(), inputSize)
+            Architecture arch = base == null ? Architecture.vgg16(width, pool, head, dropout, data.classes(), inputSize)
                     : initArchitecture(base.spec(), data.classes());
             Path cacheDir = cache != null ? cache : Files.createTempDirectory("snapscore-train");
             try (InputCache inputs = InputCache.build(engine, data, arch.input().height(), cacheDir)) {
@@ -174,8 +182,8 @@ public final class TrainCommand implements Callable<Integer> {
                     base.close();
                 }
                 long[] params = Dl4jNetwork.parameterCounts(net);
-                out.printf("network: %d conv layers, head %s, %d classes; %,d parameters, %,d trained%s%n", arch.convs().size(),
-                        arch.head(), arch.classes(), params[0], params[1],
+                out.printf("network: %d conv layers, %shead %s, %d classes; %,d parameters, %,d trained%s%n", arch.convs().size(),
+                        arch.pool() == ModelGenerator.Pool.GAP ? "global average pool, " : "", arch.head(), arch.classes(), params[0], params[1],
                         base == null ? "" : (fineTuneBase ? " (base from " : " (base frozen, from ") + init + ")");
                 Trainer.Outcome outcome = new Trainer(options, out).train(net, inputs);
                 out.printf("best: epoch %d, val_loss %.4f, val_acc %.3f%n", outcome.best().epoch(), outcome.best().valLoss(),
@@ -249,12 +257,17 @@ public final class TrainCommand implements Callable<Integer> {
         return r.data();
     }
 
-    /** The init model's conv base with this command's head; its input and preprocessing must be the engine's default. */
+    /**
+     * The init model's conv base with this command's pool and head; its preprocessing must be the engine's
+     * default. An NHWC-input model's base is the same network on NCHW inputs, which DL4J trains on.
+     */
     private Architecture initArchitecture(ModelSpec s, int classes) {
         if (!s.preprocess().equals(Preprocess.CAFFE)) {
             throw new IllegalArgumentException(init + " preprocesses with " + s.preprocess() + "; training uses " + Preprocess.CAFFE);
         }
-        return new Architecture(s.input(), Architecture.convBase(s), head, dropout, classes);
+        var in = s.input();
+        return new Architecture(new InputShape(in.channels(), in.height(), in.width()), Architecture.convBase(s), pool, head,
+                dropout, classes);
     }
 
     private static void deleteTree(Path p) throws IOException {

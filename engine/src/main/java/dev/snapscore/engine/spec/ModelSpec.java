@@ -157,7 +157,8 @@ public record ModelSpec(String name, InputShape input, Preprocess preprocess, Li
 
     /**
      * A quantised layer must get an integer input (the network input's encoding, or the previous weighted
-     * layer's output, through any max-pools); u8 outputs only follow a ReLU; the logits stay f32.
+     * layer's output, through any max-pools or global average pool); u8 outputs only follow a ReLU; the
+     * logits stay f32.
      */
     private static void checkQuantization(List<Layer> layers, Quantization q) {
         Set<String> weighted = new HashSet<>();
