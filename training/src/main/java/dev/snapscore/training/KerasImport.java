@@ -1,5 +1,8 @@
 package dev.snapscore.training;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.snapscore.engine.ModelFormatException;
 import dev.snapscore.engine.format.LoadedModel;
 import dev.snapscore.engine.spec.Activation;
@@ -18,6 +21,7 @@ import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.DropoutLayer;
+import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
 import org.deeplearning4j.nn.conf.layers.LossLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.PoolingType;
@@ -48,7 +52,8 @@ import java.util.Map;
 
 /**
  * A Keras Sequential VGG-family model ({@code .h5}: conv, max-pool, flatten, dense, dropout layers, as the
- * original study saved its VGG16 + head) read by DL4J's Keras import, then described in the engine's terms.
+ * original study saved its VGG16 + head, or GlobalAveragePooling2D in place of the flatten, as transfer
+ * learning on {@code VGG16(include_top=False)} does) read by DL4J's Keras import, then described in the engine's terms.
  * Keras is channels-last, so the flatten is NHWC; DL4J has already put conv kernels in OIHW.
  */
 final class KerasImport {
@@ -71,10 +76,12 @@ final class KerasImport {
     static Imported read(Path h5) {
         if (!Files.isRegularFile(h5)) throw new IllegalArgumentException("no such Keras model: " + h5);
         MultiLayerNetwork net;
+        String config;
         try {
             // The config is read here rather than by DL4J's Hdf5Archive, which reads string attributes into a
             // fixed 2 KB buffer first: a VGG16's config is larger, and HDF5 writes all of it into that buffer.
-            net = new KerasModel().modelBuilder().modelJson(modelConfig(h5)).weightsHdf5Filename(h5.toString())
+            config = modelConfig(h5);
+            net = new KerasModel().modelBuilder().modelJson(config).weightsHdf5Filename(h5.toString())
                     .enforceTrainingConfig(false).buildSequential().getMultiLayerNetwork();
         } catch (ModelFormatException e) {
             throw e;
@@ -83,7 +90,7 @@ final class KerasImport {
         }
         List<Layer> layers = new ArrayList<>();
         Map<String, INDArray> params = new LinkedHashMap<>();
-        boolean channelsLast = false;
+        boolean channelsLast = false, globalPool = false;
         int pools = 0;
         long[] flattenedFrom = null; // (H, W, C) at the flatten
         for (int i = 0; i < net.getnLayers(); i++) {
@@ -110,6 +117,13 @@ final class KerasImport {
                     layers.add(new Layer.MaxPool(new Window(k[0], k[1], s[0], s[1], pad[0], pad[1], pad[0], pad[1])));
                     pools++;
                 }
+                case GlobalPoolingLayer g -> {
+                    if (g.getPoolingType() != PoolingType.AVG) throw unsupported(h5, name, "global pooling " + g.getPoolingType());
+                    // GlobalAveragePooling2D: one value per channel, which DL4J hands the dense layers as (N, C).
+                    layers.add(new Layer.GlobalAveragePool());
+                    layers.add(new Layer.Flatten(FlattenOrder.NHWC));
+                    globalPool = true;
+                }
                 case DropoutLayer d -> layers.add(new Layer.Dropout((float) (1 - retain(d))));
                 case DenseLayer d -> dense(layers, params, net, i, name, d);
                 case OutputLayer o -> dense(layers, params, net, i, name, o);
@@ -119,11 +133,13 @@ final class KerasImport {
                 default -> throw unsupported(h5, name, conf.getClass().getSimpleName());
             }
         }
-        if (flattenedFrom == null) throw unsupported(h5, "(model)", "no Flatten before the dense layers");
+        if (flattenedFrom == null && !globalPool) throw unsupported(h5, "(model)", "no Flatten or global pool before the dense layers");
         // Keras stores the input size in its config; for a VGG stack (2x2/2 pools on even sizes) it is the
-        // flattened map times 2 per pool. The engine checks every shape against this below.
+        // flattened map times 2 per pool. A global pool hides the map's size: then it is the config's own
+        // batch_input_shape. The engine checks every shape against this below.
         long scale = 1L << pools;
-        InputShape input = new InputShape(3, (int) (flattenedFrom[0] * scale), (int) (flattenedFrom[1] * scale));
+        InputShape input = globalPool ? declaredInput(h5, config)
+                : new InputShape(3, (int) (flattenedFrom[0] * scale), (int) (flattenedFrom[1] * scale));
         ModelSpec spec = new ModelSpec(h5.getFileName().toString().replaceFirst("\\.h5$", ""), input, Preprocess.CAFFE, layers,
                 ModelSpec.indexLabels(((Layer.Dense) layers.stream().filter(l -> l instanceof Layer.Dense).reduce((a, b) -> b).orElseThrow()).out()),
                 null);
@@ -166,6 +182,22 @@ final class KerasImport {
                 }
             }
         }
+    }
+
+    /** The first layer's {@code batch_input_shape}, [null, H, W, 3], from a Sequential model's config. */
+    private static InputShape declaredInput(Path h5, String config) {
+        JsonNode root;
+        try {
+            root = new ObjectMapper().readTree(config);
+        } catch (JsonProcessingException e) {
+            throw new ModelFormatException(h5 + ": model_config is not valid JSON: " + e.getOriginalMessage());
+        }
+        JsonNode layers = root.path("config").isArray() ? root.path("config") : root.path("config").path("layers"); // Keras < 2.2.3: a list
+        JsonNode shape = layers.path(0).path("config").path("batch_input_shape");
+        if (shape.size() != 4 || !shape.get(1).canConvertToInt() || !shape.get(2).canConvertToInt() || shape.get(3).asInt() != 3) {
+            throw unsupported(h5, "(model)", "a global pool without a [null, H, W, 3] batch_input_shape on the first layer (got " + shape + ")");
+        }
+        return new InputShape(3, shape.get(1).asInt(), shape.get(2).asInt());
     }
 
     /** Dense (or DL4J's output layer); any dropout DL4J attached to it acts in training only. */

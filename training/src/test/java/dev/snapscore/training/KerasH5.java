@@ -35,6 +35,11 @@ final class KerasH5 {
     }
 
     static Written writeVgg16(Path file, int filters, int size, int hidden, int classes, long seed) {
+        return writeVgg16(file, filters, size, hidden, classes, seed, false);
+    }
+
+    /** With {@code globalPool}, GlobalAveragePooling2D in place of the Flatten (Keras' transfer-learning head). */
+    static Written writeVgg16(Path file, int filters, int size, int hidden, int classes, long seed, boolean globalPool) {
         Loader.load(org.bytedeco.hdf5.global.hdf5.class);
         SplittableRandom random = new SplittableRandom(seed);
         List<String> layers = new ArrayList<>();
@@ -59,9 +64,10 @@ final class KerasH5 {
                     "\"pool_size\": [2, 2], \"padding\": \"valid\", \"strides\": [2, 2], \"data_format\": \"channels_last\""));
             h /= 2;
         }
-        layers.add(layer("Flatten", "flatten", "\"data_format\": \"channels_last\""));
+        layers.add(globalPool ? layer("GlobalAveragePooling2D", "avg_pool", "\"data_format\": \"channels_last\"")
+                : layer("Flatten", "flatten", "\"data_format\": \"channels_last\""));
         layers.add(layer("Dense", "fc1", "\"units\": " + hidden + ", \"activation\": \"relu\", \"use_bias\": true, " + INIT));
-        shapes.put("fc1/fc1/kernel:0", new long[] {(long) h * h * in, hidden});
+        shapes.put("fc1/fc1/kernel:0", new long[] {globalPool ? in : (long) h * h * in, hidden});
         shapes.put("fc1/fc1/bias:0", new long[] {hidden});
         layers.add(layer("Dropout", "dropout", "\"rate\": 0.5, \"noise_shape\": null, \"seed\": null"));
         layers.add(layer("Dense", "predictions", "\"units\": " + classes + ", \"activation\": \"softmax\", \"use_bias\": true, " + INIT));

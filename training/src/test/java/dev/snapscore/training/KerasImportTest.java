@@ -58,6 +58,26 @@ class KerasImportTest {
         }
     }
 
+    /**
+     * Keras' transfer-learning head, {@code VGG16(include_top=False)} + GlobalAveragePooling2D + Dense, at 64×64
+     * (the pool averages 2×2): imported with a global average pool, the input size taken from the config,
+     * and reproduced by the engine.
+     */
+    @Test
+    void aKerasGlobalAveragePoolHeadIsImported() {
+        Path h5 = dir.resolve("vgg16-gap.h5"), out = dir.resolve("gap");
+        KerasH5.writeVgg16(h5, 2, 64, 8, 3, 12, true);
+        Train run = Train.run("--from-keras", h5.toString(), "--export", out.toString());
+        assertEquals(0, run.code(), run.out() + run.err());
+        assertTrue(run.figure("exported", "max abs diff ") <= 1e-4 && run.figure("exported", "probabilities, ") <= 1e-4, run.out());
+        try (LoadedModel m = ModelDirectory.read(out)) {
+            assertEquals(64, m.spec().input().height());
+            int pool = m.spec().layers().indexOf(new Layer.GlobalAveragePool());
+            assertArrayEquals(new long[] {16, 2, 2}, m.spec().outputShapes().get(pool - 1));
+            assertArrayEquals(new long[] {8, 16}, m.weights().tensors().get("fc1.weight").shape(), "one input per channel");
+        }
+    }
+
     /** The Keras model's conv base as --init: frozen, so the export carries Keras' kernels unchanged. */
     @Test
     void aKerasBaseCanInitialiseTraining() throws Exception {
