@@ -48,7 +48,7 @@ public final class TrainCommand implements Callable<Integer> {
         Path posts;
 
         @Option(names = "--from-keras", paramLabel = "MODEL.h5",
-                description = "No training: convert a Keras Sequential VGG model (conv, pool, flatten, dense, dropout) to --export.")
+                description = "No training: convert a Keras Sequential VGG model (conv, pool, flatten or global average pool, dense, dropout) to --export.")
         Path keras;
     }
 
