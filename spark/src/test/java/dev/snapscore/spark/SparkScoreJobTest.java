@@ -1,7 +1,7 @@
 package dev.snapscore.spark;
 
 import dev.snapscore.engine.Prediction;
-import dev.snapscore.engine.batch.BatchScorer;
+import dev.snapscore.engine.photo.ScoredPhoto;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.MapFunction;
 import org.apache.spark.sql.Dataset;
@@ -37,7 +37,7 @@ class SparkScoreJobTest {
     static Path tmp;
     private Path photos;
     private SparkSession spark;
-    private Map<String, BatchScorer.Row> reference;
+    private Map<String, ScoredPhoto> reference;
 
     @BeforeAll
     void start() throws IOException {
@@ -68,10 +68,10 @@ class SparkScoreJobTest {
     }
 
     /** Every Spark row equals the reference row of the same file: status, label, probabilities, error. */
-    private static void assertSameRows(Map<String, BatchScorer.Row> expected, Map<String, Row> actual, List<String> labels) {
+    private static void assertSameRows(Map<String, ScoredPhoto> expected, Map<String, Row> actual, List<String> labels) {
         assertEquals(expected.keySet(), actual.keySet(), "the same files");
         for (var e : expected.entrySet()) {
-            BatchScorer.Row want = e.getValue();
+            ScoredPhoto want = e.getValue();
             Row got = actual.get(e.getKey());
             String where = e.getKey() + ": ";
             assertEquals(want.status().name().toLowerCase(Locale.ROOT), got.getAs(ScoreColumns.STATUS), where + "status");
@@ -126,7 +126,7 @@ class SparkScoreJobTest {
         // Spark reads the bytes in its scan; the executor only decodes. Paths come as file: URIs.
         Dataset<Row> files = spark.read().format("binaryFile").option("recursiveFileLookup", "true")
                 .option("pathGlobFilter", SparkScoreJob.imageGlob()).load(photos.toString());
-        Map<String, BatchScorer.Row> expected = new HashMap<>(reference);
+        Map<String, ScoredPhoto> expected = new HashMap<>(reference);
         // Spark's file scans skip empty files, so the empty one has no row in this mode.
         assertNotNull(expected.remove(photos.resolve("empty.png").toAbsolutePath().toString()));
         assertSameRows(expected, byFile(job(null).score(files).collectAsList()), labels());
@@ -137,7 +137,7 @@ class SparkScoreJobTest {
         // Chelsea's largest face candidate covers 5.9% of the photo, the astronaut's 5.1% (OpenCV, scale 1.3,
         // min neighbours 0): at 5.5% the cat is kept and scored, the astronaut rejected.
         Cleaning rule = new Cleaning(0.055, 1.3, 0, 0);
-        Map<String, BatchScorer.Row> cleaned = PhotoFolder.scoreWithEngine(photos, rule);
+        Map<String, ScoredPhoto> cleaned = PhotoFolder.scoreWithEngine(photos, rule);
         Map<String, Row> rows = byFile(job(rule).score(SparkScoreJob.listImages(spark, List.of(photos.toString()), 2)).collectAsList());
         assertSameRows(cleaned, rows, labels());
         Row astronaut = rows.get(photos.resolve("astronaut.png").toAbsolutePath().toString());
