@@ -29,6 +29,8 @@ import java.util.Random;
 final class PhotoFolder {
     static final Path SAMPLES = Path.of("..", "samples");
     static final Path MODEL = Path.of("..", "models", "vgg-mini");
+    /** Rows written before the photo pipeline was shared, and the JPEG they were made with. */
+    static final Path PINNED = Path.of("..", "testdata", "pinned-rows");
 
     /** Broken files and the words their error rows must contain. */
     static final Map<String, String> BAD = Map.of(
@@ -81,6 +83,18 @@ final class PhotoFolder {
         java.nio.ByteBuffer png = java.nio.ByteBuffer.allocate(33);
         png.put(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}).putInt(13).put(ihdr.array()).putInt((int) crc.getValue());
         return png.array();
+    }
+
+    /** The folder of testdata/pinned-rows/README.md: the samples, a JPEG, and empty, non-image and truncated files. */
+    static void fillPinned(Path dir) throws IOException {
+        Files.createDirectories(dir.resolve("sub"));
+        for (String s : List.of("astronaut.png", "chelsea.png", "coffee.png")) Files.copy(SAMPLES.resolve(s), dir.resolve(s));
+        Files.write(dir.resolve("empty.jpg"), new byte[0]);
+        Files.writeString(dir.resolve("notimage.jpg"), "definitely not a photo\n");
+        byte[] jpeg = Files.readAllBytes(PINNED.resolve("chelsea.jpg")), png = Files.readAllBytes(SAMPLES.resolve("chelsea.png"));
+        Files.write(dir.resolve("sub/chelsea.jpg"), jpeg);
+        Files.write(dir.resolve("sub/truncated.jpg"), Arrays.copyOf(jpeg, jpeg.length / 2));
+        Files.write(dir.resolve("sub/truncated.png"), Arrays.copyOf(png, png.length / 2));
     }
 
     /**

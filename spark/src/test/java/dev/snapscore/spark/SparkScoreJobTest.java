@@ -146,6 +146,35 @@ class SparkScoreJobTest {
         assertEquals(ScoreColumns.OK, rows.get(photos.resolve("chelsea.png").toAbsolutePath().toString()).getAs(ScoreColumns.STATUS));
     }
 
+    /**
+     * On the samples and broken files, the rows are those spark-score wrote before the photo pipeline was
+     * shared (testdata/pinned-rows, see its README): text exactly, numbers within 1e-5 of their size.
+     */
+    @Test
+    void rowsAreThoseOfThePinnedRun() throws IOException {
+        Path dir = tmp.resolve("pinned");
+        PhotoFolder.fillPinned(dir);
+        for (Cleaning rule : new Cleaning[] {null, new Cleaning(0.01, 1.3, 0, 0)}) {
+            SparkScoreJob job = job(rule);
+            List<Row> want = spark.read().schema(job.schema()).option("header", "true")
+                    .csv(PhotoFolder.PINNED.resolve(rule == null ? "spark.csv" : "spark-clean-0.01.csv").toString())
+                    .sort(ScoreColumns.FILE).collectAsList();
+            List<Row> got = job.score(SparkScoreJob.listImages(spark, List.of(dir.toString()), 2)).sort(ScoreColumns.FILE).collectAsList();
+            assertEquals(want.size(), got.size());
+            for (int r = 0; r < want.size(); r++) {
+                for (int c = 0; c < want.get(r).size(); c++) {
+                    Object w = want.get(r).get(c), g = got.get(r).get(c);
+                    String where = want.get(r).getString(0) + " " + job.schema().fields()[c].name();
+                    if (w instanceof Number n) {
+                        assertEquals(n.doubleValue(), ((Number) g).doubleValue(), 1e-5 * Math.max(1, Math.abs(n.doubleValue())), where);
+                    } else {
+                        assertEquals(w, g instanceof String text ? text.replace(dir.toString(), "$DIR") : g, where);
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void theModelIsLoadedOncePerJvmNotPerPartition() {
         ExecutorEngine.closeAll();
