@@ -54,9 +54,15 @@ public final class PhotoPipeline implements AutoCloseable {
     /**
      * Decodes the photo, checks its faces, and, if it passes, writes it as image {@code slot} of
      * {@code batch}. Never throws for a bad photo: its failure is in the result.
+     *
+     * @throws IllegalArgumentException if the slot is outside {@code batch}
      */
     public PreparedPhoto prepare(PhotoSource source, MemorySegment batch, int slot) {
         if (preprocessor == null) throw new IllegalStateException("this pipeline only checks faces");
+        long imageBytes = preprocessor.input().elements() * Float.BYTES;
+        if (slot < 0 || (slot + 1) * imageBytes > batch.byteSize()) {
+            throw new IllegalArgumentException("slot " + slot + " does not fit a batch buffer of " + batch.byteSize() + " bytes");
+        }
         return prepare(source, batch, slot, true);
     }
 
