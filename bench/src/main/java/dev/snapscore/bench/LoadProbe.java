@@ -13,6 +13,8 @@ import dev.snapscore.engine.batch.BatchScorer;
 import dev.snapscore.engine.format.SpecJson;
 import dev.snapscore.engine.image.ImageDecoder;
 import dev.snapscore.engine.image.Preprocessor;
+import dev.snapscore.engine.photo.PhotoPipeline;
+import dev.snapscore.engine.photo.ScoredPhoto;
 import dev.snapscore.engine.spec.ModelSpec;
 import org.bytedeco.opencv.opencv_core.Mat;
 
@@ -143,11 +145,12 @@ public final class LoadProbe {
 
         @Override
         public int score(List<Path> jpegs, int batch, int workers) throws IOException {
-            var options = new BatchScorer.Options(batch, workers, ImageDecoder.withDefaults(), null);
             AtomicInteger ok = new AtomicInteger();
-            BatchScorer.run(session, jpegs, options, rows -> rows.forEach(r -> {
-                if (r.status() == BatchScorer.Status.OK) ok.incrementAndGet();
-            }));
+            try (PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), ImageDecoder.withDefaults(), null)) {
+                BatchScorer.run(session, pipeline, jpegs, new BatchScorer.Options(batch, workers), rows -> rows.forEach(r -> {
+                    if (r.status() == ScoredPhoto.Status.OK) ok.incrementAndGet();
+                }));
+            }
             return ok.get();
         }
 

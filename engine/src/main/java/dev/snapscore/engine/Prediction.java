@@ -2,15 +2,13 @@ package dev.snapscore.engine;
 
 import dev.snapscore.engine.spec.ModelSpec;
 
-import java.nio.file.Path;
-
 /**
- * One photo's score.
+ * What the model says about one image (see {@link dev.snapscore.engine.photo.ScoredPhoto} for a photo's whole outcome).
  *
  * @param label         the most probable label, at index {@code labelIndex}
  * @param expectedScore Σ pᵢ·valueᵢ over the labels' ordinal values, or NaN when the model has none
  */
-public record Prediction(Path file, int labelIndex, String label, float probability, float[] probabilities,
+public record Prediction(int labelIndex, String label, float probability, float[] probabilities,
                          double expectedScore) {
 
     public Prediction {
@@ -18,7 +16,7 @@ public record Prediction(Path file, int labelIndex, String label, float probabil
     }
 
     /** Image {@code i} of a batch result, labelled with the spec's labels and values. */
-    public static Prediction of(Path file, Result result, int i, ModelSpec spec) {
+    public static Prediction of(Result result, int i, ModelSpec spec) {
         float[] p = result.probabilities(i);
         int best = result.argmax(i);
         double expected = Double.NaN;
@@ -26,7 +24,7 @@ public record Prediction(Path file, int labelIndex, String label, float probabil
             expected = 0;
             for (int c = 0; c < p.length; c++) expected += p[c] * spec.values().get(c);
         }
-        return new Prediction(file, best, spec.labels().get(best), p[best], p, expected);
+        return new Prediction(best, spec.labels().get(best), p[best], p, expected);
     }
 
     @Override

@@ -4,9 +4,10 @@ import dev.snapscore.engine.runtime.OneDnnExecutor;
 import dev.snapscore.engine.runtime.OneDnnNetwork;
 
 import dev.snapscore.engine.image.ImageDecoder;
-import dev.snapscore.engine.image.Preprocessor;
-import dev.snapscore.engine.spec.ModelSpec;
-import org.bytedeco.opencv.opencv_core.Mat;
+import dev.snapscore.engine.photo.PhotoPipeline;
+import dev.snapscore.engine.photo.PhotoSource;
+import dev.snapscore.engine.photo.PreparedPhoto;
+import dev.snapscore.engine.photo.ScoredPhoto;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -79,24 +80,21 @@ public final class Session implements AutoCloseable {
      * @throws ImageException naming the first file that cannot be read or decoded
      */
     public List<Prediction> score(List<Path> images) {
-        ModelSpec spec = model.spec();
+        List<Prediction> out = new ArrayList<>(images.size());
         // Made here, not with the session: the first ImageDecoder loads OpenCV (about a second and tens of
         // MB), which sessions that only run tensors never need.
-        ImageDecoder decoder = ImageDecoder.withDefaults();
-        Preprocessor preprocessor = new Preprocessor(spec.input(), spec.preprocess());
-        List<Prediction> out = new ArrayList<>(images.size());
-        try (Arena arena = Arena.ofConfined()) {
+        try (PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), ImageDecoder.withDefaults(), null);
+             Arena arena = Arena.ofConfined()) {
             int batchSize = Math.min(SCORE_BATCH, Math.max(1, images.size()));
-            MemorySegment batch = arena.allocate(batchSize * spec.input().elements() * Float.BYTES, 64);
+            MemorySegment batch = arena.allocate(batchSize * model.spec().input().elements() * Float.BYTES, 64);
             for (int first = 0; first < images.size(); first += batchSize) {
-                int n = Math.min(batchSize, images.size() - first);
-                for (int i = 0; i < n; i++) {
-                    try (Mat bgr = decoder.read(images.get(first + i))) {
-                        preprocessor.write(bgr, batch, i);
-                    }
+                List<PreparedPhoto> photos = new ArrayList<>(batchSize);
+                for (int i = 0; i < Math.min(batchSize, images.size() - first); i++) {
+                    PreparedPhoto p = pipeline.prepare(PhotoSource.of(images.get(first + i)), batch, i);
+                    if (p.failure() != null) throw p.failure();
+                    photos.add(p);
                 }
-                Result r = run(batch, n);
-                for (int i = 0; i < n; i++) out.add(Prediction.of(images.get(first + i), r, i, spec));
+                for (ScoredPhoto s : pipeline.score(this, batch, photos)) out.add(s.prediction());
             }
         }
         return out;

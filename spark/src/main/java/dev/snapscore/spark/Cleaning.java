@@ -1,9 +1,12 @@
 package dev.snapscore.spark;
 
+import dev.snapscore.engine.image.FaceDetector;
+import dev.snapscore.engine.photo.FaceCheck;
+
 import java.io.Serializable;
 
 /**
- * The face rule of {@code snapscore score --clean} (see {@code PhotoCleaner}), as plain values so it can
+ * The face rule of {@code snapscore score --clean} (see {@link FaceCheck}), as plain values so it can
  * travel to executors.
  */
 public record Cleaning(double minFaceFraction, double scaleFactor, int minNeighbors, int minSize) implements Serializable {
@@ -17,5 +20,9 @@ public record Cleaning(double minFaceFraction, double scaleFactor, int minNeighb
         if (!(scaleFactor > 1.0)) throw new IllegalArgumentException("scale factor must be > 1, got " + scaleFactor);
         if (minNeighbors < 0) throw new IllegalArgumentException("min neighbors must be >= 0, got " + minNeighbors);
         if (minSize < 0) throw new IllegalArgumentException("min size must be >= 0, got " + minSize);
+    }
+
+    FaceCheck faceCheck() {
+        return FaceCheck.clean(new FaceDetector.Settings(scaleFactor, minNeighbors, minSize), minFaceFraction);
     }
 }

@@ -2,9 +2,8 @@ package dev.snapscore.spark;
 
 import dev.snapscore.engine.Model;
 import dev.snapscore.engine.Session;
-import dev.snapscore.engine.batch.PhotoCleaner;
-import dev.snapscore.engine.image.FaceDetector;
 import dev.snapscore.engine.image.ImageDecoder;
+import dev.snapscore.engine.photo.PhotoPipeline;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -19,7 +18,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * What one executor JVM holds for every task it runs: each model loaded once (memory-mapped weights,
- * reordered weights, compiled plans), a pool of sessions with their batch buffers, and the face cleaners.
+ * reordered weights, compiled plans), a pool of sessions with their batch buffers, and its photo pipelines
+ * (with their face detectors).
  *
  * <p>A JVM-wide holder is the point here: Spark gives a task no object that outlives it, and loading a
  * model per task or per partition would cost a load (a VGG16 is 275 MB of weights to reorder) per few
@@ -31,7 +31,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class ExecutorEngine {
     private static final AtomicInteger MODEL_LOADS = new AtomicInteger();
     private static final Map<Path, Loaded> MODELS = new ConcurrentHashMap<>();
-    private static final Map<Cleaning, PhotoCleaner> CLEANERS = new ConcurrentHashMap<>();
 
     static {
         Runtime.getRuntime().addShutdownHook(new Thread(ExecutorEngine::closeAll, "snapscore-executor-engine-close"));
@@ -45,14 +44,11 @@ public final class ExecutorEngine {
         return MODEL_LOADS.get();
     }
 
-    /** Closes every model (and so its sessions) and cleaner this JVM holds; later leases load again. */
+    /** Closes every model (and so its sessions and pipelines) this JVM holds; later leases load again. */
     public static synchronized void closeAll() {
         List<Loaded> models = new ArrayList<>(MODELS.values());
         MODELS.clear();
         models.forEach(Loaded::close);
-        List<PhotoCleaner> cleaners = new ArrayList<>(CLEANERS.values());
-        CLEANERS.clear();
-        cleaners.forEach(PhotoCleaner::close);
     }
 
     /**
@@ -64,16 +60,15 @@ public final class ExecutorEngine {
         return loaded.lease(threads, batch);
     }
 
-    /** The cleaner for these settings, shared by every task (its face detectors are per thread). */
-    static PhotoCleaner cleaner(Cleaning rule, ImageDecoder decoder) {
-        return CLEANERS.computeIfAbsent(rule, r -> new PhotoCleaner(decoder,
-                new FaceDetector.Settings(r.scaleFactor(), r.minNeighbors(), r.minSize()), r.minFaceFraction()));
+    /** What a photo pipeline depends on besides the model. */
+    private record PipelineKey(long maxBytes, long maxPixels, Cleaning cleaning) {
     }
 
-    /** One model and its idle sessions, keyed by (threads, batch). */
+    /** One model, its idle sessions keyed by (threads, batch), and its pipelines. */
     private static final class Loaded {
         private final Model model;
         private final Map<Long, Queue<Slot>> idle = new ConcurrentHashMap<>();
+        private final Map<PipelineKey, PhotoPipeline> pipelines = new ConcurrentHashMap<>();
         private final List<Slot> all = new ArrayList<>();
 
         private Loaded(Model model) {
@@ -98,11 +93,19 @@ public final class ExecutorEngine {
                     all.add(slot);
                 }
             }
-            return new Lease(slot, queue);
+            return new Lease(this, slot, queue);
+        }
+
+        /** Shared by every task (its face detectors are per thread). */
+        PhotoPipeline pipeline(PipelineKey key) {
+            return pipelines.computeIfAbsent(key, k -> PhotoPipeline.forModel(model.spec(), new ImageDecoder(k.maxBytes(), k.maxPixels()),
+                    k.cleaning() == null ? null : k.cleaning().faceCheck()));
         }
 
         void close() {
             model.close(); // waits for runs in progress, closes every session
+            pipelines.values().forEach(PhotoPipeline::close);
+            pipelines.clear();
             synchronized (all) {
                 all.forEach(s -> s.arena().close());
                 all.clear();
@@ -116,17 +119,24 @@ public final class ExecutorEngine {
 
     /** A task's use of a slot; closing it (idempotent) returns the slot for the next task. */
     static final class Lease implements AutoCloseable {
+        private final Loaded loaded;
         private final Slot slot;
         private final Queue<Slot> home;
         private final AtomicInteger closed = new AtomicInteger();
 
-        private Lease(Slot slot, Queue<Slot> home) {
+        private Lease(Loaded loaded, Slot slot, Queue<Slot> home) {
+            this.loaded = loaded;
             this.slot = slot;
             this.home = home;
         }
 
         Session session() {
             return slot.session();
+        }
+
+        /** The model's photo pipeline for these size limits and face rule (null: none). */
+        PhotoPipeline pipeline(long maxBytes, long maxPixels, Cleaning cleaning) {
+            return loaded.pipeline(new PipelineKey(maxBytes, maxPixels, cleaning));
         }
 
         /** (batch, C, H, W) f32 in the spec's input layout, native. */

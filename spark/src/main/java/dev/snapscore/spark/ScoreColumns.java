@@ -1,75 +1,50 @@
 package dev.snapscore.spark;
 
-import dev.snapscore.engine.Prediction;
+import dev.snapscore.engine.photo.ScoreRow;
+import dev.snapscore.engine.photo.ScoredPhoto;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
-import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The output table: the same columns, in the same order, as {@code snapscore score}'s CSV — file, status,
- * label, probability, one {@code p_<label>} per label, expected_score, face_fraction, error. Columns that do
- * not apply to a row (a label for an error row, a face fraction without cleaning) are null.
+ * The output table: {@link ScoreRow}'s columns, in its order, as {@code snapscore score}'s CSV has them —
+ * file, status, label, probability, one {@code p_<label>} per label, expected_score, face_fraction, error.
+ * Columns that do not apply to a row (a label for an error row, a face fraction without cleaning) are null.
  */
 public final class ScoreColumns {
-    public static final String FILE = "file", STATUS = "status", LABEL = "label", PROBABILITY = "probability",
-            EXPECTED_SCORE = "expected_score", FACE_FRACTION = "face_fraction", ERROR = "error";
+    public static final String FILE = ScoreRow.FILE, STATUS = ScoreRow.STATUS, LABEL = ScoreRow.LABEL,
+            PROBABILITY = ScoreRow.PROBABILITY, EXPECTED_SCORE = ScoreRow.EXPECTED_SCORE,
+            FACE_FRACTION = ScoreRow.FACE_FRACTION, ERROR = ScoreRow.ERROR;
     /** Status values, as {@code snapscore score} writes them. */
-    public static final String OK = "ok", REJECTED = "rejected", FAILED = "error";
+    public static final String OK = ScoreRow.status(ScoredPhoto.Status.OK), REJECTED = ScoreRow.status(ScoredPhoto.Status.REJECTED),
+            FAILED = ScoreRow.status(ScoredPhoto.Status.ERROR);
 
     private ScoreColumns() {
     }
 
     /** The probability column of {@code label}. */
     public static String probabilityColumn(String label) {
-        return "p_" + label;
+        return ScoreRow.probabilityColumn(label);
     }
 
     public static StructType schema(List<String> labels) {
-        List<StructField> f = new ArrayList<>();
-        f.add(DataTypes.createStructField(FILE, DataTypes.StringType, false));
-        f.add(DataTypes.createStructField(STATUS, DataTypes.StringType, false));
-        f.add(DataTypes.createStructField(LABEL, DataTypes.StringType, true));
-        f.add(DataTypes.createStructField(PROBABILITY, DataTypes.FloatType, true));
-        for (String l : labels) f.add(DataTypes.createStructField(probabilityColumn(l), DataTypes.FloatType, true));
-        f.add(DataTypes.createStructField(EXPECTED_SCORE, DataTypes.DoubleType, true));
-        f.add(DataTypes.createStructField(FACE_FRACTION, DataTypes.DoubleType, true));
-        f.add(DataTypes.createStructField(ERROR, DataTypes.StringType, true));
-        return DataTypes.createStructType(f);
+        return DataTypes.createStructType(ScoreRow.columns(labels).stream()
+                .map(c -> DataTypes.createStructField(c.name(), sparkType(c.type()), c.nullable())).toList());
     }
 
-    /** A scored photo; {@code faceFraction} is null unless the photo was cleaned first. */
-    static Row ok(String file, Prediction p, Double faceFraction) {
-        float[] probs = p.probabilities();
-        Object[] v = new Object[probs.length + 7];
-        v[0] = file;
-        v[1] = OK;
-        v[2] = p.label();
-        v[3] = p.probability();
-        for (int i = 0; i < probs.length; i++) v[4 + i] = probs[i];
-        v[4 + probs.length] = Double.isNaN(p.expectedScore()) ? null : p.expectedScore();
-        v[5 + probs.length] = faceFraction;
-        v[6 + probs.length] = null;
-        return RowFactory.create(v);
+    private static DataType sparkType(Class<?> type) {
+        if (type == String.class) return DataTypes.StringType;
+        if (type == Float.class) return DataTypes.FloatType;
+        if (type == Double.class) return DataTypes.DoubleType;
+        throw new IllegalArgumentException("no Spark type for " + type);
     }
 
-    static Row rejected(String file, double faceFraction, int labels) {
-        Object[] v = new Object[labels + 7];
-        v[0] = file;
-        v[1] = REJECTED;
-        v[5 + labels] = faceFraction;
-        return RowFactory.create(v);
-    }
-
-    static Row error(String file, String message, int labels) {
-        Object[] v = new Object[labels + 7];
-        v[0] = file;
-        v[1] = FAILED;
-        v[6 + labels] = message;
-        return RowFactory.create(v);
+    /** A photo's row, for a model with {@code labels} labels. */
+    static Row row(ScoredPhoto photo, int labels) {
+        return RowFactory.create(ScoreRow.values(photo, labels));
     }
 }

@@ -4,9 +4,11 @@ import dev.snapscore.engine.Model;
 import dev.snapscore.engine.Session;
 import dev.snapscore.engine.batch.BatchScorer;
 import dev.snapscore.engine.batch.ImageFiles;
-import dev.snapscore.engine.batch.PhotoCleaner;
 import dev.snapscore.engine.image.FaceDetector;
 import dev.snapscore.engine.image.ImageDecoder;
+import dev.snapscore.engine.photo.FaceCheck;
+import dev.snapscore.engine.photo.PhotoPipeline;
+import dev.snapscore.engine.photo.ScoredPhoto;
 
 import javax.imageio.ImageIO;
 import java.awt.Color;
@@ -27,6 +29,8 @@ import java.util.Random;
 final class PhotoFolder {
     static final Path SAMPLES = Path.of("..", "samples");
     static final Path MODEL = Path.of("..", "models", "vgg-mini");
+    /** Rows written before the photo pipeline was shared, and the JPEG they were made with. */
+    static final Path PINNED = Path.of("..", "testdata", "pinned-rows");
 
     /** Broken files and the words their error rows must contain. */
     static final Map<String, String> BAD = Map.of(
@@ -81,20 +85,32 @@ final class PhotoFolder {
         return png.array();
     }
 
+    /** The folder of testdata/pinned-rows/README.md: the samples, a JPEG, and empty, non-image and truncated files. */
+    static void fillPinned(Path dir) throws IOException {
+        Files.createDirectories(dir.resolve("sub"));
+        for (String s : List.of("astronaut.png", "chelsea.png", "coffee.png")) Files.copy(SAMPLES.resolve(s), dir.resolve(s));
+        Files.write(dir.resolve("empty.jpg"), new byte[0]);
+        Files.writeString(dir.resolve("notimage.jpg"), "definitely not a photo\n");
+        byte[] jpeg = Files.readAllBytes(PINNED.resolve("chelsea.jpg")), png = Files.readAllBytes(SAMPLES.resolve("chelsea.png"));
+        Files.write(dir.resolve("sub/chelsea.jpg"), jpeg);
+        Files.write(dir.resolve("sub/truncated.jpg"), Arrays.copyOf(jpeg, jpeg.length / 2));
+        Files.write(dir.resolve("sub/truncated.png"), Arrays.copyOf(png, png.length / 2));
+    }
+
     /**
      * The reference: {@code snapscore score}'s own pipeline ({@link BatchScorer}, in this JVM, outside Spark)
      * on the same files, by absolute path.
      */
-    static Map<String, BatchScorer.Row> scoreWithEngine(Path dir, Cleaning cleaning) throws IOException {
+    static Map<String, ScoredPhoto> scoreWithEngine(Path dir, Cleaning cleaning) throws IOException {
         List<Path> files = ImageFiles.list(List.of(dir), null).stream().map(p -> p.toAbsolutePath().normalize()).toList();
         ImageDecoder decoder = ImageDecoder.withDefaults();
-        Map<String, BatchScorer.Row> rows = new LinkedHashMap<>();
+        Map<String, ScoredPhoto> rows = new LinkedHashMap<>();
         try (Model model = Model.load(MODEL); Session session = model.newSession(1);
-             PhotoCleaner cleaner = cleaning == null ? null : new PhotoCleaner(decoder,
-                     new FaceDetector.Settings(cleaning.scaleFactor(), cleaning.minNeighbors(), cleaning.minSize()), cleaning.minFaceFraction())) {
-            List<BatchScorer.Row> all = new ArrayList<>();
-            BatchScorer.run(session, files, new BatchScorer.Options(8, 2, decoder, cleaner), all::addAll);
-            for (BatchScorer.Row row : all) rows.put(row.file().toString(), row);
+             PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), decoder, cleaning == null ? null
+                     : FaceCheck.clean(new FaceDetector.Settings(cleaning.scaleFactor(), cleaning.minNeighbors(), cleaning.minSize()), cleaning.minFaceFraction()))) {
+            List<ScoredPhoto> all = new ArrayList<>();
+            BatchScorer.run(session, pipeline, files, new BatchScorer.Options(8, 2), all::addAll);
+            for (ScoredPhoto row : all) rows.put(row.file().toString(), row);
         }
         return rows;
     }

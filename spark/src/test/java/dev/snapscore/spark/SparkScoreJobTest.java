@@ -1,7 +1,7 @@
 package dev.snapscore.spark;
 
 import dev.snapscore.engine.Prediction;
-import dev.snapscore.engine.batch.BatchScorer;
+import dev.snapscore.engine.photo.ScoredPhoto;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.MapFunction;
 import org.apache.spark.sql.Dataset;
@@ -37,7 +37,7 @@ class SparkScoreJobTest {
     static Path tmp;
     private Path photos;
     private SparkSession spark;
-    private Map<String, BatchScorer.Row> reference;
+    private Map<String, ScoredPhoto> reference;
 
     @BeforeAll
     void start() throws IOException {
@@ -68,10 +68,10 @@ class SparkScoreJobTest {
     }
 
     /** Every Spark row equals the reference row of the same file: status, label, probabilities, error. */
-    private static void assertSameRows(Map<String, BatchScorer.Row> expected, Map<String, Row> actual, List<String> labels) {
+    private static void assertSameRows(Map<String, ScoredPhoto> expected, Map<String, Row> actual, List<String> labels) {
         assertEquals(expected.keySet(), actual.keySet(), "the same files");
         for (var e : expected.entrySet()) {
-            BatchScorer.Row want = e.getValue();
+            ScoredPhoto want = e.getValue();
             Row got = actual.get(e.getKey());
             String where = e.getKey() + ": ";
             assertEquals(want.status().name().toLowerCase(Locale.ROOT), got.getAs(ScoreColumns.STATUS), where + "status");
@@ -126,7 +126,7 @@ class SparkScoreJobTest {
         // Spark reads the bytes in its scan; the executor only decodes. Paths come as file: URIs.
         Dataset<Row> files = spark.read().format("binaryFile").option("recursiveFileLookup", "true")
                 .option("pathGlobFilter", SparkScoreJob.imageGlob()).load(photos.toString());
-        Map<String, BatchScorer.Row> expected = new HashMap<>(reference);
+        Map<String, ScoredPhoto> expected = new HashMap<>(reference);
         // Spark's file scans skip empty files, so the empty one has no row in this mode.
         assertNotNull(expected.remove(photos.resolve("empty.png").toAbsolutePath().toString()));
         assertSameRows(expected, byFile(job(null).score(files).collectAsList()), labels());
@@ -137,13 +137,42 @@ class SparkScoreJobTest {
         // Chelsea's largest face candidate covers 5.9% of the photo, the astronaut's 5.1% (OpenCV, scale 1.3,
         // min neighbours 0): at 5.5% the cat is kept and scored, the astronaut rejected.
         Cleaning rule = new Cleaning(0.055, 1.3, 0, 0);
-        Map<String, BatchScorer.Row> cleaned = PhotoFolder.scoreWithEngine(photos, rule);
+        Map<String, ScoredPhoto> cleaned = PhotoFolder.scoreWithEngine(photos, rule);
         Map<String, Row> rows = byFile(job(rule).score(SparkScoreJob.listImages(spark, List.of(photos.toString()), 2)).collectAsList());
         assertSameRows(cleaned, rows, labels());
         Row astronaut = rows.get(photos.resolve("astronaut.png").toAbsolutePath().toString());
         assertEquals(ScoreColumns.REJECTED, astronaut.getAs(ScoreColumns.STATUS));
         assertEquals(0.0513, astronaut.<Double>getAs(ScoreColumns.FACE_FRACTION), 1e-4);
         assertEquals(ScoreColumns.OK, rows.get(photos.resolve("chelsea.png").toAbsolutePath().toString()).getAs(ScoreColumns.STATUS));
+    }
+
+    /**
+     * On the samples and broken files, the rows are those spark-score wrote before the photo pipeline was
+     * shared (testdata/pinned-rows, see its README): text exactly, numbers within 1e-5 of their size.
+     */
+    @Test
+    void rowsAreThoseOfThePinnedRun() throws IOException {
+        Path dir = tmp.resolve("pinned");
+        PhotoFolder.fillPinned(dir);
+        for (Cleaning rule : new Cleaning[] {null, new Cleaning(0.01, 1.3, 0, 0)}) {
+            SparkScoreJob job = job(rule);
+            List<Row> want = spark.read().schema(job.schema()).option("header", "true")
+                    .csv(PhotoFolder.PINNED.resolve(rule == null ? "spark.csv" : "spark-clean-0.01.csv").toString())
+                    .sort(ScoreColumns.FILE).collectAsList();
+            List<Row> got = job.score(SparkScoreJob.listImages(spark, List.of(dir.toString()), 2)).sort(ScoreColumns.FILE).collectAsList();
+            assertEquals(want.size(), got.size());
+            for (int r = 0; r < want.size(); r++) {
+                for (int c = 0; c < want.get(r).size(); c++) {
+                    Object w = want.get(r).get(c), g = got.get(r).get(c);
+                    String where = want.get(r).getString(0) + " " + job.schema().fields()[c].name();
+                    if (w instanceof Number n) {
+                        assertEquals(n.doubleValue(), ((Number) g).doubleValue(), 1e-5 * Math.max(1, Math.abs(n.doubleValue())), where);
+                    } else {
+                        assertEquals(w, g instanceof String text ? text.replace(dir.toString(), "$DIR") : g, where);
+                    }
+                }
+            }
+        }
     }
 
     @Test

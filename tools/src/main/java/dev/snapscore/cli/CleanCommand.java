@@ -3,6 +3,9 @@ package dev.snapscore.cli;
 import dev.snapscore.engine.batch.ImageFiles;
 import dev.snapscore.engine.batch.PhotoCleaner;
 import dev.snapscore.engine.image.ImageDecoder;
+import dev.snapscore.engine.photo.FaceCheck;
+import dev.snapscore.engine.photo.PhotoPipeline;
+import dev.snapscore.engine.photo.ScoredPhoto;
 import org.apache.commons.csv.CSVFormat;
 import org.apache.commons.csv.CSVPrinter;
 import picocli.CommandLine.ArgGroup;
@@ -20,7 +23,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** The selfie study's face cleaning over folders: a report, and optionally moving (never deleting) rejects. */
@@ -55,6 +58,10 @@ final class CleanCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
+    /** The report's word for each outcome. */
+    private static final Map<ScoredPhoto.Status, String> DECISIONS =
+            Map.of(ScoredPhoto.Status.OK, "keep", ScoredPhoto.Status.REJECTED, "reject", ScoredPhoto.Status.ERROR, "error");
+
     @Override
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
@@ -66,31 +73,31 @@ final class CleanCommand implements Callable<Integer> {
         int workers = threads != null ? threads : Runtime.getRuntime().availableProcessors();
         if (workers < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + workers);
         List<Path> files = ImageFiles.list(roots, moveTo);
-        int[] counts = new int[3]; // keep, reject, error
+        int[] counts = new int[3]; // keep (OK), reject, error
         int[] moved = {0};
         long start = System.nanoTime();
         ImageDecoder decoder = new ImageDecoder(ImageDecoder.DEFAULT_MAX_BYTES, maxPixels);
-        try (PhotoCleaner cleaner = new PhotoCleaner(decoder, cleanOptions.settings(), cleanOptions.minFaceFraction);
+        try (PhotoPipeline pipeline = new PhotoPipeline(decoder, null, FaceCheck.clean(cleanOptions.settings(), cleanOptions.minFaceFraction));
              Writer reportWriter = report != null ? Files.newBufferedWriter(report, StandardCharsets.UTF_8) : null;
              CSVPrinter csv = new CSVPrinter(reportWriter != null ? reportWriter : spec.commandLine().getOut(),
                      CSVFormat.DEFAULT.builder().setHeader("file", "width", "height", "faces", "largest_face_fraction", "decision", "error").build());
              MoveManifest manifest = moveTo != null ? MoveManifest.appendTo(moveTo) : null) {
-            cleaner.checkAll(files, workers, outcome -> {
+            PhotoCleaner.checkAll(pipeline, files, workers, outcome -> {
                 String error = outcome.error();
-                if (outcome.decision() == PhotoCleaner.Decision.REJECT && manifest != null) {
+                if (outcome.status() == ScoredPhoto.Status.REJECTED && manifest != null) {
                     try {
-                        error = move(outcome.file(), manifest);
+                        error = move(Path.of(outcome.file()), manifest);
                         if (error == null) moved[0]++;
                     } catch (IOException e) {
                         error = "not moved: " + e.getMessage();
                     }
                 }
-                counts[outcome.decision().ordinal()]++;
+                counts[outcome.status().ordinal()]++;
                 try {
-                    boolean failed = outcome.decision() == PhotoCleaner.Decision.ERROR;
+                    boolean failed = outcome.status() == ScoredPhoto.Status.ERROR;
                     csv.printRecord(outcome.file(), failed ? "" : outcome.width(), failed ? "" : outcome.height(),
-                            failed ? "" : outcome.faces(), failed ? "" : outcome.largestFaceFraction(),
-                            outcome.decision().name().toLowerCase(Locale.ROOT), error == null ? "" : error);
+                            failed ? "" : outcome.faces().count(), failed ? "" : outcome.faces().largestFraction(),
+                            DECISIONS.get(outcome.status()), error == null ? "" : error);
                     csv.flush();
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);

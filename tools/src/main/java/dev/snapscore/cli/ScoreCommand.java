@@ -4,8 +4,9 @@ import dev.snapscore.engine.Model;
 import dev.snapscore.engine.Session;
 import dev.snapscore.engine.batch.BatchScorer;
 import dev.snapscore.engine.batch.ImageFiles;
-import dev.snapscore.engine.batch.PhotoCleaner;
 import dev.snapscore.engine.image.ImageDecoder;
+import dev.snapscore.engine.photo.FaceCheck;
+import dev.snapscore.engine.photo.PhotoPipeline;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -71,23 +72,24 @@ final class ScoreCommand implements Callable<Integer> {
 
         try (Model m = Model.load(modelPath, convolution.algorithm);
              Session session = m.newSession();
-             PhotoCleaner cleaner = clean ? new PhotoCleaner(decoder, cleanOptions.settings(), cleanOptions.minFaceFraction) : null;
+             PhotoPipeline pipeline = PhotoPipeline.forModel(m.spec(), decoder,
+                     clean ? FaceCheck.clean(cleanOptions.settings(), cleanOptions.minFaceFraction) : null);
              ScoreOutput output = out != null ? ScoreOutput.open(out, m.spec().labels(), resume)
                      : ScoreOutput.to(spec.commandLine().getOut(), m.spec().labels())) {
             List<Path> todo = all.stream().filter(f -> !output.has(f)).toList();
             if (resume) err.printf("resuming %s: %d photos already scored, %d to go%n", out, all.size() - todo.size(), todo.size());
-            var options = new BatchScorer.Options(batch, workers, decoder, cleaner);
+            var options = new BatchScorer.Options(batch, workers);
             BatchScorer.Stats stats;
             if (Terminal.isInteractive()) {
                 try (ProgressBar bar = new ProgressBarBuilder().setTaskName("scoring").setInitialMax(todo.size())
                         .setStyle(ProgressBarStyle.ASCII).setUnit(" img", 1).showSpeed().build()) {
-                    stats = BatchScorer.run(session, todo, options, rows -> {
+                    stats = BatchScorer.run(session, pipeline, todo, options, rows -> {
                         output.write(rows);
                         bar.stepBy(rows.size());
                     });
                 }
             } else {
-                stats = BatchScorer.run(session, todo, options, output);
+                stats = BatchScorer.run(session, pipeline, todo, options, output);
             }
             err.printf("scored %d, rejected %d, errors %d of %d photos in %.2f s (%.2f photos/s)%n", stats.scored(),
                     stats.rejected(), stats.errors(), stats.total(), stats.seconds(),

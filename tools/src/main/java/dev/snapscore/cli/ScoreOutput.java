@@ -2,9 +2,9 @@ package dev.snapscore.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.snapscore.engine.Prediction;
 import dev.snapscore.engine.batch.BatchScorer;
+import dev.snapscore.engine.photo.ScoreRow;
+import dev.snapscore.engine.photo.ScoredPhoto;
 import org.apache.commons.csv.CSVFormat;
 import org.apache.commons.csv.CSVParser;
 import org.apache.commons.csv.CSVPrinter;
@@ -20,14 +20,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
 /**
- * The rows of {@code snapscore score}, as CSV or JSON Lines, appended and flushed a batch at a time so a
+ * The rows of {@code snapscore score} ({@link ScoreRow}'s schema), as CSV or JSON Lines, appended and flushed a batch at a time so a
  * killed run loses at most the rows being written. On resume, a torn last line is cut off and the files
  * already present are reported so they are not scored twice.
  */
@@ -58,10 +57,7 @@ final class ScoreOutput implements BatchScorer.Sink, Closeable {
     }
 
     static List<String> columns(List<String> labels) {
-        List<String> c = new ArrayList<>(List.of("file", "status", "label", "probability"));
-        for (String l : labels) c.add("p_" + l);
-        c.addAll(List.of("expected_score", "face_fraction", "error"));
-        return c;
+        return ScoreRow.names(labels);
     }
 
     /** Rows as CSV to a writer this output does not close (standard output; no resume). */
@@ -146,47 +142,17 @@ final class ScoreOutput implements BatchScorer.Sink, Closeable {
     }
 
     @Override
-    public void write(List<BatchScorer.Row> rows) throws IOException {
-        for (BatchScorer.Row row : rows) {
-            if (format == Format.CSV) writeCsv(row);
-            else writeJson(row);
+    public void write(List<ScoredPhoto> rows) throws IOException {
+        for (ScoredPhoto row : rows) {
+            if (format == Format.CSV) {
+                csv.printRecord(ScoreRow.csv(row, labels.size()));
+            } else {
+                out.write(JSON.writeValueAsString(ScoreRow.jsonLine(row, labels)));
+                out.write('\n');
+            }
         }
         if (csv != null) csv.flush();
         out.flush();
-    }
-
-    private void writeCsv(BatchScorer.Row row) throws IOException {
-        List<Object> v = new ArrayList<>();
-        Prediction p = row.prediction();
-        v.add(row.file().toString());
-        v.add(row.status().name().toLowerCase(Locale.ROOT));
-        v.add(p == null ? "" : p.label());
-        v.add(p == null ? "" : Float.toString(p.probability()));
-        float[] probs = p == null ? null : p.probabilities();
-        for (int i = 0; i < labels.size(); i++) v.add(probs == null ? "" : Float.toString(probs[i]));
-        v.add(p == null || Double.isNaN(p.expectedScore()) ? "" : Double.toString(p.expectedScore()));
-        v.add(row.faceFraction() == null ? "" : row.faceFraction().toString());
-        v.add(row.error() == null ? "" : row.error());
-        csv.printRecord(v);
-    }
-
-    private void writeJson(BatchScorer.Row row) throws IOException {
-        ObjectNode n = JSON.createObjectNode();
-        Prediction p = row.prediction();
-        n.put("file", row.file().toString());
-        n.put("status", row.status().name().toLowerCase(Locale.ROOT));
-        if (p != null) {
-            n.put("label", p.label());
-            n.put("probability", p.probability());
-            ObjectNode probs = n.putObject("probabilities");
-            float[] values = p.probabilities();
-            for (int i = 0; i < labels.size(); i++) probs.put(labels.get(i), values[i]);
-            if (!Double.isNaN(p.expectedScore())) n.put("expected_score", p.expectedScore());
-        }
-        if (row.faceFraction() != null) n.put("face_fraction", row.faceFraction());
-        if (row.error() != null) n.put("error", row.error());
-        out.write(JSON.writeValueAsString(n));
-        out.write('\n');
     }
 
     @Override

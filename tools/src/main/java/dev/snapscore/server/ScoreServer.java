@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.snapscore.engine.ImageException;
-import dev.snapscore.engine.Prediction;
-import dev.snapscore.engine.image.FaceDetector;
+import dev.snapscore.engine.photo.ScoreRow;
+import dev.snapscore.engine.photo.ScoredPhoto;
 import dev.snapscore.engine.serving.Scorer;
 import dev.snapscore.engine.serving.ScorerMetrics;
 import dev.snapscore.engine.serving.ScorerOverloadedException;
@@ -96,7 +96,7 @@ public final class ScoreServer implements AutoCloseable {
                 error(ex, 400, "empty body: send the image bytes");
                 return;
             }
-            Scorer.Scored scored;
+            ScoredPhoto scored;
             try {
                 scored = scorer.submit(image).join();
             } catch (ScorerOverloadedException e) {
@@ -115,36 +115,13 @@ public final class ScoreServer implements AutoCloseable {
                 error(ex, 503, "shutting down");
                 return;
             }
-            send(ex, 200, "application/json", JSON.writeValueAsBytes(toJson(scored)));
+            send(ex, 200, "application/json", JSON.writeValueAsBytes(ScoreRow.http(scored, spec.labels())));
         } catch (IllegalArgumentException e) {
             error(ex, 400, e.getMessage());
         } catch (RuntimeException e) {
             System.err.println("snapscore serve: " + e);
             error(ex, 500, e.toString());
         }
-    }
-
-    private ObjectNode toJson(Scorer.Scored s) {
-        Prediction p = s.prediction();
-        ObjectNode n = JSON.createObjectNode();
-        n.put("label", p.label());
-        n.put("probability", p.probability());
-        ObjectNode probs = n.putObject("probabilities");
-        float[] values = p.probabilities();
-        for (int i = 0; i < values.length; i++) probs.put(spec.labels().get(i), values[i]);
-        if (!Double.isNaN(p.expectedScore())) n.put("expected_score", p.expectedScore());
-        FaceDetector.Faces f = s.faces();
-        if (f != null) {
-            n.put("faces", f.count());
-            n.put("face_fraction", f.largestFraction());
-            n.put("image_width", f.width());
-            n.put("image_height", f.height());
-            if (f.count() > 0) {
-                n.putObject("face").put("x", f.largestX()).put("y", f.largestY())
-                        .put("width", f.largestWidth()).put("height", f.largestHeight());
-            }
-        }
-        return n;
     }
 
     private void metrics(HttpExchange ex) throws IOException {

@@ -2,14 +2,14 @@ package dev.snapscore.engine.serving;
 
 import dev.snapscore.engine.ImageException;
 import dev.snapscore.engine.Model;
-import dev.snapscore.engine.Prediction;
-import dev.snapscore.engine.Result;
 import dev.snapscore.engine.Session;
 import dev.snapscore.engine.image.FaceDetector;
 import dev.snapscore.engine.image.ImageDecoder;
-import dev.snapscore.engine.image.Preprocessor;
-import dev.snapscore.engine.spec.ModelSpec;
-import org.bytedeco.opencv.opencv_core.Mat;
+import dev.snapscore.engine.photo.FaceCheck;
+import dev.snapscore.engine.photo.PhotoPipeline;
+import dev.snapscore.engine.photo.PhotoSource;
+import dev.snapscore.engine.photo.PreparedPhoto;
+import dev.snapscore.engine.photo.ScoredPhoto;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -25,7 +25,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
+import java.util.function.Function;
 
 /**
  * Scores photos for many concurrent callers with dynamic micro-batching: requests are decoded and
@@ -36,7 +36,7 @@ import java.util.function.Supplier;
  *
  * <pre>{@code
  * try (Scorer scorer = Scorer.start(model, Scorer.Options.defaults())) {
- *     Scored s = scorer.submit(jpegBytes).join();
+ *     ScoredPhoto s = scorer.submit(jpegBytes).join();
  * }
  * }</pre>
  */
@@ -45,7 +45,7 @@ public final class Scorer implements AutoCloseable {
     /**
      * @param capacity  requests admitted at once (queued, decoding or being scored)
      * @param workers   threads that decode and preprocess
-     * @param detector  face settings, or null to skip face detection
+     * @param detector  face settings, or null to skip face detection (faces are reported, never rejected)
      */
     public record Options(int maxBatch, Duration maxDelay, int capacity, int workers, ImageDecoder decoder,
                           FaceDetector.Settings detector) {
@@ -78,12 +78,8 @@ public final class Scorer implements AutoCloseable {
         }
     }
 
-    /** A scored photo; {@code faces} is null when face detection is off. */
-    public record Scored(Prediction prediction, FaceDetector.Faces faces) {
-    }
-
-    /** A photo ready for inference. */
-    private record Request(MemorySegment image, FaceDetector.Faces faces, CompletableFuture<Scored> result, long submitted) {
+    /** A photo ready for inference: its preprocessed image, in slot 0 of {@code image}. */
+    private record Request(MemorySegment image, PreparedPhoto photo, CompletableFuture<ScoredPhoto> result, long submitted) {
     }
 
     private static final Request STOP = new Request(null, null, null, 0);
@@ -91,14 +87,12 @@ public final class Scorer implements AutoCloseable {
     private final Model model;
     private final Options options;
     private final Session session;
-    private final Preprocessor preprocessor;
+    private final PhotoPipeline pipeline;
     private final Arena arena = Arena.ofShared();
     private final BlockingQueue<MemorySegment> freeImages;
     private final BlockingQueue<Request> ready = new LinkedBlockingQueue<>();
     private final Semaphore admitted;
     private final ExecutorService decoders;
-    private final ThreadLocal<FaceDetector> detectors;
-    private final List<FaceDetector> allDetectors = new ArrayList<>();
     private final Thread batcher;
     private final ScorerMetrics metrics;
     private final MemorySegment batch;
@@ -108,23 +102,16 @@ public final class Scorer implements AutoCloseable {
     private Scorer(Model model, Options options) {
         this.model = model;
         this.options = options;
-        ModelSpec spec = model.spec();
         this.session = model.newSession();
-        this.preprocessor = new Preprocessor(spec.input(), spec.preprocess());
-        this.imageBytes = spec.input().elements() * Float.BYTES;
+        this.pipeline = PhotoPipeline.forModel(model.spec(), options.decoder(),
+                options.detector() == null ? null : FaceCheck.report(options.detector()));
+        this.imageBytes = model.spec().input().elements() * Float.BYTES;
         this.freeImages = new ArrayBlockingQueue<>(options.capacity());
         for (int i = 0; i < options.capacity(); i++) freeImages.add(arena.allocate(imageBytes, 64));
         this.batch = arena.allocate(options.maxBatch() * imageBytes, 64);
         this.admitted = new Semaphore(options.capacity());
         this.metrics = new ScorerMetrics(options.maxBatch());
         this.decoders = Executors.newFixedThreadPool(options.workers(), Thread.ofPlatform().name("snapscore-scorer-decode-", 0).daemon(true).factory());
-        this.detectors = ThreadLocal.withInitial(() -> {
-            FaceDetector d = new FaceDetector(options.detector());
-            synchronized (allDetectors) {
-                allDetectors.add(d);
-            }
-            return d;
-        });
         session.prepare(options.maxBatch());
         this.batcher = Thread.ofPlatform().name("snapscore-scorer-batcher").daemon(true).start(this::batchLoop);
     }
@@ -135,34 +122,26 @@ public final class Scorer implements AutoCloseable {
     }
 
     /** Scores an encoded photo (JPEG, PNG, BMP, WebP, TIFF). Fails with ImageException for a bad photo. */
-    public CompletableFuture<Scored> submit(byte[] encoded) {
-        return admit(() -> {
-            try (Mat bgr = options.decoder().decode(encoded, "image")) {
-                return prepare(bgr);
-            }
-        });
+    public CompletableFuture<ScoredPhoto> submit(byte[] encoded) {
+        PhotoSource source = PhotoSource.of("image", encoded);
+        return admit(image -> pipeline.prepare(source, image, 0));
     }
 
     /** Scores a photo file. */
-    public CompletableFuture<Scored> submit(Path file) {
-        return admit(() -> {
-            try (Mat bgr = options.decoder().read(file)) {
-                return prepare(bgr);
-            }
-        });
+    public CompletableFuture<ScoredPhoto> submit(Path file) {
+        return admit(image -> pipeline.prepare(PhotoSource.of(file), image, 0));
     }
 
     /** Scores an already preprocessed image: (C, H, W) f32 in the spec's input layout (NCHW or NHWC), copied now. */
-    public CompletableFuture<Scored> submit(MemorySegment preprocessed) {
+    public CompletableFuture<ScoredPhoto> submit(MemorySegment preprocessed) {
         if (preprocessed.byteSize() != imageBytes) {
             throw new IllegalArgumentException("a preprocessed image is " + imageBytes + " bytes for " + model.spec().input()
                     + ", got " + preprocessed.byteSize());
         }
         byte[] copy = preprocessed.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
-        return admit(() -> {
-            MemorySegment image = freeImages.poll();
+        return admit(image -> {
             MemorySegment.copy(MemorySegment.ofArray(copy), 0, image, 0, imageBytes);
-            return new Prepared(image, null);
+            return PreparedPhoto.preprocessed("image", 0);
         });
     }
 
@@ -174,18 +153,8 @@ public final class Scorer implements AutoCloseable {
         return options;
     }
 
-    private record Prepared(MemorySegment image, FaceDetector.Faces faces) {
-    }
-
-    private Prepared prepare(Mat bgr) {
-        FaceDetector.Faces faces = options.detector() == null ? null : detectors.get().detect(bgr);
-        // A permit was taken for this request, so a buffer is free.
-        MemorySegment image = freeImages.poll();
-        preprocessor.write(bgr, image, 0);
-        return new Prepared(image, faces);
-    }
-
-    private CompletableFuture<Scored> admit(Supplier<Prepared> work) {
+    /** Admits a request whose {@code work} prepares it into slot 0 of a free image buffer, on a worker. */
+    private CompletableFuture<ScoredPhoto> admit(Function<MemorySegment, PreparedPhoto> work) {
         if (closed) throw new IllegalStateException("scorer is closed");
         if (!admitted.tryAcquire()) {
             metrics.rejected();
@@ -193,7 +162,7 @@ public final class Scorer implements AutoCloseable {
         }
         metrics.accepted();
         long submitted = System.nanoTime();
-        CompletableFuture<Scored> result = new CompletableFuture<>();
+        CompletableFuture<ScoredPhoto> result = new CompletableFuture<>();
         result.whenComplete((r, e) -> {
             admitted.release();
             if (e != null) metrics.failed();
@@ -201,14 +170,21 @@ public final class Scorer implements AutoCloseable {
         });
         try {
             decoders.execute(() -> {
+                // A permit was taken for this request, so a buffer is free.
+                MemorySegment image = freeImages.poll();
+                PreparedPhoto p;
                 try {
-                    Prepared p = work.get();
-                    ready.add(new Request(p.image(), p.faces(), result, submitted));
-                } catch (ImageException | IllegalArgumentException e) {
-                    result.completeExceptionally(e);
+                    p = work.apply(image);
                 } catch (RuntimeException e) {
-                    result.completeExceptionally(new ImageException("cannot prepare the image: " + e, e));
+                    p = PreparedPhoto.failed("image", e);
                 }
+                if (p.failure() == null) {
+                    ready.add(new Request(image, p, result, submitted));
+                    return;
+                }
+                freeImages.add(image);
+                result.completeExceptionally(p.failure() instanceof ImageException || p.failure() instanceof IllegalArgumentException
+                        ? p.failure() : new ImageException("cannot prepare the image: " + p.failure(), p.failure()));
             });
         } catch (java.util.concurrent.RejectedExecutionException e) {
             result.completeExceptionally(new IllegalStateException("scorer is closed"));
@@ -218,7 +194,6 @@ public final class Scorer implements AutoCloseable {
 
     private void batchLoop() {
         List<Request> group = new ArrayList<>(options.maxBatch());
-        ModelSpec spec = model.spec();
         while (true) {
             Request first;
             try {
@@ -245,23 +220,23 @@ public final class Scorer implements AutoCloseable {
                 }
                 group.add(next);
             }
-            runGroup(group, spec);
+            runGroup(group);
             group.clear();
             if (stop) return;
         }
     }
 
-    private void runGroup(List<Request> group, ModelSpec spec) {
+    private void runGroup(List<Request> group) {
+        List<PreparedPhoto> photos = new ArrayList<>(group.size());
         for (int i = 0; i < group.size(); i++) {
             MemorySegment.copy(group.get(i).image(), 0, batch, i * imageBytes, imageBytes);
             freeImages.add(group.get(i).image());
+            photos.add(group.get(i).photo().inSlot(i));
         }
         metrics.batch(group.size());
         try {
-            Result r = session.run(batch, group.size());
-            for (int i = 0; i < group.size(); i++) {
-                group.get(i).result().complete(new Scored(Prediction.of(null, r, i, spec), group.get(i).faces()));
-            }
+            List<ScoredPhoto> scored = pipeline.score(session, batch, photos);
+            for (int i = 0; i < group.size(); i++) group.get(i).result().complete(scored.get(i));
         } catch (RuntimeException e) {
             for (Request q : group) q.result().completeExceptionally(e);
         }
@@ -281,9 +256,7 @@ public final class Scorer implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         session.close();
-        synchronized (allDetectors) {
-            allDetectors.forEach(FaceDetector::close);
-        }
+        pipeline.close();
         arena.close();
     }
 }

@@ -5,6 +5,7 @@ import dev.snapscore.engine.Model;
 import dev.snapscore.engine.Prediction;
 import dev.snapscore.engine.Session;
 import dev.snapscore.engine.image.FaceDetector;
+import dev.snapscore.engine.photo.ScoredPhoto;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -66,7 +67,7 @@ class ScorerTest {
                 done.add(clients.submit(() -> {
                     for (int k = 0; k < 10; k++) {
                         int i = (offset + k) % 3;
-                        Scorer.Scored s = scorer.submit(photos.get(i)).join();
+                        ScoredPhoto s = scorer.submit(photos.get(i)).join();
                         assertEquals(alone.get(i).labelIndex(), s.prediction().labelIndex());
                         assertArrayEquals(alone.get(i).probabilities(), s.prediction().probabilities(), 1e-5f);
                     }
@@ -92,7 +93,7 @@ class ScorerTest {
     void aFullScorerRejectsFastAndRecovers() {
         var options = Scorer.Options.defaults().withMaxBatch(1, Duration.ZERO).withCapacity(2);
         try (Scorer scorer = Scorer.start(model, options)) {
-            List<CompletableFuture<Scorer.Scored>> accepted = new ArrayList<>();
+            List<CompletableFuture<ScoredPhoto>> accepted = new ArrayList<>();
             int rejected = 0;
             for (int i = 0; i < 50; i++) {
                 try {
@@ -111,8 +112,8 @@ class ScorerTest {
     @Test
     void badPhotosFailTheirOwnRequestOnly() {
         try (Scorer scorer = Scorer.start(model, Scorer.Options.defaults())) {
-            CompletableFuture<Scorer.Scored> bad = scorer.submit("definitely not a photo".getBytes());
-            CompletableFuture<Scorer.Scored> good = scorer.submit(photos.get(1));
+            CompletableFuture<ScoredPhoto> bad = scorer.submit("definitely not a photo".getBytes());
+            CompletableFuture<ScoredPhoto> good = scorer.submit(photos.get(1));
             var e = assertThrows(CompletionException.class, bad::join);
             assertInstanceOf(ImageException.class, e.getCause());
             assertEquals(alone.get(1).labelIndex(), good.join().prediction().labelIndex());
@@ -123,7 +124,7 @@ class ScorerTest {
     @Test
     void closeAnswersEverythingAcceptedThenRefuses() {
         Scorer scorer = Scorer.start(model, Scorer.Options.defaults().withCapacity(64));
-        List<CompletableFuture<Scorer.Scored>> inFlight = new ArrayList<>();
+        List<CompletableFuture<ScoredPhoto>> inFlight = new ArrayList<>();
         for (int i = 0; i < 40; i++) inFlight.add(scorer.submit(photos.get(i % 3)));
         scorer.close();
         for (var f : inFlight) assertNotNull(f.join().prediction());

@@ -1,0 +1,127 @@
+package dev.snapscore.engine.photo;
+
+import dev.snapscore.engine.Prediction;
+import dev.snapscore.engine.Result;
+import dev.snapscore.engine.Session;
+import dev.snapscore.engine.image.FaceDetector;
+import dev.snapscore.engine.image.ImageDecoder;
+import dev.snapscore.engine.image.Preprocessor;
+import dev.snapscore.engine.spec.ModelSpec;
+import org.bytedeco.opencv.opencv_core.Mat;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The one way a photo becomes a row: decode → optional face check → preprocess into a batch slot → run →
+ * {@link ScoredPhoto}. The drivers ({@code Session.score}, {@code BatchScorer}, the serving {@code Scorer},
+ * the Spark partition scorer) only schedule calls to it. Thread-safe: each thread gets its own face
+ * detector; close the pipeline to free them.
+ */
+public final class PhotoPipeline implements AutoCloseable {
+    private final ImageDecoder decoder;
+    private final Preprocessor preprocessor;
+    private final FaceCheck faceCheck;
+    private final FaceDetectorPool detectors;
+    private volatile boolean closed;
+
+    /**
+     * @param preprocessor null for a pipeline that only checks faces ({@link #check})
+     * @param faceCheck    null to skip face detection
+     */
+    public PhotoPipeline(ImageDecoder decoder, Preprocessor preprocessor, FaceCheck faceCheck) {
+        if (decoder == null) throw new IllegalArgumentException("a decoder is required");
+        this.decoder = decoder;
+        this.preprocessor = preprocessor;
+        this.faceCheck = faceCheck;
+        this.detectors = faceCheck == null ? null : new FaceDetectorPool(faceCheck.settings());
+    }
+
+    /** A pipeline for {@code spec}'s input. */
+    public static PhotoPipeline forModel(ModelSpec spec, ImageDecoder decoder, FaceCheck faceCheck) {
+        return new PhotoPipeline(decoder, new Preprocessor(spec.input(), spec.preprocess()), faceCheck);
+    }
+
+    public ImageDecoder decoder() {
+        return decoder;
+    }
+
+    public FaceCheck faceCheck() {
+        return faceCheck;
+    }
+
+    /**
+     * Decodes the photo, checks its faces, and, if it passes, writes it as image {@code slot} of
+     * {@code batch}. Never throws for a bad photo: its failure is in the result.
+     *
+     * @throws IllegalArgumentException if the slot is outside {@code batch}
+     */
+    public PreparedPhoto prepare(PhotoSource source, MemorySegment batch, int slot) {
+        if (preprocessor == null) throw new IllegalStateException("this pipeline only checks faces");
+        long imageBytes = preprocessor.input().elements() * Float.BYTES;
+        if (slot < 0 || (slot + 1) * imageBytes > batch.byteSize()) {
+            throw new IllegalArgumentException("slot " + slot + " does not fit a batch buffer of " + batch.byteSize() + " bytes");
+        }
+        return prepare(source, batch, slot, true);
+    }
+
+    /** Decodes the photo and checks its faces, without preprocessing (the {@code clean} verb). */
+    public PreparedPhoto check(PhotoSource source) {
+        if (faceCheck == null) throw new IllegalStateException("this pipeline has no face check");
+        return prepare(source, null, -1, false);
+    }
+
+    private PreparedPhoto prepare(PhotoSource source, MemorySegment batch, int slot, boolean preprocess) {
+        if (closed) throw new IllegalStateException("the photo pipeline is closed");
+        long start = System.nanoTime();
+        try (Mat bgr = decode(source)) {
+            FaceDetector.Faces faces = null;
+            long cleanNanos = 0;
+            if (faceCheck != null) {
+                long t = System.nanoTime();
+                faces = detectors.get().detect(bgr);
+                cleanNanos = System.nanoTime() - t;
+                if (!faceCheck.keeps(faces)) {
+                    return new PreparedPhoto(source.name(), ScoredPhoto.Status.REJECTED, -1, bgr.cols(), bgr.rows(), faces,
+                            null, System.nanoTime() - start - cleanNanos, cleanNanos);
+                }
+            }
+            if (preprocess) preprocessor.write(bgr, batch, slot);
+            return new PreparedPhoto(source.name(), ScoredPhoto.Status.OK, preprocess ? slot : -1, bgr.cols(), bgr.rows(),
+                    faces, null, System.nanoTime() - start - cleanNanos, cleanNanos);
+        } catch (RuntimeException e) {
+            return PreparedPhoto.failed(source.name(), e);
+        }
+    }
+
+    /** The photo-reading step: the only call into the decoder. The caller closes the Mat. */
+    private Mat decode(PhotoSource source) {
+        return source.file() != null ? decoder.read(source.file()) : decoder.decode(source.encoded().get(), source.name());
+    }
+
+    /**
+     * Runs the photos that are in the batch (slots 0..n-1) and returns every photo's outcome, in order:
+     * the rejected and failed ones as they were prepared.
+     */
+    public List<ScoredPhoto> score(Session session, MemorySegment batch, List<PreparedPhoto> photos) {
+        int n = (int) photos.stream().filter(p -> p.status() == ScoredPhoto.Status.OK).count();
+        Result result = n > 0 ? session.run(batch, n) : null;
+        ModelSpec spec = session.model().spec();
+        List<ScoredPhoto> out = new ArrayList<>(photos.size());
+        for (PreparedPhoto p : photos) {
+            out.add(switch (p.status()) {
+                case OK -> new ScoredPhoto(p.file(), p.status(), Prediction.of(result, p.slot(), spec), p.faces(), null);
+                case REJECTED -> new ScoredPhoto(p.file(), p.status(), null, p.faces(), null);
+                case ERROR -> new ScoredPhoto(p.file(), p.status(), null, null, p.error());
+            });
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        if (detectors != null) detectors.close();
+    }
+}
