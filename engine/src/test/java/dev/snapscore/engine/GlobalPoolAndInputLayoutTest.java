@@ -10,6 +10,7 @@ import dev.snapscore.engine.format.ModelDirectory;
 import dev.snapscore.engine.format.ModelGenerator;
 import dev.snapscore.engine.format.OnnxExporter;
 import dev.snapscore.engine.image.ImageDecoder;
+import dev.snapscore.engine.photo.PhotoPipeline;
 import dev.snapscore.engine.serving.Scorer;
 import dev.snapscore.engine.spec.FlattenOrder;
 import dev.snapscore.engine.spec.InputLayout;
@@ -153,8 +154,10 @@ class GlobalPoolAndInputLayoutTest {
             try (Scorer scorer = Scorer.start(nhwc, Scorer.Options.defaults())) {
                 for (Path p : photos) viaScorer.add(scorer.submit(p).join().prediction().probabilities());
             }
-            BatchScorer.run(b, photos, new BatchScorer.Options(2, 1, ImageDecoder.withDefaults(), null),
-                    rows -> rows.forEach(r -> viaBatch.add(r.prediction().probabilities())));
+            try (PhotoPipeline pipeline = PhotoPipeline.forModel(nhwc.spec(), ImageDecoder.withDefaults(), null)) {
+                BatchScorer.run(b, pipeline, photos, new BatchScorer.Options(2, 1),
+                        rows -> rows.forEach(r -> viaBatch.add(r.prediction().probabilities())));
+            }
             double scoreDiff = 0, top = 0;
             for (int i = 0; i < photos.size(); i++) {
                 float[] p = twin.get(i).probabilities();
