@@ -12,12 +12,16 @@ import java.io.File;
 import java.io.IOException;
 
 import static org.bytedeco.opencv.global.opencv_imgproc.COLOR_BGR2GRAY;
+import static org.bytedeco.opencv.global.opencv_imgproc.INTER_AREA;
 import static org.bytedeco.opencv.global.opencv_imgproc.cvtColor;
+import static org.bytedeco.opencv.global.opencv_imgproc.resize;
 
 /**
  * Frontal faces with OpenCV's Haar cascade ({@code haarcascade_frontalface_default.xml}, from the OpenCV
- * preset jar), run as the original selfie study ran it: on the grayscale photo at its original size.
- * Not thread-safe (OpenCV's classifier keeps per-call state): one detector per thread.
+ * preset jar), run as the original selfie study ran it, on the grayscale photo, but scaled down (INTER_AREA)
+ * to at most the clean resolution on its longer side ({@link DecodeOptions#cleanResolution()}): the study's
+ * rule is a share of the photo's area, and the cascade's time grows with the pixels. Boxes are reported in
+ * the photo's own coordinates. Not thread-safe (OpenCV's classifier keeps per-call state): one detector per thread.
  */
 public final class FaceDetector implements AutoCloseable {
     private static final String CASCADE = "/org/bytedeco/opencv/" + Loader.getPlatform()
@@ -27,7 +31,7 @@ public final class FaceDetector implements AutoCloseable {
      * @param scaleFactor  image pyramid step (the study: 1.3; OpenCV's default 1.1 is slower and finer)
      * @param minNeighbors overlapping detections a face needs (the study: 0, so every candidate counts;
      *                     OpenCV's default 3 is stricter)
-     * @param minSize      smallest face side in pixels (0: no minimum)
+     * @param minSize      smallest face side in the photo's pixels (0: no minimum)
      */
     public record Settings(double scaleFactor, int minNeighbors, int minSize) {
         public static final Settings STUDY = new Settings(1.3, 0, 0);
@@ -48,10 +52,18 @@ public final class FaceDetector implements AutoCloseable {
     }
 
     private final Settings settings;
+    private final DecodeOptions options;
     private final CascadeClassifier classifier;
 
+    /** A detector at {@link DecodeOptions#DEFAULT}'s clean resolution. */
     public FaceDetector(Settings settings) {
+        this(settings, DecodeOptions.DEFAULT);
+    }
+
+    /** A detector running the cascade at {@code options.cleanResolution()}. */
+    public FaceDetector(Settings settings, DecodeOptions options) {
         this.settings = settings;
+        this.options = options;
         File file;
         try {
             file = Loader.cacheResource(CASCADE);
@@ -70,11 +82,23 @@ public final class FaceDetector implements AutoCloseable {
         return settings;
     }
 
+    public DecodeOptions options() {
+        return options;
+    }
+
     /** Detects faces in an 8-bit BGR photo. */
     public Faces detect(Mat bgr) {
-        try (Mat gray = new Mat(); RectVector faces = new RectVector();
-             Size min = new Size(settings.minSize(), settings.minSize()); Size max = new Size()) {
+        int longSide = Math.max(bgr.cols(), bgr.rows());
+        double scale = (double) options.cleanSide(longSide) / longSide;
+        int minSide = settings.minSize() == 0 ? 0 : Math.max(1, (int) Math.round(settings.minSize() * scale)); // in the copy's pixels
+        try (Mat gray = new Mat(); RectVector faces = new RectVector(); Size min = new Size(minSide, minSide); Size max = new Size()) {
             cvtColor(bgr, gray, COLOR_BGR2GRAY);
+            if (scale < 1) {
+                try (Size small = new Size(Math.max(1, (int) Math.round(bgr.cols() * scale)),
+                        Math.max(1, (int) Math.round(bgr.rows() * scale)))) {
+                    resize(gray, gray, small, 0, 0, INTER_AREA);
+                }
+            }
             classifier.detectMultiScale(gray, faces, settings.scaleFactor(), settings.minNeighbors(), 0, min, max);
             // OpenCV detects in parallel, so candidates come in varying order; break ties in area by
             // position so the same photo always reports the same box.
@@ -90,7 +114,11 @@ public final class FaceDetector implements AutoCloseable {
             }
             if (best < 0) return new Faces(0, bgr.cols(), bgr.rows(), 0, 0, 0, 0);
             Rect r = faces.get(best);
-            return new Faces((int) faces.size(), bgr.cols(), bgr.rows(), r.x(), r.y(), r.width(), r.height());
+            // Back to the photo's coordinates: each edge scaled and rounded, so the box stays inside the photo.
+            double sx = (double) bgr.cols() / gray.cols(), sy = (double) bgr.rows() / gray.rows();
+            int x0 = (int) Math.round(r.x() * sx), y0 = (int) Math.round(r.y() * sy);
+            int x1 = (int) Math.round((r.x() + r.width()) * sx), y1 = (int) Math.round((r.y() + r.height()) * sy);
+            return new Faces((int) faces.size(), bgr.cols(), bgr.rows(), x0, y0, x1 - x0, y1 - y0);
         }
     }
 
