@@ -1,8 +1,10 @@
 package dev.snapscore.engine.batch;
 
 import dev.snapscore.engine.ImageException;
+import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.FaceDetector;
 import dev.snapscore.engine.image.ImageDecoder;
+import dev.snapscore.engine.image.Photo;
 import org.bytedeco.opencv.opencv_core.Mat;
 
 import java.nio.file.Path;
@@ -51,8 +53,9 @@ public final class PhotoCleaner implements AutoCloseable {
 
     /** Decides one photo on the calling thread. */
     public Outcome check(Path file) {
-        try (Mat bgr = decoder.read(file)) {
-            return check(file, bgr);
+        try (Photo photo = decoder.read(file, DecodeOptions.DEFAULT, ImageDecoder.DEFAULT_INPUT, settings)) {
+            if (closed) throw new IllegalStateException("cleaner is closed");
+            return outcome(file, detector.get().detect(photo));
         } catch (ImageException e) {
             return new Outcome(file, 0, 0, 0, 0, Decision.ERROR, e.getMessage());
         }
@@ -61,7 +64,10 @@ public final class PhotoCleaner implements AutoCloseable {
     /** Decides an already decoded photo on the calling thread. */
     public Outcome check(Path file, Mat bgr) {
         if (closed) throw new IllegalStateException("cleaner is closed");
-        FaceDetector.Faces faces = detector.get().detect(bgr);
+        return outcome(file, detector.get().detect(bgr));
+    }
+
+    private Outcome outcome(Path file, FaceDetector.Faces faces) {
         double fraction = faces.largestFraction();
         return new Outcome(file, faces.width(), faces.height(), faces.count(), fraction,
                 fraction > minFaceFraction ? Decision.KEEP : Decision.REJECT, null);

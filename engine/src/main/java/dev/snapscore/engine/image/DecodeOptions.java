@@ -8,7 +8,7 @@ package dev.snapscore.engine.image;
  *                        almost free) to the smallest size that still covers the model input and, when cleaning,
  *                        the cleaning copy; other formats always decode at full size
  * @param cleanResolution the longest side, in pixels, of the copy the face cascade runs on: larger photos are
- *                        scaled down to it with INTER_AREA first. The face rule is a share of the photo's area,
+ *                        scaled down with INTER_AREA first (see {@link #cleanShrink}). The face rule is a share of the photo's area,
  *                        so it does not depend on the size, while the cascade's time grows with the pixels.
  *                        {@link #FULL_RESOLUTION} (0) runs it on the photo itself, as the original study did
  */
@@ -18,10 +18,11 @@ public record DecodeOptions(boolean exactDecode, int cleanResolution) {
     /** Twice the cascade's 24-pixel window: below it, no face above the study's threshold could be found. */
     public static final int MIN_CLEAN_RESOLUTION = 48;
     /**
-     * The default: fast decode, and the cascade on at most 1008 pixels, the size 12 MP phone photos (4032 × 3024)
-     * decode to at 1/4 scale, which agreed with full-resolution decisions on every photo measured (README).
+     * The default: fast decode, and the cascade on at most 640 pixels, the size of the study's own (Instagram)
+     * photos; its decisions agreed with full-resolution ones on every photo measured (README), and a 12 MP
+     * photo's copy (494 × 371) still comes from a 1/8-scale decode.
      */
-    public static final DecodeOptions DEFAULT = new DecodeOptions(false, 1008);
+    public static final DecodeOptions DEFAULT = new DecodeOptions(false, 640);
     /** The reference: full-size decode and the cascade on the full-size photo, as before these options existed. */
     public static final DecodeOptions EXACT = new DecodeOptions(true, FULL_RESOLUTION);
 
@@ -32,8 +33,16 @@ public record DecodeOptions(boolean exactDecode, int cleanResolution) {
         }
     }
 
-    /** The longer side of the copy the cascade runs on, for a photo whose longer side is {@code longSide}. */
-    public int cleanSide(int longSide) {
-        return cleanResolution == FULL_RESOLUTION ? longSide : Math.min(cleanResolution, longSide);
+    /**
+     * How much the cascade's copy of a photo whose longer side is {@code longSide} is scaled down: by the smallest
+     * power of the cascade's {@code scaleFactor} that brings it to at most the clean resolution. The cascade scans
+     * windows of 24 pixels times powers of that factor, so the window sizes, in the photo's pixels, stay those
+     * of a full-size scan (less the smallest), and the largest face's share of the photo moves little.
+     */
+    public double cleanShrink(int longSide, double scaleFactor) {
+        double shrink = 1;
+        if (cleanResolution == FULL_RESOLUTION) return shrink;
+        while (Math.round(longSide / shrink) > cleanResolution) shrink *= scaleFactor;
+        return shrink;
     }
 }

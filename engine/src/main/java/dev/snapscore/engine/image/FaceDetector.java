@@ -19,9 +19,9 @@ import static org.bytedeco.opencv.global.opencv_imgproc.resize;
 /**
  * Frontal faces with OpenCV's Haar cascade ({@code haarcascade_frontalface_default.xml}, from the OpenCV
  * preset jar), run as the original selfie study ran it, on the grayscale photo, but scaled down (INTER_AREA)
- * to at most the clean resolution on its longer side ({@link DecodeOptions#cleanResolution()}): the study's
- * rule is a share of the photo's area, and the cascade's time grows with the pixels. Boxes are reported in
- * the photo's own coordinates. Not thread-safe (OpenCV's classifier keeps per-call state): one detector per thread.
+ * to at most the clean resolution on its longer side, by a power of the scale factor
+ * ({@link DecodeOptions#cleanShrink}): the study's rule is a share of the photo's area, and the cascade's
+ * time grows with the pixels. Not thread-safe (OpenCV's classifier keeps per-call state): one detector per thread.
  */
 public final class FaceDetector implements AutoCloseable {
     private static final String CASCADE = "/org/bytedeco/opencv/" + Loader.getPlatform()
@@ -86,17 +86,27 @@ public final class FaceDetector implements AutoCloseable {
         return options;
     }
 
-    /** Detects faces in an 8-bit BGR photo. */
+    /** Detects faces in an 8-bit BGR photo; the box is in the Mat's coordinates. */
     public Faces detect(Mat bgr) {
-        int longSide = Math.max(bgr.cols(), bgr.rows());
-        double scale = (double) options.cleanSide(longSide) / longSide;
-        int minSide = settings.minSize() == 0 ? 0 : Math.max(1, (int) Math.round(settings.minSize() * scale)); // in the copy's pixels
+        return detect(bgr, bgr.cols(), bgr.rows());
+    }
+
+    /** Detects faces in a decoded photo; the box is in the photo's own coordinates, whatever scale it was decoded at. */
+    public Faces detect(Photo photo) {
+        return detect(photo.bgr(), photo.width(), photo.height());
+    }
+
+    private Faces detect(Mat bgr, int width, int height) {
+        double shrink = options.cleanShrink(Math.max(width, height), settings.scaleFactor());
+        int copyWidth = Math.min(bgr.cols(), (int) Math.round(width / shrink));
+        int copyHeight = Math.min(bgr.rows(), (int) Math.round(height / shrink));
+        double scale = (double) copyWidth / width; // photo pixels -> the copy's
+        int minSide = settings.minSize() == 0 ? 0 : Math.max(1, (int) Math.round(settings.minSize() * scale));
         try (Mat gray = new Mat(); RectVector faces = new RectVector(); Size min = new Size(minSide, minSide); Size max = new Size()) {
             cvtColor(bgr, gray, COLOR_BGR2GRAY);
-            if (scale < 1) {
-                try (Size small = new Size(Math.max(1, (int) Math.round(bgr.cols() * scale)),
-                        Math.max(1, (int) Math.round(bgr.rows() * scale)))) {
-                    resize(gray, gray, small, 0, 0, INTER_AREA);
+            if (copyWidth < gray.cols() || copyHeight < gray.rows()) {
+                try (Size copy = new Size(copyWidth, copyHeight)) {
+                    resize(gray, gray, copy, 0, 0, INTER_AREA);
                 }
             }
             classifier.detectMultiScale(gray, faces, settings.scaleFactor(), settings.minNeighbors(), 0, min, max);
@@ -112,13 +122,13 @@ public final class FaceDetector implements AutoCloseable {
                     best = i;
                 }
             }
-            if (best < 0) return new Faces(0, bgr.cols(), bgr.rows(), 0, 0, 0, 0);
+            if (best < 0) return new Faces(0, width, height, 0, 0, 0, 0);
             Rect r = faces.get(best);
             // Back to the photo's coordinates: each edge scaled and rounded, so the box stays inside the photo.
-            double sx = (double) bgr.cols() / gray.cols(), sy = (double) bgr.rows() / gray.rows();
+            double sx = (double) width / gray.cols(), sy = (double) height / gray.rows();
             int x0 = (int) Math.round(r.x() * sx), y0 = (int) Math.round(r.y() * sy);
             int x1 = (int) Math.round((r.x() + r.width()) * sx), y1 = (int) Math.round((r.y() + r.height()) * sy);
-            return new Faces((int) faces.size(), bgr.cols(), bgr.rows(), x0, y0, x1 - x0, y1 - y0);
+            return new Faces((int) faces.size(), width, height, x0, y0, x1 - x0, y1 - y0);
         }
     }
 

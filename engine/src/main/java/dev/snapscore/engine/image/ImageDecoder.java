@@ -55,17 +55,17 @@ public record ImageDecoder(long maxBytes, long maxPixels) {
 
     /**
      * Reads and decodes {@code file} with {@link DecodeOptions#DEFAULT} for {@link #DEFAULT_INPUT}, keeping enough
-     * for cleaning; the caller closes the returned Mat.
+     * for cleaning with the study's settings; the caller closes the returned Mat.
      */
     public Mat read(Path file) {
-        return read(file, DecodeOptions.DEFAULT, DEFAULT_INPUT, true);
+        return read(file, DecodeOptions.DEFAULT, DEFAULT_INPUT, FaceDetector.Settings.STUDY).bgr();
     }
 
     /**
-     * Reads and decodes {@code file} for a model taking {@code input}; with {@code cleaning}, large enough for
-     * the face cascade at {@code options.cleanResolution()} too. The caller closes the returned Mat.
+     * Reads and decodes {@code file} for a model taking {@code input}, and, unless {@code cleaning} is null, for
+     * the face cascade with those settings at {@code options.cleanResolution()}. The caller closes the photo.
      */
-    public Mat read(Path file, DecodeOptions options, InputShape input, boolean cleaning) {
+    public Photo read(Path file, DecodeOptions options, InputShape input, FaceDetector.Settings cleaning) {
         return decode(readBytes(file), file.toString(), options, input, cleaning);
     }
 
@@ -90,22 +90,22 @@ public record ImageDecoder(long maxBytes, long maxPixels) {
 
     /**
      * Decodes encoded image bytes with {@link DecodeOptions#DEFAULT} for {@link #DEFAULT_INPUT}, keeping enough for
-     * cleaning; {@code source} names them in error messages. The caller closes the Mat.
+     * cleaning with the study's settings; {@code source} names them in error messages. The caller closes the Mat.
      *
      * @throws ImageException if the bytes are empty, not an image, too large, or corrupt
      */
     public Mat decode(byte[] encoded, String source) {
-        return decode(encoded, source, DecodeOptions.DEFAULT, DEFAULT_INPUT, true);
+        return decode(encoded, source, DecodeOptions.DEFAULT, DEFAULT_INPUT, FaceDetector.Settings.STUDY).bgr();
     }
 
     /**
-     * Decodes encoded image bytes for a model taking {@code input}; with {@code cleaning}, large enough for the
-     * face cascade at {@code options.cleanResolution()} too. {@code source} names them in error messages. The
-     * caller closes the Mat.
+     * Decodes encoded image bytes for a model taking {@code input}, and, unless {@code cleaning} is null, for the
+     * face cascade with those settings at {@code options.cleanResolution()}. {@code source} names them in error
+     * messages. The caller closes the returned photo.
      *
      * @throws ImageException if the bytes are empty, not an image, too large, or corrupt
      */
-    public Mat decode(byte[] encoded, String source, DecodeOptions options, InputShape input, boolean cleaning) {
+    public Photo decode(byte[] encoded, String source, DecodeOptions options, InputShape input, FaceDetector.Settings cleaning) {
         if (encoded.length == 0) throw new ImageException(source + ": empty file");
         if (encoded.length > maxBytes) {
             throw new ImageException(source + ": " + encoded.length + " bytes exceeds the limit of " + maxBytes + " bytes");
@@ -119,8 +119,10 @@ public record ImageDecoder(long maxBytes, long maxPixels) {
             throw new ImageException(String.format("%s: %dx%d = %.1f MP exceeds the limit of %.1f MP", source,
                     header.width(), header.height(), header.pixels() / 1e6, maxPixels / 1e6));
         }
-        int reduction = options.exactDecode() || !header.format().equals("JPEG") ? 1 : reduction(header.width(), header.height(),
-                input, cleaning ? options.cleanSide(Math.max(header.width(), header.height())) : 0);
+        int longSide = Math.max(header.width(), header.height());
+        int cleanSide = cleaning == null ? 0 : (int) Math.round(longSide / options.cleanShrink(longSide, cleaning.scaleFactor()));
+        int reduction = options.exactDecode() || !header.format().equals("JPEG") ? 1
+                : reduction(header.width(), header.height(), input, cleanSide);
         Mat image;
         try (BytePointer bytes = new BytePointer(encoded);
              Mat buffer = new Mat(1, encoded.length, CV_8UC1, bytes)) {
@@ -135,7 +137,10 @@ public record ImageDecoder(long maxBytes, long maxPixels) {
             if (image != null) image.close();
             throw new ImageException(source + ": " + header.format() + " data is corrupt or truncated (OpenCV could not decode it)");
         }
-        return image;
+        if (reduction == 1) return new Photo(image, image.cols(), image.rows());
+        // libjpeg's reduced size is the header's divided and rounded up; EXIF orientations 5 to 8 turn it a quarter.
+        boolean turned = image.cols() != Math.ceilDiv(header.width(), reduction);
+        return new Photo(image, turned ? header.height() : header.width(), turned ? header.width() : header.height());
     }
 
     /**

@@ -17,6 +17,7 @@ import java.lang.foreign.MemorySegment;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
@@ -44,7 +45,7 @@ class FastDecodeTest {
 
     @Test
     void reductionIsTheLargestThatStillCoversTheModelInputAndTheCleaningCopy() {
-        // 12 MP phone photo: 1/8 gives 504 x 378, enough for 224 x 224; cleaning at 1008 needs 1/4 (1008 x 756).
+        // 12 MP phone photo: 1/8 gives 504 x 378, enough for 224 x 224; a 1008-pixel cleaning copy needs 1/4 (1008 x 756).
         assertEquals(8, ImageDecoder.reduction(4032, 3024, VGG, 0));
         assertEquals(4, ImageDecoder.reduction(4032, 3024, VGG, 1008));
         assertEquals(2, ImageDecoder.reduction(4032, 3024, VGG, 1009));
@@ -64,9 +65,11 @@ class FastDecodeTest {
     void cleanResolutionIsValidated() {
         assertThrows(IllegalArgumentException.class, () -> new DecodeOptions(false, 47));
         assertThrows(IllegalArgumentException.class, () -> new DecodeOptions(false, -1));
-        assertEquals(1008, DecodeOptions.DEFAULT.cleanSide(4032));
-        assertEquals(512, DecodeOptions.DEFAULT.cleanSide(512));
-        assertEquals(4032, DecodeOptions.EXACT.cleanSide(4032));
+        // 4032 / 1.3^8 = 494 is the first at most 640; 600 needs no shrinking; 1.1^20 = 6.73 brings 4032 to 599.
+        assertEquals(Math.pow(1.3, 8), DecodeOptions.DEFAULT.cleanShrink(4032, 1.3), 1e-9);
+        assertEquals(1, DecodeOptions.DEFAULT.cleanShrink(600, 1.3));
+        assertEquals(Math.pow(1.1, 20), DecodeOptions.DEFAULT.cleanShrink(4032, 1.1), 1e-9);
+        assertEquals(1, DecodeOptions.EXACT.cleanShrink(4032, 1.3));
     }
 
     /**
@@ -79,20 +82,25 @@ class FastDecodeTest {
         for (int tag = 1; tag <= 8; tag++) {
             Path file = resource("/exif/orientation-" + tag + ".jpg");
             byte[] bytes = Files.readAllBytes(file);
-            try (Mat exact = DECODER.decode(bytes, file.toString(), EXACT, tiny, false);
-                 Mat fast = DECODER.decode(bytes, file.toString(), FAST, tiny, false);
-                 Mat fastFile = DECODER.read(file, FAST, tiny, false)) {
+            try (Photo exact = DECODER.decode(bytes, file.toString(), EXACT, tiny, null);
+                 Photo fast = DECODER.decode(bytes, file.toString(), FAST, tiny, null);
+                 Photo fastFile = DECODER.read(file, FAST, tiny, null);
+                 Mat plain = DECODER.decode(bytes, file.toString())) {
                 assertUpright(exact, 64, 48, "tag " + tag + " exact");
                 assertUpright(fast, 32, 24, "tag " + tag + " fast");
                 assertUpright(fastFile, 32, 24, "tag " + tag + " fast, from the file");
+                assertUpright(new Photo(plain, 64, 48), 64, 48, "tag " + tag + " default options");
             }
         }
     }
 
     /** Every block's inner pixels (away from the JPEG and scaling edges) hold its colour, within 4 levels. */
-    private static void assertUpright(Mat bgr, int width, int height, String what) {
-        assertEquals(width, bgr.cols(), what + ": width");
-        assertEquals(height, bgr.rows(), what + ": height");
+    private static void assertUpright(Photo photo, int width, int height, String what) {
+        assertEquals(64, photo.width(), what + ": the photo's upright width");
+        assertEquals(48, photo.height(), what + ": the photo's upright height");
+        Mat bgr = photo.bgr();
+        assertEquals(width, bgr.cols(), what + ": decoded width");
+        assertEquals(height, bgr.rows(), what + ": decoded height");
         int block = width / 4, worst = 0;
         for (int b = 0; b < 12; b++) {
             for (int y = (b / 4) * block + 2; y < (b / 4 + 1) * block - 2; y++) {
@@ -121,13 +129,15 @@ class FastDecodeTest {
             for (String name : new String[] {"astronaut.png", "chelsea.png", "coffee.png"}) {
                 byte[] jpeg = phonePhoto(name, 4032, 3024);
                 for (boolean cleaning : new boolean[] {false, true}) {
-                    try (Mat exact = DECODER.decode(jpeg, name, EXACT, VGG, cleaning);
-                         Mat fast = DECODER.decode(jpeg, name, FAST, VGG, cleaning)) {
-                        assertEquals(4032, exact.cols());
-                        assertEquals(cleaning ? 1008 : 504, fast.cols(), "1/4 when cleaning, else 1/8");
-                        assertEquals(cleaning ? 756 : 378, fast.rows());
-                        preprocessor.write(exact, exactInput, 0);
-                        preprocessor.write(fast, fastInput, 0);
+                    var settings = cleaning ? new FaceDetector.Settings(1.1, 3, 0) : null; // its 599-pixel copy needs 1/4
+                    try (Photo exact = DECODER.decode(jpeg, name, EXACT, VGG, settings);
+                         Photo fast = DECODER.decode(jpeg, name, FAST, VGG, settings)) {
+                        assertEquals(4032, exact.bgr().cols());
+                        assertEquals(cleaning ? 1008 : 504, fast.bgr().cols(), "1/4 when cleaning, else 1/8");
+                        assertEquals(cleaning ? 756 : 378, fast.bgr().rows());
+                        assertEquals(List.of(4032, 3024), List.of(fast.width(), fast.height()));
+                        preprocessor.write(exact.bgr(), exactInput, 0);
+                        preprocessor.write(fast.bgr(), fastInput, 0);
                     }
                     float[] a = exactInput.toArray(JAVA_FLOAT), b = fastInput.toArray(JAVA_FLOAT);
                     double max = 0, sum = 0;
@@ -156,9 +166,15 @@ class FastDecodeTest {
 
     /** {@code name} from the fixture images scaled up (bicubic) to width x height and encoded as JPEG quality 90. */
     static byte[] phonePhoto(String name, int width, int height) throws URISyntaxException {
-        try (Mat original = DECODER.read(resource("/fixtures/images/" + name), EXACT, VGG, false); Mat big = new Mat();
-             Size size = new Size(width, height)) {
-            resize(original, big, size, 0, 0, INTER_CUBIC);
+        try (Mat original = DECODER.read(resource("/fixtures/images/" + name))) {
+            return encode(original, width, height);
+        }
+    }
+
+    /** {@code image} scaled (bicubic) to width x height and encoded as JPEG quality 90. */
+    static byte[] encode(Mat image, int width, int height) {
+        try (Mat big = new Mat(); Size size = new Size(width, height)) {
+            resize(image, big, size, 0, 0, INTER_CUBIC);
             try (BytePointer out = new BytePointer(); IntPointer params = new IntPointer(IMWRITE_JPEG_QUALITY, 90)) {
                 assertTrue(imencode(".jpg", big, out, params));
                 byte[] bytes = new byte[(int) out.limit()];
