@@ -7,15 +7,16 @@ package dev.snapscore.engine.image;
  *                        path). Otherwise libjpeg scales it down by 2, 4 or 8 while decoding (in the DCT domain,
  *                        almost free) to the smallest size that still covers the model input and, when cleaning,
  *                        the cleaning copy; other formats always decode at full size
- * @param cleanResolution the longest side, in pixels, of the copy the face cascade runs on: larger photos are
- *                        scaled down with INTER_AREA first (see {@link #cleanShrink}). The face rule is a share of the photo's area,
- *                        so it does not depend on the size, while the cascade's time grows with the pixels.
+ * @param cleanResolution the longest side, in pixels, of the grayscale copy the face cascade runs on: larger
+ *                        photos are scaled down with INTER_AREA first, by a power of the cascade's scale factor
+ *                        ({@link #cleanShrink}). The face rule is a share of the photo's area, so it does not
+ *                        depend on the size, while the cascade's time grows with the pixels.
  *                        {@link #FULL_RESOLUTION} (0) runs it on the photo itself, as the original study did
  */
 public record DecodeOptions(boolean exactDecode, int cleanResolution) {
     /** {@code cleanResolution} that runs the cascade on the photo at its own size. */
     public static final int FULL_RESOLUTION = 0;
-    /** Twice the cascade's 24-pixel window: below it, no face above the study's threshold could be found. */
+    /** Twice the cascade's 24-pixel window: a smaller copy leaves the cascade next to nothing to scan. */
     public static final int MIN_CLEAN_RESOLUTION = 48;
     /**
      * The default: fast decode, and the cascade on at most 640 pixels, the size of the study's own (Instagram)
@@ -40,6 +41,7 @@ public record DecodeOptions(boolean exactDecode, int cleanResolution) {
      * of a full-size scan (less the smallest), and the largest face's share of the photo moves little.
      */
     public double cleanShrink(int longSide, double scaleFactor) {
+        if (!(scaleFactor > 1)) throw new IllegalArgumentException("scale factor must be > 1, got " + scaleFactor);
         double shrink = 1;
         if (cleanResolution == FULL_RESOLUTION) return shrink;
         while (Math.round(longSide / shrink) > cleanResolution) shrink *= scaleFactor;

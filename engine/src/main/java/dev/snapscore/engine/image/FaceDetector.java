@@ -82,10 +82,6 @@ public final class FaceDetector implements AutoCloseable {
         return settings;
     }
 
-    public DecodeOptions options() {
-        return options;
-    }
-
     /** Detects faces in an 8-bit BGR photo; the box is in the Mat's coordinates. */
     public Faces detect(Mat bgr) {
         return detect(bgr, bgr.cols(), bgr.rows());

@@ -65,6 +65,7 @@ class FastDecodeTest {
     void cleanResolutionIsValidated() {
         assertThrows(IllegalArgumentException.class, () -> new DecodeOptions(false, 47));
         assertThrows(IllegalArgumentException.class, () -> new DecodeOptions(false, -1));
+        assertThrows(IllegalArgumentException.class, () -> DecodeOptions.DEFAULT.cleanShrink(4032, 1.0));
         // 4032 / 1.3^8 = 494 is the first at most 640; 600 needs no shrinking; 1.1^20 = 6.73 brings 4032 to 599.
         assertEquals(Math.pow(1.3, 8), DecodeOptions.DEFAULT.cleanShrink(4032, 1.3), 1e-9);
         assertEquals(1, DecodeOptions.DEFAULT.cleanShrink(600, 1.3));
@@ -114,8 +115,8 @@ class FastDecodeTest {
     }
 
     /**
-     * The fixture photos scaled up to a 12 MP phone photo (4032 x 3024, JPEG quality 90), decoded at 1/8 (and 1/4,
-     * as when cleaning) and exactly, then preprocessed for VGG16 (Caffe means). At 1/8 libjpeg keeps one value
+     * The fixture photos scaled up to a 12 MP phone photo (4032 x 3024, JPEG quality 90), decoded at 1/8 (and at 1/4,
+     * as for cleaning at scale factor 1.1) and exactly, then preprocessed for VGG16 (Caffe means). At 1/8 libjpeg keeps one value
      * per 8 x 8 block, and with 4:2:0 chroma one colour per 16 x 16 pixels, which moves sharp colour edges by up
      * to about 25 levels; on average the inputs differ by under 1 level (OpenCV-Python 4.6 measures the same:
      * mean 0.50 to 0.81, max 8 to 23 at 1/8; mean 0.16 to 0.24, max 2 to 5 at 1/4).
