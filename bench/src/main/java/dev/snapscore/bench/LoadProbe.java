@@ -11,12 +11,13 @@ import dev.snapscore.engine.Model;
 import dev.snapscore.engine.Session;
 import dev.snapscore.engine.batch.BatchScorer;
 import dev.snapscore.engine.format.SpecJson;
+import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.ImageDecoder;
+import dev.snapscore.engine.image.Photo;
 import dev.snapscore.engine.image.Preprocessor;
 import dev.snapscore.engine.photo.PhotoPipeline;
 import dev.snapscore.engine.photo.ScoredPhoto;
 import dev.snapscore.engine.spec.ModelSpec;
-import org.bytedeco.opencv.opencv_core.Mat;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -146,7 +147,7 @@ public final class LoadProbe {
         @Override
         public int score(List<Path> jpegs, int batch, int workers) throws IOException {
             AtomicInteger ok = new AtomicInteger();
-            try (PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), ImageDecoder.withDefaults(), null)) {
+            try (PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), ImageDecoder.withDefaults(), DecodeOptions.DEFAULT, null)) {
                 BatchScorer.run(session, pipeline, jpegs, new BatchScorer.Options(batch, workers), rows -> rows.forEach(r -> {
                     if (r.status() == ScoredPhoto.Status.OK) ok.incrementAndGet();
                 }));
@@ -220,8 +221,8 @@ public final class LoadProbe {
                         Path file = jpegs.get(next++);
                         MemorySegment image = free.removeFirst();
                         ahead.add(pool.submit(() -> {
-                            try (Mat bgr = decoder.read(file)) {
-                                preprocessor.write(bgr, image, 0);
+                            try (Photo photo = decoder.read(file, DecodeOptions.DEFAULT, spec.input(), null)) {
+                                preprocessor.write(photo.bgr(), image, 0);
                             }
                             return image;
                         }));

@@ -3,6 +3,7 @@ package dev.snapscore.engine;
 import dev.snapscore.engine.runtime.OneDnnExecutor;
 import dev.snapscore.engine.runtime.OneDnnNetwork;
 
+import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.ImageDecoder;
 import dev.snapscore.engine.photo.PhotoPipeline;
 import dev.snapscore.engine.photo.PhotoSource;
@@ -83,7 +84,7 @@ public final class Session implements AutoCloseable {
         List<Prediction> out = new ArrayList<>(images.size());
         // Made here, not with the session: the first ImageDecoder loads OpenCV (about a second and tens of
         // MB), which sessions that only run tensors never need.
-        try (PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), ImageDecoder.withDefaults(), null);
+        try (PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), ImageDecoder.withDefaults(), DecodeOptions.DEFAULT, null);
              Arena arena = Arena.ofConfined()) {
             int batchSize = Math.min(SCORE_BATCH, Math.max(1, images.size()));
             MemorySegment batch = arena.allocate(batchSize * model.spec().input().elements() * Float.BYTES, 64);

@@ -7,6 +7,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
+import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.ImageDecoder;
 import dev.snapscore.engine.image.Preprocessor;
 
@@ -77,7 +78,7 @@ class FixtureModelsTest {
             assertEquals(argmax(wantLogits, 0, wantLogits.length), p.getFirst().labelIndex(), name + " astronaut top-1");
             // Logits themselves, through the same preprocessing, within 1e-2.
             try (Arena arena = Arena.ofConfined();
-                 var bgr = ImageDecoder.withDefaults().read(Fixtures.image("astronaut.png"))) {
+                 var bgr = ImageDecoder.withDefaults().read(Fixtures.image("astronaut.png"), DecodeOptions.EXACT, null, null).bgr()) {
                 MemorySegment batch = arena.allocate(model.spec().input().elements() * Float.BYTES);
                 new Preprocessor(model.spec().input(), model.spec().preprocess()).write(bgr, batch, 0);
                 assertClose(session.run(batch, 1).logits(), wantLogits, 1e-2, name + " astronaut logits");

@@ -9,6 +9,7 @@ import dev.snapscore.engine.format.LoadedModel;
 import dev.snapscore.engine.format.ModelDirectory;
 import dev.snapscore.engine.format.ModelGenerator;
 import dev.snapscore.engine.format.OnnxExporter;
+import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.ImageDecoder;
 import dev.snapscore.engine.photo.PhotoPipeline;
 import dev.snapscore.engine.serving.Scorer;
@@ -154,7 +155,7 @@ class GlobalPoolAndInputLayoutTest {
             try (Scorer scorer = Scorer.start(nhwc, Scorer.Options.defaults())) {
                 for (Path p : photos) viaScorer.add(scorer.submit(p).join().prediction().probabilities());
             }
-            try (PhotoPipeline pipeline = PhotoPipeline.forModel(nhwc.spec(), ImageDecoder.withDefaults(), null)) {
+            try (PhotoPipeline pipeline = PhotoPipeline.forModel(nhwc.spec(), ImageDecoder.withDefaults(), DecodeOptions.DEFAULT, null)) {
                 BatchScorer.run(b, pipeline, photos, new BatchScorer.Options(2, 1),
                         rows -> rows.forEach(r -> viaBatch.add(r.prediction().probabilities())));
             }

@@ -2,6 +2,7 @@ package dev.snapscore.spark;
 
 import dev.snapscore.engine.Model;
 import dev.snapscore.engine.Session;
+import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.ImageDecoder;
 import dev.snapscore.engine.photo.PhotoPipeline;
 
@@ -61,7 +62,7 @@ public final class ExecutorEngine {
     }
 
     /** What a photo pipeline depends on besides the model. */
-    private record PipelineKey(long maxBytes, long maxPixels, Cleaning cleaning) {
+    private record PipelineKey(long maxBytes, long maxPixels, Cleaning cleaning, DecodeOptions decode) {
     }
 
     /** One model, its idle sessions keyed by (threads, batch), and its pipelines. */
@@ -98,7 +99,7 @@ public final class ExecutorEngine {
 
         /** Shared by every task (its face detectors are per thread). */
         PhotoPipeline pipeline(PipelineKey key) {
-            return pipelines.computeIfAbsent(key, k -> PhotoPipeline.forModel(model.spec(), new ImageDecoder(k.maxBytes(), k.maxPixels()),
+            return pipelines.computeIfAbsent(key, k -> PhotoPipeline.forModel(model.spec(), new ImageDecoder(k.maxBytes(), k.maxPixels()), k.decode(),
                     k.cleaning() == null ? null : k.cleaning().faceCheck()));
         }
 
@@ -134,9 +135,9 @@ public final class ExecutorEngine {
             return slot.session();
         }
 
-        /** The model's photo pipeline for these size limits and face rule (null: none). */
-        PhotoPipeline pipeline(long maxBytes, long maxPixels, Cleaning cleaning) {
-            return loaded.pipeline(new PipelineKey(maxBytes, maxPixels, cleaning));
+        /** The model's photo pipeline for these size limits, face rule (null: none) and decode options. */
+        PhotoPipeline pipeline(long maxBytes, long maxPixels, Cleaning cleaning, DecodeOptions decode) {
+            return loaded.pipeline(new PipelineKey(maxBytes, maxPixels, cleaning, decode));
         }
 
         /** (batch, C, H, W) f32 in the spec's input layout, native. */

@@ -60,7 +60,7 @@ final class PartitionScorer implements MapPartitionsFunction<Row, Row> {
             this.input = input;
             this.lease = lease;
             this.labels = lease.session().model().spec().classes();
-            this.pipeline = lease.pipeline(settings.maxBytes(), settings.maxPixels(), settings.cleaning());
+            this.pipeline = lease.pipeline(settings.maxBytes(), settings.maxPixels(), settings.cleaning(), settings.decode());
         }
 
         @Override

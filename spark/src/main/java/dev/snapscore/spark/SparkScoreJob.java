@@ -3,6 +3,7 @@ package dev.snapscore.spark;
 import dev.snapscore.engine.batch.ImageFiles;
 import dev.snapscore.engine.format.LoadedModel;
 import dev.snapscore.engine.format.ModelFormats;
+import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.ImageDecoder;
 import dev.snapscore.engine.spec.ModelSpec;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -47,15 +48,16 @@ public final class SparkScoreJob {
      * @param maxBytes  largest encoded file accepted
      * @param maxPixels largest width × height accepted
      * @param cleaning  the face rule to apply first, or null
+     * @param decode    fast or exact decoding, and the face cascade's resolution
      */
-    public record Options(Path model, int batch, long maxBytes, long maxPixels, Cleaning cleaning) {
+    public record Options(Path model, int batch, long maxBytes, long maxPixels, Cleaning cleaning, DecodeOptions decode) {
         public Options {
             if (model == null) throw new IllegalArgumentException("a model is required");
         }
 
-        /** {@code snapscore score}'s defaults: batch 8, 256 MB and 50 MP limits, no cleaning. */
+        /** {@code snapscore score}'s defaults: batch 8, 256 MB and 50 MP limits, no cleaning, fast decode. */
         public Options(Path model) {
-            this(model, 8, ImageDecoder.DEFAULT_MAX_BYTES, ImageDecoder.DEFAULT_MAX_PIXELS, null);
+            this(model, 8, ImageDecoder.DEFAULT_MAX_BYTES, ImageDecoder.DEFAULT_MAX_PIXELS, null, DecodeOptions.DEFAULT);
         }
     }
 
@@ -81,7 +83,7 @@ public final class SparkScoreJob {
         }
         ModelSource source = ship ? ModelSource.ship(spark.sparkContext(), options.model()) : ModelSource.at(options.model());
         return new SparkScoreJob(new ScoreSettings(source, options.batch(), options.maxBytes(), options.maxPixels(),
-                options.cleaning()), spec);
+                options.cleaning(), options.decode()), spec);
     }
 
     /** The output's columns for this model's labels. */

@@ -106,7 +106,7 @@ final class PhotoFolder {
         ImageDecoder decoder = ImageDecoder.withDefaults();
         Map<String, ScoredPhoto> rows = new LinkedHashMap<>();
         try (Model model = Model.load(MODEL); Session session = model.newSession(1);
-             PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), decoder, cleaning == null ? null
+             PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), decoder, dev.snapscore.engine.image.DecodeOptions.DEFAULT, cleaning == null ? null
                      : FaceCheck.clean(new FaceDetector.Settings(cleaning.scaleFactor(), cleaning.minNeighbors(), cleaning.minSize()), cleaning.minFaceFraction()))) {
             List<ScoredPhoto> all = new ArrayList<>();
             BatchScorer.run(session, pipeline, files, new BatchScorer.Options(8, 2), all::addAll);

@@ -57,7 +57,7 @@ class SparkScoreJobTest {
 
     private SparkScoreJob job(Cleaning cleaning) {
         var options = new SparkScoreJob.Options(PhotoFolder.MODEL, 8, dev.snapscore.engine.image.ImageDecoder.DEFAULT_MAX_BYTES,
-                dev.snapscore.engine.image.ImageDecoder.DEFAULT_MAX_PIXELS, cleaning);
+                dev.snapscore.engine.image.ImageDecoder.DEFAULT_MAX_PIXELS, cleaning, dev.snapscore.engine.image.DecodeOptions.DEFAULT);
         return SparkScoreJob.create(spark, options, true);
     }
 

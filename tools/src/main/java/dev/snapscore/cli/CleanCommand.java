@@ -40,6 +40,9 @@ final class CleanCommand implements Callable<Integer> {
     @Mixin
     CleanOptions cleanOptions;
 
+    @Mixin
+    DecodeOption decode;
+
     @Option(names = "--report", description = "Report CSV: file, width, height, faces, largest_face_fraction, decision, error. Default: standard output.")
     Path report;
 
@@ -77,7 +80,7 @@ final class CleanCommand implements Callable<Integer> {
         int[] moved = {0};
         long start = System.nanoTime();
         ImageDecoder decoder = new ImageDecoder(ImageDecoder.DEFAULT_MAX_BYTES, maxPixels);
-        try (PhotoPipeline pipeline = new PhotoPipeline(decoder, null, FaceCheck.clean(cleanOptions.settings(), cleanOptions.minFaceFraction));
+        try (PhotoPipeline pipeline = new PhotoPipeline(decoder, decode.options(), null, FaceCheck.clean(cleanOptions.settings(), cleanOptions.minFaceFraction));
              Writer reportWriter = report != null ? Files.newBufferedWriter(report, StandardCharsets.UTF_8) : null;
              CSVPrinter csv = new CSVPrinter(reportWriter != null ? reportWriter : spec.commandLine().getOut(),
                      CSVFormat.DEFAULT.builder().setHeader("file", "width", "height", "faces", "largest_face_fraction", "decision", "error").build());

@@ -2,11 +2,11 @@ package dev.snapscore.cli;
 
 import dev.snapscore.engine.format.Safetensors;
 import dev.snapscore.engine.image.ImageDecoder;
+import dev.snapscore.engine.image.Photo;
 import dev.snapscore.engine.image.Preprocessor;
 import dev.snapscore.engine.spec.InputShape;
 import dev.snapscore.engine.spec.Preprocess;
 import dev.snapscore.engine.spec.Tensor;
-import org.bytedeco.opencv.opencv_core.Mat;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -39,6 +39,9 @@ final class PreprocessCommand implements Callable<Integer> {
     @Option(names = "--size", defaultValue = "224", description = "Input height and width. Default: ${DEFAULT-VALUE}.")
     int size;
 
+    @picocli.CommandLine.Mixin
+    DecodeOption decode;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -59,8 +62,8 @@ final class PreprocessCommand implements Callable<Integer> {
              FileChannel channel = FileChannel.open(scratch, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             MemorySegment batch = channel.map(FileChannel.MapMode.READ_WRITE, 0, files.size() * perImage, arena);
             for (int i = 0; i < files.size(); i++) {
-                try (Mat bgr = decoder.read(Path.of(files.get(i)))) {
-                    preprocessor.write(bgr, batch, i);
+                try (Photo photo = decoder.read(Path.of(files.get(i)), decode.options(), shape, null)) {
+                    preprocessor.write(photo.bgr(), batch, i);
                 } catch (RuntimeException e) {
                     failed++;
                     stdout.println("error\t" + (i + 1) + "\t" + (e.getMessage() == null ? e.toString() : e.getMessage()).replace('\n', ' '));

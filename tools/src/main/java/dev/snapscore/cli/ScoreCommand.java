@@ -56,6 +56,9 @@ final class ScoreCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     ConvolutionOption convolution;
 
+    @picocli.CommandLine.Mixin
+    DecodeOption decode;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -72,7 +75,7 @@ final class ScoreCommand implements Callable<Integer> {
 
         try (Model m = Model.load(modelPath, convolution.algorithm);
              Session session = m.newSession();
-             PhotoPipeline pipeline = PhotoPipeline.forModel(m.spec(), decoder,
+             PhotoPipeline pipeline = PhotoPipeline.forModel(m.spec(), decoder, decode.options(),
                      clean ? FaceCheck.clean(cleanOptions.settings(), cleanOptions.minFaceFraction) : null);
              ScoreOutput output = out != null ? ScoreOutput.open(out, m.spec().labels(), resume)
                      : ScoreOutput.to(spec.commandLine().getOut(), m.spec().labels())) {

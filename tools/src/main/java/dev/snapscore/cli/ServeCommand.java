@@ -51,6 +51,9 @@ final class ServeCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     ConvolutionOption convolution;
 
+    @picocli.CommandLine.Mixin
+    DecodeOption decode;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -58,7 +61,7 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Model m = Model.load(model != null ? model : BundledModel.path(), convolution.algorithm);
         var options = Scorer.Options.defaults().withMaxBatch(maxBatch, Duration.ofMillis(maxDelayMs)).withCapacity(Math.max(queue, maxBatch))
-                .withDecoder(new ImageDecoder(maxBodyBytes, maxPixels)).withDetector(clean ? cleanOptions.settings() : null);
+                .withDecoder(new ImageDecoder(maxBodyBytes, maxPixels)).withDecode(decode.options()).withDetector(clean ? cleanOptions.settings() : null);
         ScoreServer server = ScoreServer.start(host, port, Scorer.start(m, options), m.spec(), maxBodyBytes);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -12,12 +12,16 @@ import java.io.File;
 import java.io.IOException;
 
 import static org.bytedeco.opencv.global.opencv_imgproc.COLOR_BGR2GRAY;
+import static org.bytedeco.opencv.global.opencv_imgproc.INTER_AREA;
 import static org.bytedeco.opencv.global.opencv_imgproc.cvtColor;
+import static org.bytedeco.opencv.global.opencv_imgproc.resize;
 
 /**
  * Frontal faces with OpenCV's Haar cascade ({@code haarcascade_frontalface_default.xml}, from the OpenCV
- * preset jar), run as the original selfie study ran it: on the grayscale photo at its original size.
- * Not thread-safe (OpenCV's classifier keeps per-call state): one detector per thread.
+ * preset jar), run as the original selfie study ran it, on the grayscale photo, but scaled down (INTER_AREA)
+ * to at most the clean resolution on its longer side, by a power of the scale factor
+ * ({@link DecodeOptions#cleanShrink}): the study's rule is a share of the photo's area, and the cascade's
+ * time grows with the pixels. Not thread-safe (OpenCV's classifier keeps per-call state): one detector per thread.
  */
 public final class FaceDetector implements AutoCloseable {
     private static final String CASCADE = "/org/bytedeco/opencv/" + Loader.getPlatform()
@@ -27,7 +31,7 @@ public final class FaceDetector implements AutoCloseable {
      * @param scaleFactor  image pyramid step (the study: 1.3; OpenCV's default 1.1 is slower and finer)
      * @param minNeighbors overlapping detections a face needs (the study: 0, so every candidate counts;
      *                     OpenCV's default 3 is stricter)
-     * @param minSize      smallest face side in pixels (0: no minimum)
+     * @param minSize      smallest face side in the photo's pixels (0: no minimum)
      */
     public record Settings(double scaleFactor, int minNeighbors, int minSize) {
         public static final Settings STUDY = new Settings(1.3, 0, 0);
@@ -48,10 +52,13 @@ public final class FaceDetector implements AutoCloseable {
     }
 
     private final Settings settings;
+    private final DecodeOptions options;
     private final CascadeClassifier classifier;
 
-    public FaceDetector(Settings settings) {
+    /** A detector running the cascade at {@code options.cleanResolution()}. */
+    public FaceDetector(Settings settings, DecodeOptions options) {
         this.settings = settings;
+        this.options = options;
         File file;
         try {
             file = Loader.cacheResource(CASCADE);
@@ -70,11 +77,22 @@ public final class FaceDetector implements AutoCloseable {
         return settings;
     }
 
-    /** Detects faces in an 8-bit BGR photo. */
-    public Faces detect(Mat bgr) {
-        try (Mat gray = new Mat(); RectVector faces = new RectVector();
-             Size min = new Size(settings.minSize(), settings.minSize()); Size max = new Size()) {
+    /** Detects faces in a decoded photo; the box is in the photo's own coordinates, whatever scale it was decoded at. */
+    public Faces detect(Photo photo) {
+        Mat bgr = photo.bgr();
+        int width = photo.width(), height = photo.height();
+        double shrink = options.cleanShrink(Math.max(width, height), settings.scaleFactor());
+        int copyWidth = Math.min(bgr.cols(), (int) Math.round(width / shrink));
+        int copyHeight = Math.min(bgr.rows(), (int) Math.round(height / shrink));
+        double scale = (double) copyWidth / width; // photo pixels -> the copy's
+        int minSide = settings.minSize() == 0 ? 0 : Math.max(1, (int) Math.round(settings.minSize() * scale));
+        try (Mat gray = new Mat(); RectVector faces = new RectVector(); Size min = new Size(minSide, minSide); Size max = new Size()) {
             cvtColor(bgr, gray, COLOR_BGR2GRAY);
+            if (copyWidth < gray.cols() || copyHeight < gray.rows()) {
+                try (Size copy = new Size(copyWidth, copyHeight)) {
+                    resize(gray, gray, copy, 0, 0, INTER_AREA);
+                }
+            }
             classifier.detectMultiScale(gray, faces, settings.scaleFactor(), settings.minNeighbors(), 0, min, max);
             // OpenCV detects in parallel, so candidates come in varying order; break ties in area by
             // position so the same photo always reports the same box.
@@ -88,9 +106,13 @@ public final class FaceDetector implements AutoCloseable {
                     best = i;
                 }
             }
-            if (best < 0) return new Faces(0, bgr.cols(), bgr.rows(), 0, 0, 0, 0);
+            if (best < 0) return new Faces(0, width, height, 0, 0, 0, 0);
             Rect r = faces.get(best);
-            return new Faces((int) faces.size(), bgr.cols(), bgr.rows(), r.x(), r.y(), r.width(), r.height());
+            // Back to the photo's coordinates: each edge scaled and rounded, so the box stays inside the photo.
+            double sx = (double) width / gray.cols(), sy = (double) height / gray.rows();
+            int x0 = (int) Math.round(r.x() * sx), y0 = (int) Math.round(r.y() * sy);
+            int x1 = (int) Math.round((r.x() + r.width()) * sx), y1 = (int) Math.round((r.y() + r.height()) * sy);
+            return new Faces((int) faces.size(), width, height, x0, y0, x1 - x0, y1 - y0);
         }
     }
 

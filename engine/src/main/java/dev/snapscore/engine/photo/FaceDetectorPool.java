@@ -1,5 +1,6 @@
 package dev.snapscore.engine.photo;
 
+import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.FaceDetector;
 
 import java.util.ArrayList;
@@ -10,9 +11,9 @@ final class FaceDetectorPool implements AutoCloseable {
     private final List<FaceDetector> all = new ArrayList<>();
     private final ThreadLocal<FaceDetector> mine;
 
-    FaceDetectorPool(FaceDetector.Settings settings) {
+    FaceDetectorPool(FaceDetector.Settings settings, DecodeOptions options) {
         mine = ThreadLocal.withInitial(() -> {
-            FaceDetector d = new FaceDetector(settings);
+            FaceDetector d = new FaceDetector(settings, options);
             synchronized (all) {
                 all.add(d);
             }

@@ -3,11 +3,12 @@ package dev.snapscore.engine.photo;
 import dev.snapscore.engine.Prediction;
 import dev.snapscore.engine.Result;
 import dev.snapscore.engine.Session;
+import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.FaceDetector;
 import dev.snapscore.engine.image.ImageDecoder;
+import dev.snapscore.engine.image.Photo;
 import dev.snapscore.engine.image.Preprocessor;
 import dev.snapscore.engine.spec.ModelSpec;
-import org.bytedeco.opencv.opencv_core.Mat;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -21,30 +22,38 @@ import java.util.List;
  */
 public final class PhotoPipeline implements AutoCloseable {
     private final ImageDecoder decoder;
+    private final DecodeOptions options;
     private final Preprocessor preprocessor;
     private final FaceCheck faceCheck;
     private final FaceDetectorPool detectors;
     private volatile boolean closed;
 
     /**
+     * @param options      how photos are decoded (fast or exact) and how large the face cascade's copy is
      * @param preprocessor null for a pipeline that only checks faces ({@link #check})
      * @param faceCheck    null to skip face detection
      */
-    public PhotoPipeline(ImageDecoder decoder, Preprocessor preprocessor, FaceCheck faceCheck) {
+    public PhotoPipeline(ImageDecoder decoder, DecodeOptions options, Preprocessor preprocessor, FaceCheck faceCheck) {
         if (decoder == null) throw new IllegalArgumentException("a decoder is required");
+        if (options == null) throw new IllegalArgumentException("decode options are required");
         this.decoder = decoder;
+        this.options = options;
         this.preprocessor = preprocessor;
         this.faceCheck = faceCheck;
-        this.detectors = faceCheck == null ? null : new FaceDetectorPool(faceCheck.settings());
+        this.detectors = faceCheck == null ? null : new FaceDetectorPool(faceCheck.settings(), options);
     }
 
     /** A pipeline for {@code spec}'s input. */
-    public static PhotoPipeline forModel(ModelSpec spec, ImageDecoder decoder, FaceCheck faceCheck) {
-        return new PhotoPipeline(decoder, new Preprocessor(spec.input(), spec.preprocess()), faceCheck);
+    public static PhotoPipeline forModel(ModelSpec spec, ImageDecoder decoder, DecodeOptions options, FaceCheck faceCheck) {
+        return new PhotoPipeline(decoder, options, new Preprocessor(spec.input(), spec.preprocess()), faceCheck);
     }
 
     public ImageDecoder decoder() {
         return decoder;
+    }
+
+    public DecodeOptions options() {
+        return options;
     }
 
     public FaceCheck faceCheck() {
@@ -75,29 +84,35 @@ public final class PhotoPipeline implements AutoCloseable {
     private PreparedPhoto prepare(PhotoSource source, MemorySegment batch, int slot, boolean preprocess) {
         if (closed) throw new IllegalStateException("the photo pipeline is closed");
         long start = System.nanoTime();
-        try (Mat bgr = decode(source)) {
+        try (Photo photo = decode(source)) {
             FaceDetector.Faces faces = null;
             long cleanNanos = 0;
             if (faceCheck != null) {
                 long t = System.nanoTime();
-                faces = detectors.get().detect(bgr);
+                faces = detectors.get().detect(photo);
                 cleanNanos = System.nanoTime() - t;
                 if (!faceCheck.keeps(faces)) {
-                    return new PreparedPhoto(source.name(), ScoredPhoto.Status.REJECTED, -1, bgr.cols(), bgr.rows(), faces,
+                    return new PreparedPhoto(source.name(), ScoredPhoto.Status.REJECTED, -1, photo.width(), photo.height(), faces,
                             null, System.nanoTime() - start - cleanNanos, cleanNanos);
                 }
             }
-            if (preprocess) preprocessor.write(bgr, batch, slot);
-            return new PreparedPhoto(source.name(), ScoredPhoto.Status.OK, preprocess ? slot : -1, bgr.cols(), bgr.rows(),
+            if (preprocess) preprocessor.write(photo.bgr(), batch, slot);
+            return new PreparedPhoto(source.name(), ScoredPhoto.Status.OK, preprocess ? slot : -1, photo.width(), photo.height(),
                     faces, null, System.nanoTime() - start - cleanNanos, cleanNanos);
         } catch (RuntimeException e) {
             return PreparedPhoto.failed(source.name(), e);
         }
     }
 
-    /** The photo-reading step: the only call into the decoder. The caller closes the Mat. */
-    private Mat decode(PhotoSource source) {
-        return source.file() != null ? decoder.read(source.file()) : decoder.decode(source.encoded().get(), source.name());
+    /**
+     * The photo-reading step, the only call into the decoder: at the smallest JPEG reduction that still covers
+     * the model input and, when checking faces, the cascade's copy (unless the options ask for an exact decode).
+     * The caller closes the photo.
+     */
+    private Photo decode(PhotoSource source) {
+        byte[] encoded = source.file() != null ? decoder.readBytes(source.file()) : source.encoded().get();
+        return decoder.decode(encoded, source.name(), options, preprocessor == null ? null : preprocessor.input(),
+                faceCheck == null ? null : faceCheck.settings());
     }
 
     /**

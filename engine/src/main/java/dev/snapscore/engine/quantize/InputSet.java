@@ -4,13 +4,14 @@ import dev.snapscore.engine.ImageException;
 import dev.snapscore.engine.ModelFormatException;
 import dev.snapscore.engine.batch.ImageFiles;
 import dev.snapscore.engine.format.Safetensors;
+import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.ImageDecoder;
+import dev.snapscore.engine.image.Photo;
 import dev.snapscore.engine.image.Preprocessor;
 import dev.snapscore.engine.spec.ElementType;
 import dev.snapscore.engine.spec.ModelSpec;
 import dev.snapscore.engine.spec.Tensor;
 import dev.snapscore.engine.spec.Weights;
-import org.bytedeco.opencv.opencv_core.Mat;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -110,8 +111,9 @@ public final class InputSet implements AutoCloseable {
             Preprocessor preprocessor = new Preprocessor(spec.input(), spec.preprocess());
             for (Path photo : photos) {
                 if (count >= capacity) break;
-                try (Mat bgr = decoder.read(photo)) {
-                    preprocessor.write(bgr, images, count);
+                // Decoded as `score` decodes by default, so calibration sees the inputs scoring will.
+                try (Photo decoded = decoder.read(photo, DecodeOptions.DEFAULT, spec.input(), null)) {
+                    preprocessor.write(decoded.bgr(), images, count);
                     count++;
                 } catch (ImageException e) {
                     skipped.accept(e.getMessage());

@@ -3,6 +3,7 @@ package dev.snapscore.engine.serving;
 import dev.snapscore.engine.ImageException;
 import dev.snapscore.engine.Model;
 import dev.snapscore.engine.Session;
+import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.FaceDetector;
 import dev.snapscore.engine.image.ImageDecoder;
 import dev.snapscore.engine.photo.FaceCheck;
@@ -45,36 +46,42 @@ public final class Scorer implements AutoCloseable {
     /**
      * @param capacity  requests admitted at once (queued, decoding or being scored)
      * @param workers   threads that decode and preprocess
+     * @param decode    fast or exact decoding, and the face cascade's resolution
      * @param detector  face settings, or null to skip face detection (faces are reported, never rejected)
      */
     public record Options(int maxBatch, Duration maxDelay, int capacity, int workers, ImageDecoder decoder,
-                          FaceDetector.Settings detector) {
+                          DecodeOptions decode, FaceDetector.Settings detector) {
         public Options {
             if (maxBatch < 1) throw new IllegalArgumentException("max batch must be >= 1, got " + maxBatch);
             if (maxDelay.isNegative()) throw new IllegalArgumentException("max delay must be >= 0");
             if (capacity < maxBatch) throw new IllegalArgumentException("capacity must be >= max batch");
             if (workers < 1) throw new IllegalArgumentException("workers must be >= 1");
+            if (decoder == null || decode == null) throw new IllegalArgumentException("a decoder and decode options are required");
         }
 
         public static Options defaults() {
             return new Options(8, Duration.ofMillis(5), 64, Math.max(1, Runtime.getRuntime().availableProcessors() - 1),
-                    ImageDecoder.withDefaults(), null);
+                    ImageDecoder.withDefaults(), DecodeOptions.DEFAULT, null);
         }
 
         public Options withMaxBatch(int maxBatch, Duration maxDelay) {
-            return new Options(maxBatch, maxDelay, Math.max(capacity, maxBatch), workers, decoder, detector);
+            return new Options(maxBatch, maxDelay, Math.max(capacity, maxBatch), workers, decoder, decode, detector);
         }
 
         public Options withCapacity(int capacity) {
-            return new Options(maxBatch, maxDelay, capacity, workers, decoder, detector);
+            return new Options(maxBatch, maxDelay, capacity, workers, decoder, decode, detector);
         }
 
         public Options withDetector(FaceDetector.Settings detector) {
-            return new Options(maxBatch, maxDelay, capacity, workers, decoder, detector);
+            return new Options(maxBatch, maxDelay, capacity, workers, decoder, decode, detector);
         }
 
         public Options withDecoder(ImageDecoder decoder) {
-            return new Options(maxBatch, maxDelay, capacity, workers, decoder, detector);
+            return new Options(maxBatch, maxDelay, capacity, workers, decoder, decode, detector);
+        }
+
+        public Options withDecode(DecodeOptions decode) {
+            return new Options(maxBatch, maxDelay, capacity, workers, decoder, decode, detector);
         }
     }
 
@@ -103,7 +110,7 @@ public final class Scorer implements AutoCloseable {
         this.model = model;
         this.options = options;
         this.session = model.newSession();
-        this.pipeline = PhotoPipeline.forModel(model.spec(), options.decoder(),
+        this.pipeline = PhotoPipeline.forModel(model.spec(), options.decoder(), options.decode(),
                 options.detector() == null ? null : FaceCheck.report(options.detector()));
         this.imageBytes = model.spec().input().elements() * Float.BYTES;
         this.freeImages = new ArrayBlockingQueue<>(options.capacity());

@@ -47,7 +47,7 @@ class ImageFrontEndTest {
     void astronautMatchesOpenCvPythonPreprocessing() throws Exception {
         try (Weights io = Safetensors.read(fixture("models/vgg-mini-nchw/io.safetensors"));
              Arena arena = Arena.ofConfined();
-             Mat bgr = DECODER.read(fixture("images/astronaut.png"))) {
+             Mat bgr = DECODER.read(fixture("images/astronaut.png"), DecodeOptions.EXACT, null, null).bgr()) {
             float[] want = io.tensors().get("image_input").data().toArray(JAVA_FLOAT_UNALIGNED);
             MemorySegment batch = arena.allocate(want.length * 4L);
             new Preprocessor(VGG, Preprocess.CAFFE).write(bgr, batch, 0);
@@ -139,7 +139,7 @@ class ImageFrontEndTest {
         int h = 37, w = 53;
         Preprocess[] variants = {new Preprocess("RGB", new float[] {123.675f, 116.28f, 103.53f}, new float[] {1 / 58.395f, 1 / 57.12f, 1 / 57.375f}),
                 new Preprocess("BGR", new float[] {103.939f, 116.779f, 123.68f}, new float[] {1, 0.5f, 0.25f})};
-        try (Arena arena = Arena.ofConfined(); Mat chelsea = DECODER.read(fixtureUnchecked("images/chelsea.png"))) {
+        try (Arena arena = Arena.ofConfined(); Mat chelsea = DECODER.read(fixtureUnchecked("images/chelsea.png"), DecodeOptions.EXACT, null, null).bgr()) {
             for (Preprocess pre : variants) {
                 MemorySegment planar = arena.allocate(2 * 3L * h * w * 4), interleaved = arena.allocate(2 * 3L * h * w * 4);
                 new Preprocessor(new InputShape(3, h, w, InputLayout.NCHW), pre).write(chelsea, planar, 1);
@@ -164,13 +164,13 @@ class ImageFrontEndTest {
     void grayscaleAndAlphaImagesBecomeThreeChannelBgr() throws IOException {
         BufferedImage gray = new BufferedImage(3, 2, BufferedImage.TYPE_BYTE_GRAY);
         gray.getRaster().setSample(1, 0, 0, 77);
-        try (Mat m = DECODER.decode(png(gray), "gray.png")) {
+        try (Mat m = DECODER.decode(png(gray), "gray.png", DecodeOptions.EXACT, null, null).bgr()) {
             assertEquals(CV_8UC3, m.type());
             assertArrayEquals(new int[] {77, 77, 77}, pixel(m, 0, 1));
         }
         BufferedImage argb = new BufferedImage(2, 2, BufferedImage.TYPE_INT_ARGB);
         argb.setRGB(1, 1, 0x80_10_20_30); // alpha 0x80, R 0x10, G 0x20, B 0x30
-        try (Mat m = DECODER.decode(png(argb), "alpha.png")) {
+        try (Mat m = DECODER.decode(png(argb), "alpha.png", DecodeOptions.EXACT, null, null).bgr()) {
             assertEquals(CV_8UC3, m.type());
             assertArrayEquals(new int[] {0x30, 0x20, 0x10}, pixel(m, 1, 1), "alpha dropped, colour kept, BGR order");
         }
@@ -178,10 +178,10 @@ class ImageFrontEndTest {
 
     @Test
     void webpTiffBmpAndLosslessFormatsRoundTrip() {
-        try (Mat original = DECODER.read(fixtureUnchecked("images/chelsea.png"))) {
+        try (Mat original = DECODER.read(fixtureUnchecked("images/chelsea.png"), DecodeOptions.EXACT, null, null).bgr()) {
             for (String ext : new String[] {".bmp", ".tiff", ".png", ".webp"}) {
                 byte[] encoded = encode(original, ext, ext.equals(".webp") ? new int[] {64, 101} : new int[0]); // IMWRITE_WEBP_QUALITY > 100: lossless
-                try (Mat decoded = DECODER.decode(encoded, "chelsea" + ext)) {
+                try (Mat decoded = DECODER.decode(encoded, "chelsea" + ext, DecodeOptions.EXACT, null, null).bgr()) {
                     assertEquals(original.cols(), decoded.cols(), ext);
                     assertEquals(original.rows(), decoded.rows(), ext);
                     assertArrayEquals(pixel(original, 10, 20), pixel(decoded, 10, 20), ext);
@@ -189,7 +189,7 @@ class ImageFrontEndTest {
                             pixel(decoded, decoded.rows() - 1, decoded.cols() - 1), ext);
                 }
             }
-            try (Mat jpeg = DECODER.decode(encode(original, ".jpg", new int[0]), "chelsea.jpg")) {
+            try (Mat jpeg = DECODER.decode(encode(original, ".jpg", new int[0]), "chelsea.jpg", DecodeOptions.EXACT, null, null).bgr()) {
                 assertEquals(original.cols(), jpeg.cols());
             }
         }
@@ -201,14 +201,14 @@ class ImageFrontEndTest {
         assertMessage(Files.write(dir.resolve("empty.jpg"), new byte[0]), "empty file");
         assertMessage(Files.writeString(dir.resolve("notes.jpg"), "hello, this is text"), "not a recognised image");
         byte[] jpeg;
-        try (Mat chelsea = DECODER.read(fixtureUnchecked("images/chelsea.png"))) {
+        try (Mat chelsea = DECODER.read(fixtureUnchecked("images/chelsea.png"), DecodeOptions.EXACT, null, null).bgr()) {
             jpeg = encode(chelsea, ".jpg", new int[0]);
         }
         assertMessage(Files.write(dir.resolve("truncated.jpg"), Arrays.copyOf(jpeg, jpeg.length / 2)), "truncated");
         assertMessage(Files.write(dir.resolve("huge.png"), pngHeaderOnly(100_000, 100_000)), "exceeds the limit of 50.0 MP");
         assertMessage(Files.createDirectory(dir.resolve("folder.jpg")), "directory");
         ImageDecoder tiny = new ImageDecoder(100, 1000);
-        var e = assertThrows(ImageException.class, () -> tiny.decode(jpeg, "big.jpg"));
+        var e = assertThrows(ImageException.class, () -> tiny.decode(jpeg, "big.jpg", DecodeOptions.EXACT, null, null).bgr());
         assertTrue(e.getMessage().contains("exceeds the limit of 100 bytes"), e.getMessage());
     }
 
@@ -216,7 +216,7 @@ class ImageFrontEndTest {
     void aOnePixelImageDecodesAndPreprocesses() throws IOException {
         BufferedImage one = new BufferedImage(1, 1, BufferedImage.TYPE_3BYTE_BGR);
         one.setRGB(0, 0, 0x00_64_32_10);
-        try (Arena arena = Arena.ofConfined(); Mat m = DECODER.decode(png(one), "one.png")) {
+        try (Arena arena = Arena.ofConfined(); Mat m = DECODER.decode(png(one), "one.png", DecodeOptions.EXACT, null, null).bgr()) {
             MemorySegment batch = arena.allocate(VGG.elements() * 4);
             new Preprocessor(VGG, new Preprocess("BGR", new float[] {0, 0, 0}, 1f)).write(m, batch, 0);
             assertEquals(0x10, batch.getAtIndex(JAVA_FLOAT, 0), "blue plane, upscaled");
@@ -226,7 +226,7 @@ class ImageFrontEndTest {
 
     private static void assertMessage(Path file, String expected) {
         var e = assertThrows(ImageException.class, () -> {
-            try (Mat ignored = DECODER.read(file)) {
+            try (Mat ignored = DECODER.read(file, DecodeOptions.EXACT, null, null).bgr()) {
                 // decoding must fail
             }
         });

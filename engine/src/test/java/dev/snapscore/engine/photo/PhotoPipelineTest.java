@@ -7,7 +7,9 @@ import dev.snapscore.engine.Prediction;
 import dev.snapscore.engine.Result;
 import dev.snapscore.engine.Session;
 import dev.snapscore.engine.image.FaceDetector;
+import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.ImageDecoder;
+import dev.snapscore.engine.image.Photo;
 import dev.snapscore.engine.image.Preprocessor;
 import org.bytedeco.opencv.opencv_core.Mat;
 import org.junit.jupiter.api.AfterAll;
@@ -63,7 +65,7 @@ class PhotoPipelineTest {
     /** What the preprocessor writes for a decoded file, on its own. */
     private static float[] preprocessed(Path file, Arena arena) {
         MemorySegment one = batch(arena, 1);
-        try (Mat bgr = DECODER.read(file)) {
+        try (Mat bgr = DECODER.read(file, DecodeOptions.EXACT, null, null).bgr()) {
             preprocessor.write(bgr, one, 0);
         }
         return slot(one, 0);
@@ -71,7 +73,7 @@ class PhotoPipelineTest {
 
     @Test
     void aPhotoGoesIntoItsSlotAndNowhereElse() throws Exception {
-        try (Arena arena = Arena.ofConfined(); PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), DECODER, null)) {
+        try (Arena arena = Arena.ofConfined(); PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), DECODER, DecodeOptions.DEFAULT, null)) {
             MemorySegment batch = batch(arena, 3);
             PreparedPhoto p = pipeline.prepare(PhotoSource.of(image("chelsea.png")), batch, 1);
             assertEquals(ScoredPhoto.Status.OK, p.status());
@@ -86,7 +88,7 @@ class PhotoPipelineTest {
 
     @Test
     void badPhotosAreErrorsThatLeaveTheBatchAlone() {
-        try (Arena arena = Arena.ofConfined(); PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), DECODER, null)) {
+        try (Arena arena = Arena.ofConfined(); PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), DECODER, DecodeOptions.DEFAULT, null)) {
             MemorySegment batch = batch(arena, 1);
             PreparedPhoto text = pipeline.prepare(PhotoSource.of("upload", "definitely not a photo".getBytes()), batch, 0);
             assertEquals(ScoredPhoto.Status.ERROR, text.status());
@@ -106,13 +108,13 @@ class PhotoPipelineTest {
     @Test
     void theFaceCheckRejectsOrReportsAsTheDetectorFinds() throws Exception {
         FaceDetector.Faces direct;
-        try (FaceDetector detector = new FaceDetector(FaceDetector.Settings.STUDY); Mat bgr = DECODER.read(image("astronaut.png"))) {
-            direct = detector.detect(bgr);
+        try (FaceDetector detector = new FaceDetector(FaceDetector.Settings.STUDY, DecodeOptions.EXACT); Mat bgr = DECODER.read(image("astronaut.png"), DecodeOptions.EXACT, null, null).bgr()) {
+            direct = detector.detect(new Photo(bgr, bgr.cols(), bgr.rows()));
         }
         assertEquals(0.0513, direct.largestFraction(), 1e-4); // the astronaut's face: 5.1% of the photo
         try (Arena arena = Arena.ofConfined();
-             PhotoPipeline cleaning = PhotoPipeline.forModel(model.spec(), DECODER, FaceCheck.clean(FaceDetector.Settings.STUDY, 0.055));
-             PhotoPipeline reporting = PhotoPipeline.forModel(model.spec(), DECODER, FaceCheck.report(FaceDetector.Settings.STUDY))) {
+             PhotoPipeline cleaning = PhotoPipeline.forModel(model.spec(), DECODER, DecodeOptions.DEFAULT, FaceCheck.clean(FaceDetector.Settings.STUDY, 0.055));
+             PhotoPipeline reporting = PhotoPipeline.forModel(model.spec(), DECODER, DecodeOptions.DEFAULT, FaceCheck.report(FaceDetector.Settings.STUDY))) {
             MemorySegment batch = batch(arena, 1);
             PreparedPhoto rejected = cleaning.prepare(PhotoSource.of(image("astronaut.png")), batch, 0);
             assertEquals(ScoredPhoto.Status.REJECTED, rejected.status());
@@ -130,7 +132,7 @@ class PhotoPipelineTest {
     @Test
     void scoringRunsThePhotosInTheBatchAndKeepsEveryRowInOrder() throws Exception {
         try (Arena arena = Arena.ofConfined(); Session session = model.newSession(1);
-             PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), DECODER, FaceCheck.clean(FaceDetector.Settings.STUDY, 0.055))) {
+             PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), DECODER, DecodeOptions.DEFAULT, FaceCheck.clean(FaceDetector.Settings.STUDY, 0.055))) {
             MemorySegment batch = batch(arena, 2);
             List<PreparedPhoto> photos = List.of(
                     pipeline.prepare(PhotoSource.of(image("chelsea.png")), batch, 0),
