@@ -4,6 +4,7 @@ import dev.snapscore.engine.Model;
 import dev.snapscore.engine.Session;
 import dev.snapscore.engine.batch.BatchScorer;
 import dev.snapscore.engine.batch.ImageFiles;
+import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.FaceDetector;
 import dev.snapscore.engine.image.ImageDecoder;
 import dev.snapscore.engine.photo.FaceCheck;
@@ -102,11 +103,16 @@ final class PhotoFolder {
      * on the same files, by absolute path.
      */
     static Map<String, ScoredPhoto> scoreWithEngine(Path dir, Cleaning cleaning) throws IOException {
+        return scoreWithEngine(dir, cleaning, DecodeOptions.DEFAULT);
+    }
+
+    /** As {@link #scoreWithEngine(Path, Cleaning)}, decoding as {@code decode} says. */
+    static Map<String, ScoredPhoto> scoreWithEngine(Path dir, Cleaning cleaning, DecodeOptions decode) throws IOException {
         List<Path> files = ImageFiles.list(List.of(dir), null).stream().map(p -> p.toAbsolutePath().normalize()).toList();
         ImageDecoder decoder = ImageDecoder.withDefaults();
         Map<String, ScoredPhoto> rows = new LinkedHashMap<>();
         try (Model model = Model.load(MODEL); Session session = model.newSession(1);
-             PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), decoder, dev.snapscore.engine.image.DecodeOptions.DEFAULT, cleaning == null ? null
+             PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), decoder, decode, cleaning == null ? null
                      : FaceCheck.clean(new FaceDetector.Settings(cleaning.scaleFactor(), cleaning.minNeighbors(), cleaning.minSize()), cleaning.minFaceFraction()))) {
             List<ScoredPhoto> all = new ArrayList<>();
             BatchScorer.run(session, pipeline, files, new BatchScorer.Options(8, 2), all::addAll);

@@ -71,5 +71,8 @@ class SparkScoreCommandTest {
         assertEquals(2, noOutput.code());
         assertTrue(noOutput.err().contains("--output"), noOutput.err());
         assertEquals(2, run("--input", ".", "--output", out.toString(), "--format", "orc").code());
+        Run coarse = run("--model", PhotoFolder.MODEL.toString(), "--input", ".", "--output", out.toString(), "--clean", "--clean-resolution", "20");
+        assertEquals(2, coarse.code());
+        assertTrue(coarse.err().contains("clean resolution must be 0 (full resolution) or at least 48 pixels, got 20"), coarse.err());
     }
 }

@@ -1,6 +1,7 @@
 package dev.snapscore.spark;
 
 import dev.snapscore.engine.Prediction;
+import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.photo.ScoredPhoto;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.MapFunction;
@@ -56,8 +57,12 @@ class SparkScoreJobTest {
     }
 
     private SparkScoreJob job(Cleaning cleaning) {
+        return job(cleaning, DecodeOptions.DEFAULT);
+    }
+
+    private SparkScoreJob job(Cleaning cleaning, DecodeOptions decode) {
         var options = new SparkScoreJob.Options(PhotoFolder.MODEL, 8, dev.snapscore.engine.image.ImageDecoder.DEFAULT_MAX_BYTES,
-                dev.snapscore.engine.image.ImageDecoder.DEFAULT_MAX_PIXELS, cleaning, dev.snapscore.engine.image.DecodeOptions.DEFAULT);
+                dev.snapscore.engine.image.ImageDecoder.DEFAULT_MAX_PIXELS, cleaning, decode);
         return SparkScoreJob.create(spark, options, true);
     }
 
@@ -232,5 +237,31 @@ class SparkScoreJobTest {
         assertEquals(String.join(",", header), lines.get(0), "snapscore score's CSV header");
         assertEquals(1 + 7, lines.size(), "3 copies, 3 generated, 1 truncated: " + lines);
         assertEquals(SparkScoreJob.Format.CSV, SparkScoreJob.formatOf(out));
+    }
+
+    /**
+     * The decode options travel to the executors: a 12 MP JPEG's rows are those of the score verb's pipeline with the
+     * same options, and differ between a fast and an exact decode.
+     */
+    @Test
+    void decodeOptionsReachTheExecutors() throws IOException {
+        Path phone = java.nio.file.Files.createDirectories(tmp.resolve("phone"));
+        try (var chelsea = dev.snapscore.engine.image.ImageDecoder.withDefaults().read(photos.resolve("chelsea.png"), DecodeOptions.EXACT, null, null);
+             var big = new org.bytedeco.opencv.opencv_core.Mat(); var size = new org.bytedeco.opencv.opencv_core.Size(4032, 3024)) {
+            org.bytedeco.opencv.global.opencv_imgproc.resize(chelsea.bgr(), big, size, 0, 0, org.bytedeco.opencv.global.opencv_imgproc.INTER_CUBIC);
+            assertTrue(org.bytedeco.opencv.global.opencv_imgcodecs.imwrite(phone.resolve("chelsea-12mp.jpg").toString(), big));
+        }
+        Map<String, Row> fast = null;
+        for (DecodeOptions decode : List.of(DecodeOptions.DEFAULT, DecodeOptions.EXACT)) {
+            Map<String, Row> rows = byFile(job(null, decode).score(SparkScoreJob.listImages(spark, List.of(phone.toString()), 1)).collectAsList());
+            assertSameRows(PhotoFolder.scoreWithEngine(phone, null, decode), rows, labels());
+            if (fast == null) {
+                fast = rows;
+                continue;
+            }
+            Row a = fast.values().iterator().next(), b = rows.values().iterator().next();
+            assertTrue(Math.abs(a.<Float>getAs(ScoreColumns.PROBABILITY) - b.<Float>getAs(ScoreColumns.PROBABILITY)) > 1e-5,
+                    "fast and exact decodes score a 12 MP photo differently: " + a + " vs " + b);
+        }
     }
 }
