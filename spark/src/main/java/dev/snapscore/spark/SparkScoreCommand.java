@@ -83,13 +83,13 @@ public final class SparkScoreCommand implements Callable<Integer> {
     @Option(names = "--exact-decode", description = "Decode every JPEG at its full size, as OpenCV's imread does (the reference). "
             + "Default: libjpeg decodes it at 1/2, 1/4 or 1/8 size, the smallest that still covers the model input (and the "
             + "face cascade's copy): 5x faster on 12 MP photos; the model input moves by about 0.5 of 0-255 on average "
-            + "(at most ~20 at sharp colour edges), the logits by ~2-3% of the largest.")
+            + "(at most ~20 at sharp colour edges), the logits by ~2-3%% of the largest.")
     boolean exactDecode;
 
     @Option(names = "--clean-resolution", paramLabel = "N", defaultValue = "640",
             description = "With --clean: longest side in pixels of the copy the face cascade scans (scaled down by a power of "
                     + "--scale-factor); 0: the photo at full size, as the study did. Decisions stay those of full resolution "
-                    + "(face fractions within ~1% on the photos measured) at ~10x less work on 12 MP photos. Default: ${DEFAULT-VALUE}.")
+                    + "(face fractions within ~1%% on the photos measured) at ~10x less work on 12 MP photos. Default: ${DEFAULT-VALUE}.")
     int cleanResolution;
 
     @CommandLine.Spec
