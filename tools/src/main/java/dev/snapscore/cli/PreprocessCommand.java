@@ -1,6 +1,7 @@
 package dev.snapscore.cli;
 
 import dev.snapscore.engine.format.Safetensors;
+import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.ImageDecoder;
 import dev.snapscore.engine.image.Photo;
 import dev.snapscore.engine.image.Preprocessor;
@@ -39,8 +40,8 @@ final class PreprocessCommand implements Callable<Integer> {
     @Option(names = "--size", defaultValue = "224", description = "Input height and width. Default: ${DEFAULT-VALUE}.")
     int size;
 
-    @picocli.CommandLine.Mixin
-    DecodeOption decode;
+    @Option(names = "--exact-decode", description = "Decode JPEGs at full size, as `score --exact-decode` does. Default: as `score` does.")
+    boolean exactDecode;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -62,7 +63,7 @@ final class PreprocessCommand implements Callable<Integer> {
              FileChannel channel = FileChannel.open(scratch, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             MemorySegment batch = channel.map(FileChannel.MapMode.READ_WRITE, 0, files.size() * perImage, arena);
             for (int i = 0; i < files.size(); i++) {
-                try (Photo photo = decoder.read(Path.of(files.get(i)), decode.options(), shape, null)) {
+                try (Photo photo = decoder.read(Path.of(files.get(i)), new DecodeOptions(exactDecode, DecodeOptions.DEFAULT.cleanResolution()), shape, null)) {
                     preprocessor.write(photo.bgr(), batch, i);
                 } catch (RuntimeException e) {
                     failed++;

@@ -52,10 +52,6 @@ public final class PhotoPipeline implements AutoCloseable {
         return decoder;
     }
 
-    public DecodeOptions options() {
-        return options;
-    }
-
     public FaceCheck faceCheck() {
         return faceCheck;
     }
