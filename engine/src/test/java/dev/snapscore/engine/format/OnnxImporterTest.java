@@ -1,5 +1,6 @@
 package dev.snapscore.engine.format;
 
+import dev.snapscore.engine.format.onnx.OnnxImporter;
 import com.google.protobuf.ByteString;
 import dev.snapscore.engine.ModelFormatException;
 import dev.snapscore.engine.format.onnx.OnnxProtos.AttributeProto;
@@ -116,40 +117,42 @@ class OnnxImporterTest {
                         + "Transpose, Gemm, MatMul, Add, Dropout, Identity, Softmax");
         assertRejected(dir, m -> withNode(m, 0, n -> n.addAttribute(AttributeProto.newBuilder().setName("group").setI(2))),
                 "node 0 '/features/features.0/Conv' (op Conv) has group 2; snapscore supports group 1 only");
-        assertRejected(dir, m -> withNode(m, 4, n -> n.addAttribute(AttributeProto.newBuilder().setName("ceil_mode").setI(1))),
-                "node 4 '/features/features.4/MaxPool' (op MaxPool) uses ceil_mode 1");
+        assertRejected(dir, m -> withNode(m, 4, n -> withAttributes(n, ints("kernel_shape", 3, 3),
+                        AttributeProto.newBuilder().setName("ceil_mode").setI(1).build())),
+                "node 4 '/features/features.4/MaxPool' (op MaxPool) uses ceil_mode 1, which makes its output 112x112 where snapscore's floor gives 111x111");
         assertRejected(dir, m -> withNode(m, 31, n -> n.setAttribute(0, ints("perm", 0, 3, 1, 2))),
                 "(op Transpose) with perm [0, 3, 1, 2] is not supported");
         assertRejected(dir, m -> withNode(m, 0, n -> n.setInput(1, "nowhere")),
                 "node 0 '/features/features.0/Conv' (op Conv) reads its weights from 'nowhere', which is not an initializer");
         assertRejected(dir, m -> withNode(m, 1, n -> n.setInput(0, "input")), "not a branching graph");
         assertRejected(dir, m -> m.toBuilder().setGraph(m.getGraph().toBuilder().addNode(NodeProto.newBuilder()
-                        .setOpType("Identity").setName("after").addInput("probs").addOutput("probs2"))).build(),
-                "node 43 'after' (op Identity) follows the Softmax");
+                        .setOpType("Relu").setName("after").addInput("probs").addOutput("probs2"))).build(),
+                "node 43 'after' (op Relu) follows the Softmax");
         assertRejected(dir, m -> m.toBuilder().setGraph(m.getGraph().toBuilder().addOutput(ValueInfoProto.newBuilder()
                         .setName("/Flatten_output_0"))).build(),
                 "graph output '/Flatten_output_0' is an intermediate tensor");
     }
 
     @Test
-    void opsetsOutsideThirteenToSeventeenAreRejected(@TempDir Path dir) throws IOException {
-        for (int opset : new int[] {11, 18}) {
+    void opsetsOutsideSevenToTwentyOneAreRejected(@TempDir Path dir) throws IOException {
+        for (int opset : new int[] {6, 22}) {
             assertRejected(dir, m -> m.toBuilder().clearOpsetImport()
                     .addOpsetImport(OperatorSetIdProto.newBuilder().setVersion(opset)).build(),
-                    "opset " + opset + " is not supported; snapscore reads opsets 13–17");
+                    "opset " + opset + " is not supported; snapscore reads opsets 7–21");
         }
     }
 
     @Test
     void weightsMustBeEmbeddedFloatsOfTheDeclaredSize(@TempDir Path dir) throws IOException {
-        assertRejected(dir, m -> withInitializer(m, "features.0.weight", t -> t.setDataType(TensorProto.DataType.DOUBLE_VALUE)),
-                "node 0 '/features/features.0/Conv' (op Conv) uses initializer 'features.0.weight' of data type 11; snapscore reads float (1)");
+        assertRejected(dir, m -> withInitializer(m, "features.0.weight", t -> t.setDataType(TensorProto.DataType.COMPLEX64_VALUE)),
+                "initializer 'features.0.weight' has data type 14; snapscore reads float (1), float16 (10), bfloat16 (16), double (11)");
         assertRejected(dir, m -> withInitializer(m, "features.0.weight", t -> t.clearRawData()
                         .setDataLocation(TensorProto.DataLocation.EXTERNAL)),
-                "uses initializer 'features.0.weight' stored in an external file");
+                "initializer 'features.0.weight' is stored externally but names no location");
         assertRejected(dir, m -> withInitializer(m, "features.2.bias", t -> t.setRawData(t.getRawData().substring(4))),
                 "initializer 'features.2.bias' has 60 bytes of data for dims [16] (64 expected)");
-        assertRejected(dir, m -> withInitializer(m, "features.2.weight", t -> t.setDims(1, 8)),
+        assertRejected(dir, m -> withInitializer(m, "features.2.weight", t -> t.setDims(1, 8)
+                        .setRawData(t.getRawData().substring(0, 16 * 8 * 9 * Float.BYTES))),
                 "node 2 '/features/features.2/Conv' (op Conv) has weights [16, 8, 3, 3] for 8 input channels; its input has 16");
     }
 
@@ -238,6 +241,16 @@ class OnnxImporterTest {
         var graph = m.getGraph().toBuilder();
         graph.setNode(index, edit.apply(graph.getNode(index).toBuilder()));
         return m.toBuilder().setGraph(graph).build();
+    }
+
+    /** The node with these attributes replacing any of the same name. */
+    private static NodeProto.Builder withAttributes(NodeProto.Builder n, AttributeProto... attributes) {
+        for (AttributeProto a : attributes) {
+            int at = n.getAttributeList().stream().map(AttributeProto::getName).toList().indexOf(a.getName());
+            if (at >= 0) n.setAttribute(at, a);
+            else n.addAttribute(a);
+        }
+        return n;
     }
 
     private static ModelProto withInitializer(ModelProto m, String name, UnaryOperator<TensorProto.Builder> edit) {
