@@ -2,11 +2,14 @@ package dev.snapscore.engine.format.onnx;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 /**
- * Folds BatchNormalization (inference form: y = γ·(x − μ)/√(σ² + ε) + β, per channel) into the weights and bias of
- * the layer before it: a Conv (per output channel), a Gemm or a MatMul, with or without a bias Add. A BN after
- * anything else (an activation, the input) is refused: there is no weight to fold it into.
+ * Folds BatchNormalization (inference form: y = γ·(x − μ)/√(σ² + ε) + β = s·x + t, per channel) into the weights
+ * and bias of the layer before it: a Conv (per output channel), a Gemm or a MatMul, with or without a bias Add.
+ * A BN on a flat [N, features] tensor after anything else (e.g. Linear → ReLU → BN) folds into the dense layer after
+ * it instead: W·(s·x + t) = (W·diag s)·x + W·t. Anything else is refused; a BN before a padded Conv cannot be folded
+ * forward exactly, as the padding would no longer be zero.
  */
 final class BatchNormFolding {
     private BatchNormFolding() {
@@ -42,6 +45,16 @@ final class BatchNormFolding {
             shift[c] = p[1][c] - p[2][c] * scale[c];
         }
         Node layer = graph.producer(bn.input(0));
+        Node next = graph.soleConsumer(bn.output(0));
+        boolean backward = layer != null && graph.soleConsumer(bn.input(0)) == bn
+                && Set.of("Conv", "Gemm", "MatMul", "Add").contains(layer.op);
+        if (!backward && next != null && (next.op.equals("Gemm") || next.op.equals("MatMul")) && next.input(0).equals(bn.output(0))) {
+            String refusal = forward(graph, bn, next, scale, shift);
+            if (refusal != null) return refusal;
+            graph.bypass(bn);
+            graph.rewrite(bn, "folded into the weights and bias of the dense layer after it, " + next.describe() + " (epsilon " + epsilon + ")");
+            return null;
+        }
         if (layer == null || graph.soleConsumer(bn.input(0)) != bn) {
             return "does not follow a Conv, Gemm or MatMul whose output it alone reads; snapscore folds BatchNormalization into the layer before it";
         }
@@ -115,6 +128,46 @@ final class BatchNormFolding {
             bn.outputs.subList(1, bn.outputs.size()).clear();
             bn.attributes.clear();
             graph.rewrite(bn, "folded into the weights of " + matMul.describe() + " and a bias Add");
+        }
+        return null;
+    }
+
+    /**
+     * Folds into the dense layer after the BN: weights' input rows (MatMul, Gemm without transB) or columns (transB)
+     * times s; bias plus alpha·W·t (Gemm, beta folded in) or a new bias Add after the MatMul.
+     */
+    private static String forward(Graph graph, Node bn, Node dense, float[] scale, float[] shift) {
+        Constant w = graph.constant(dense.input(1));
+        boolean inputsAreColumns = dense.op.equals("Gemm") && dense.integer("transB", 0) != 0;
+        if (dense.op.equals("Gemm") && dense.integer("transA", 0) != 0) return "is followed by " + dense.describe() + " with transA 1";
+        if (w == null || w.rank() != 2 || w.shape()[inputsAreColumns ? 1 : 0] != scale.length) {
+            return "does not match the weights of " + dense.describe() + " after it";
+        }
+        if (graph.consumers(dense.input(1)).size() > 1) return "is followed by " + dense.describe() + ", whose weights other nodes share";
+        int outputs = (int) w.shape()[inputsAreColumns ? 0 : 1], cols = (int) w.shape()[1];
+        float[] v = w.floats();
+        float[] added = new float[outputs];
+        float alpha = dense.op.equals("Gemm") ? dense.real("alpha", 1f) : 1f;
+        for (int i = 0; i < v.length; i++) {
+            int row = i / cols, col = i % cols;
+            int in = inputsAreColumns ? col : row, out = inputsAreColumns ? row : col;
+            added[out] += alpha * v[i] * shift[in];
+            v[i] *= scale[in];
+        }
+        graph.constants.put(dense.input(1), Constant.ofFloats(w.shape(), v));
+        if (dense.op.equals("Gemm")) {
+            float[] b = biasValues(graph, dense.input(2), outputs);
+            if (b == null) return "is followed by " + dense.describe() + ", whose bias is not a per-output constant";
+            float beta = dense.real("beta", 1f);
+            for (int i = 0; i < outputs; i++) b[i] = beta * b[i] + added[i];
+            putBias(graph, dense, 2, b);
+            dense.set("beta", 1f);
+        } else {
+            String product = graph.freshName(dense.output(0) + "_unbiased"), bias = graph.freshName(bn.name + ".bias");
+            graph.constants.put(bias, Constant.ofFloats(new long[] {outputs}, added));
+            Node add = new Node(bn.index, bn.name, "Add", List.of(product, bias), List.of(dense.output(0)), java.util.Map.of());
+            dense.outputs.set(0, product);
+            graph.nodes.add(graph.nodes.indexOf(dense) + 1, add);
         }
         return null;
     }

@@ -44,8 +44,12 @@ final class Graph {
         this.name = name;
     }
 
+    /** Nodes already refused by a pass, which lowering passes over rather than report again. */
+    final Set<Node> refused = new HashSet<>();
+
     void problem(Node node, String why) {
         problems.add(node.describe() + " " + why);
+        refused.add(node);
     }
 
     void rewrite(Node node, String what) {

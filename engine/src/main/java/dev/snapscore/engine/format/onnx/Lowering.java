@@ -77,10 +77,11 @@ final class Lowering {
             // Nodes that read only constants were folded, or reported by constant folding.
             if (n.inputs.stream().allMatch(t -> t.isEmpty() || graph.isConstant(t))) continue;
             try {
+                if (graph.refused.contains(n)) throw new Refused(null);
                 step();
                 refused = false;
             } catch (Refused e) {
-                graph.problem(n, e.getMessage());
+                if (e.getMessage() != null) graph.problem(n, e.getMessage());
                 current = n.output(0);
                 refused = true;
             }
