@@ -7,7 +7,8 @@ import java.util.Arrays;
  * Removes what computes nothing at inference: Identity, and 1×1 stride-1 unpadded AveragePool/MaxPool (torchvision's
  * AdaptiveAvgPool2d((7, 7)) on a 7×7 map). Dropout is reduced to its input and its ratio (the attribute before opset
  * 12, the input from 12), which lowering keeps as the spec's Dropout layer; its mask output must be unused and its
- * training mode off.
+ * training mode off. A Transpose(1, 0) read only as a Gemm's A with transA 1 cancels with it (the model zoo writes
+ * that form).
  */
 final class PassThroughRemoval {
     private PassThroughRemoval() {
@@ -21,6 +22,15 @@ final class PassThroughRemoval {
                     graph.rewrite(node, "removed: it passes its input through");
                 }
                 case "Dropout" -> dropout(graph, node);
+                case "Transpose" -> {
+                    Node gemm = graph.soleConsumer(node.output(0));
+                    if (Arrays.equals(node.integers("perm", null), new long[] {1, 0}) && gemm != null && gemm.op.equals("Gemm")
+                            && gemm.input(0).equals(node.output(0)) && !gemm.input(1).equals(node.output(0)) && gemm.integer("transA", 0) != 0) {
+                        graph.bypass(node);
+                        gemm.set("transA", 0L);
+                        graph.rewrite(node, "removed with the transA 1 of " + gemm.describe() + ": the two transposes cancel");
+                    }
+                }
                 case "AveragePool", "MaxPool" -> {
                     if (isIdentityPool(node)) {
                         graph.bypass(node);
