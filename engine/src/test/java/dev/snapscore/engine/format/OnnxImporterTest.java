@@ -13,7 +13,9 @@ import dev.snapscore.engine.format.onnx.OnnxProtos.TensorShapeProto;
 import dev.snapscore.engine.format.onnx.OnnxProtos.TypeProto;
 import dev.snapscore.engine.format.onnx.OnnxProtos.ValueInfoProto;
 import dev.snapscore.engine.spec.Activation;
+import dev.snapscore.engine.format.onnx.ImportReport;
 import dev.snapscore.engine.spec.FlattenOrder;
+import dev.snapscore.engine.spec.Preprocess;
 import dev.snapscore.engine.spec.Layer;
 import dev.snapscore.engine.spec.Window;
 import dev.snapscore.engine.spec.Weights;
@@ -108,6 +110,78 @@ class OnnxImporterTest {
         assertTrue(spread > 0.1, "the synthetic logits should not vanish: " + spread);
         OnnxExporterTest.assertClose(want.get("logits"), got.get("logits"), 1e-5, "logits");
         OnnxExporterTest.assertClose(want.get("probs"), got.get("probs"), 1e-6, "probs");
+    }
+
+    /**
+     * Gemm's alpha and beta (folded into the weights and bias), an old opset's Softmax (axis 1 by default), a MaxPool
+     * whose ceil_mode changes nothing, a Flatten: what ONNX Runtime computes from the original graph.
+     */
+    @Test
+    void gemmScalingsAndOldOpsetSoftmaxComputeWhatOnnxRuntimeComputes(@TempDir Path dir) throws Exception {
+        SplittableRandom random = new SplittableRandom(5);
+        GraphProto.Builder g = GraphProto.newBuilder().setName("scaled")
+                .addInput(valueInfo("input", 3, 8, 8)).addOutput(valueInfo("logits", 4)).addOutput(valueInfo("probs", 4));
+        g.addInitializer(raw("conv.weight", random, 0.3, 4, 3, 3, 3));
+        g.addInitializer(raw("conv.bias", random, 0.1, 4));
+        g.addInitializer(raw("fc.weight", random, 0.2, 4, 64));
+        g.addInitializer(raw("fc.bias", random, 0.5, 4));
+        g.addNode(node("Conv", "conv", "c", "input", "conv.weight", "conv.bias").addAttribute(ints("pads", 1, 1, 1, 1)));
+        g.addNode(node("Relu", "relu", "r", "c"));
+        g.addNode(node("MaxPool", "pool", "p", "r").addAttribute(ints("kernel_shape", 2, 2)).addAttribute(ints("strides", 2, 2))
+                .addAttribute(AttributeProto.newBuilder().setName("ceil_mode").setType(AttributeProto.AttributeType.INT).setI(1)));
+        g.addNode(node("Flatten", "flat", "f", "p"));
+        g.addNode(node("Gemm", "fc", "logits", "f", "fc.weight", "fc.bias")
+                .addAttribute(AttributeProto.newBuilder().setName("transB").setType(AttributeProto.AttributeType.INT).setI(1))
+                .addAttribute(AttributeProto.newBuilder().setName("alpha").setType(AttributeProto.AttributeType.FLOAT).setF(0.5f))
+                .addAttribute(AttributeProto.newBuilder().setName("beta").setType(AttributeProto.AttributeType.FLOAT).setF(2f)));
+        g.addNode(node("Softmax", "softmax", "probs", "logits"));
+        ModelProto model = ModelProto.newBuilder().setIrVersion(6)
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(11)).setGraph(g).build();
+        Path original = Files.write(dir.resolve("scaled.onnx"), model.toByteArray());
+        Path exported = dir.resolve("exported.onnx");
+        try (LoadedModel m = OnnxImporter.read(original)) {
+            assertEquals(new Layer.Dense("fc", 4, Activation.SOFTMAX), m.spec().layers().getLast());
+            OnnxExporter.write(exported, m.spec(), m.weights());
+        }
+        float[] input = new float[2 * 3 * 8 * 8];
+        for (int i = 0; i < input.length; i++) input[i] = (float) random.nextGaussian();
+        long[] shape = {2, 3, 8, 8};
+        Map<String, float[]> want = OnnxExporterTest.runOnnxRuntime(original, FloatBuffer.wrap(input), shape);
+        Map<String, float[]> got = OnnxExporterTest.runOnnxRuntime(exported, FloatBuffer.wrap(input), shape);
+        OnnxExporterTest.assertClose(want.get("logits"), got.get("logits"), 1e-5, "logits");
+        OnnxExporterTest.assertClose(want.get("probs"), got.get("probs"), 1e-6, "probs");
+    }
+
+    /** Every problem is listed, one line each, in node order; the report has them too, with what the import did. */
+    @Test
+    void everyProblemIsReportedFirstOneFirst(@TempDir Path dir) throws IOException {
+        ModelProto edited = withNode(withNode(ModelProto.parseFrom(Files.readAllBytes(NHWC)), 5,
+                n -> n.setOpType("Sigmoid").setName("squash")), 0, n -> withAttributes(n, AttributeProto.newBuilder().setName("group").setI(2).build()));
+        Path file = Files.write(dir.resolve("two.onnx"), edited.toByteArray());
+        var e = assertThrows(ModelFormatException.class, () -> OnnxImporter.read(file).close());
+        String[] lines = e.getMessage().split("\n");
+        assertTrue(lines[0].endsWith("node 0 '/features/features.0/Conv' (op Conv) has group 2; snapscore supports group 1 only"), lines[0]);
+        assertTrue(lines[1].contains("node 5 'squash' (op Sigmoid) is not supported"), lines[1]);
+        ImportReport report = OnnxImporter.inspect(file);
+        assertTrue(report.refused());
+        assertEquals(lines.length, report.problems().size());
+        assertEquals(null, report.spec());
+
+        ImportReport good = OnnxImporter.inspect(NHWC);
+        assertEquals(List.of(), good.problems());
+        assertEquals(17, good.opset());
+        assertTrue(good.producer().startsWith("pytorch"), good.producer());
+        assertEquals(24, good.spec().layers().size());
+        assertEquals(Preprocess.CAFFE, good.preprocess());
+    }
+
+    @Test
+    void aReshapeWithAllowzeroKeepingAZeroIsRefused(@TempDir Path dir) throws IOException {
+        assertRejected(dir, m -> withNode(m.toBuilder().setGraph(m.getGraph().toBuilder().addInitializer(TensorProto.newBuilder()
+                        .setName("zero_shape").setDataType(TensorProto.DataType.INT64_VALUE).addDims(2).addInt64Data(0).addInt64Data(-1))).build(),
+                        32, n -> n.setOpType("Reshape").clearAttribute().addInput("zero_shape")
+                                .addAttribute(AttributeProto.newBuilder().setName("allowzero").setI(1))),
+                "node 32 '/Flatten' (op Reshape) reshapes to [0, -1] with allowzero 1; snapscore supports only a flatten to [batch, -1]");
     }
 
     @Test

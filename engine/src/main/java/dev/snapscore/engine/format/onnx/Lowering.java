@@ -55,6 +55,7 @@ final class Lowering {
     private FlattenOrder pendingOrder;   // NHWC after a Transpose [0,2,3,1], until the flatten
     private boolean softmaxSeen;
     private boolean refused;             // whether the previous node was refused (no layer to fuse a ReLU into)
+    private boolean lost;                // whether any node was refused: the tracked shape may be wrong, so sizes go unchecked
     private Node node;
 
     private Lowering(Graph graph, Arena arena) {
@@ -84,6 +85,7 @@ final class Lowering {
                 if (e.getMessage() != null) graph.problem(n, e.getMessage());
                 current = n.output(0);
                 refused = true;
+                lost = true;
             }
         }
         if (features < 0) graph.problems.add("the graph has no Flatten/Reshape before its dense layers");
@@ -153,7 +155,7 @@ final class Lowering {
         Constant w = constant(1, "weights");
         long[] dims = w.shape();
         if (dims.length != 4) throw new Refused("has weights of rank " + dims.length + "; expected [out, in, kh, kw]");
-        if (dims[1] != channels) {
+        if (dims[1] != channels && !lost) {
             throw new Refused("has weights " + Arrays.toString(dims) + " for " + dims[1] + " input channels; its input has " + channels);
         }
         long[] kernel = node.integers("kernel_shape", new long[] {dims[2], dims[3]});
@@ -231,9 +233,9 @@ final class Lowering {
             throw new Refused(e.getMessage());
         }
         int outH = window.outHeight((int) height), outW = window.outWidth((int) width);
-        if (outH < 1 || outW < 1) throw new Refused("has a window that does not fit its " + height + "x" + width + " input");
-        height = outH;
-        width = outW;
+        if ((outH < 1 || outW < 1) && !lost) throw new Refused("has a window that does not fit its " + height + "x" + width + " input");
+        height = Math.max(outH, 1);
+        width = Math.max(outW, 1);
         return window;
     }
 
@@ -318,6 +320,7 @@ final class Lowering {
         if (dims.length != 2) throw new Refused("has weights of rank " + dims.length + "; expected a matrix");
         if (features < 0) throw new Refused("is a dense layer before any Flatten");
         long in = transposed ? dims[0] : dims[1];
+        if (lost) features = in;
         if (in != features) {
             throw new Refused("has weights " + Arrays.toString(dims) + " for " + in + " inputs; its input has " + features + " features");
         }
