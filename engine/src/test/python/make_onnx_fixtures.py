@@ -843,7 +843,9 @@ def make_fixtures(out):
 # ------------------------------------------------------------------------------------------ full size
 
 def make_full(out):
-    """Full-size torchvision vgg16 / vgg16_bn (random init, rescaled as the fixtures are) for a hand check."""
+    """Full-size torchvision vgg16 / vgg16_bn (random init, rescaled as the fixtures are, conv biases zero as
+    torchvision's init leaves them) for a hand check: `snapscore verify --model OUTDIR/NAME.onnx --reference
+    OUTDIR/NAME.io.safetensors` (the reference holds `input` [1,3,224,224], `output` and the same as `logits`)."""
     import torchvision
     os.makedirs(out, exist_ok=True)
     g = torch.Generator().manual_seed(1)
@@ -855,9 +857,13 @@ def make_full(out):
         seed_for(name)
         model = randomise(ctor(weights=None), calib)
         with torch.no_grad():
+            for conv in (m for m in model.modules() if isinstance(m, nn.Conv2d)):
+                conv.bias.zero_()  # as torchvision's init leaves them (torch.onnx shares them through Identity)
             ref = model(x)
         torch_export(model, os.path.join(out, name + ".onnx"), opset, fold=fold, dynamic=True)
-        write_safetensors(os.path.join(out, name + ".io.safetensors"), {"input": x.numpy(), "output": ref.numpy()})
+        # `logits` repeats `output` under the name snapscore verify reads.
+        write_safetensors(os.path.join(out, name + ".io.safetensors"),
+                          {"input": x.numpy(), "output": ref.numpy(), "logits": ref.numpy()})
         print(f"{out}/{name}.onnx: opset {opset}, do_constant_folding={fold}, |output| max {ref.abs().max():.3g}")
 
 

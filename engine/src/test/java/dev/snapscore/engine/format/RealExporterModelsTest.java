@@ -219,6 +219,8 @@ class RealExporterModelsTest {
         double largest = 0;
         for (float v : want) largest = Math.max(largest, Math.abs(v));
         double diff = Fixtures.maxAbsDiff(got, want), tolerance = RELATIVE * largest + ABSOLUTE;
+        // Printed for the table (exporter × opset × variant → max diff).
+        System.out.printf("%s: max abs diff %.3g, tolerance %.3g%n", what, diff, tolerance);
         assertTrue(diff <= tolerance, what + ": max abs diff " + diff + " > " + tolerance);
     }
 }
