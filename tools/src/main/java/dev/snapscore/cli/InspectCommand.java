@@ -9,6 +9,7 @@ import dev.snapscore.engine.format.onnx.OnnxImporter;
 import dev.snapscore.engine.spec.Layer;
 import dev.snapscore.engine.spec.ModelSpec;
 import dev.snapscore.engine.spec.Preprocess;
+import dev.snapscore.engine.spec.Window;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -103,7 +104,7 @@ final class InspectCommand implements Callable<Integer> {
             parameters += params;
             gflop += flop / 1e9;
             Map<String, Object> row = new LinkedHashMap<>();
-            row.put("layer", layer.toString());
+            row.put("layer", describe(layer));
             row.put("output", shape);
             row.put("parameters", params);
             row.put("gflop", flop / 1e9);
@@ -113,6 +114,25 @@ final class InspectCommand implements Callable<Integer> {
         out.put("parameters", parameters);
         out.put("gflop", gflop);
         out.put("classes", s.classes());
+    }
+
+    /** One layer in a few words: "conv features.0 64 3x3/1 pad 1 relu". */
+    static String describe(Layer layer) {
+        return switch (layer) {
+            case Layer.Conv c -> "conv " + c.name() + " " + c.out() + " " + window(c.window()) + " " + c.activation().name().toLowerCase(Locale.ROOT);
+            case Layer.MaxPool p -> "maxpool " + window(p.window());
+            case Layer.GlobalAveragePool g -> "global average pool";
+            case Layer.Flatten f -> "flatten " + f.order().name().toLowerCase(Locale.ROOT);
+            case Layer.Dense d -> "dense " + d.name() + " " + d.out() + " " + d.activation().name().toLowerCase(Locale.ROOT);
+            case Layer.Dropout d -> "dropout " + d.rate();
+        };
+    }
+
+    private static String window(Window w) {
+        String pads = w.padTop() == w.padLeft() && w.padTop() == w.padBottom() && w.padTop() == w.padRight() ? Integer.toString(w.padTop())
+                : w.padTop() + "," + w.padLeft() + "," + w.padBottom() + "," + w.padRight();
+        return w.kernelH() + "x" + w.kernelW() + "/" + (w.strideH() == w.strideW() ? w.strideH() : w.strideH() + "x" + w.strideW())
+                + (pads.equals("0") ? "" : " pad " + pads);
     }
 
     @SuppressWarnings("unchecked")
@@ -136,11 +156,11 @@ final class InspectCommand implements Callable<Integer> {
         w.printf("preprocessing: %s, minus %s, times %s%n", p.get("channel_order"), Arrays.toString((float[]) p.get("mean")),
                 Arrays.toString((float[]) p.get("scale")));
         if (out.containsKey("preprocessing_source")) w.printf("  (%s)%n", out.get("preprocessing_source"));
-        w.printf("%-4s %-60s %-16s %12s %10s%n", "#", "layer", "output", "parameters", "GFLOP");
+        w.printf("%-4s %-44s %-16s %12s %10s%n", "#", "layer", "output", "parameters", "GFLOP");
         List<Map<String, Object>> layers = (List<Map<String, Object>>) out.get("layers");
         for (int i = 0; i < layers.size(); i++) {
             Map<String, Object> l = layers.get(i);
-            w.printf(Locale.ROOT, "%-4d %-60s %-16s %,12d %10.4f%n", i, l.get("layer"), Arrays.toString((long[]) l.get("output")),
+            w.printf(Locale.ROOT, "%-4d %-44s %-16s %,12d %10.4f%n", i, l.get("layer"), Arrays.toString((long[]) l.get("output")),
                     (long) l.get("parameters"), (double) l.get("gflop"));
         }
         w.printf(Locale.ROOT, "total: %,d parameters, %.3f GFLOP per image, %s classes%n", (long) out.get("parameters"),
