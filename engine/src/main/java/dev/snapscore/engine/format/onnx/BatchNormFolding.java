@@ -2,6 +2,7 @@ package dev.snapscore.engine.format.onnx;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -165,7 +166,7 @@ final class BatchNormFolding {
         } else {
             String product = graph.freshName(dense.output(0) + "_unbiased"), bias = graph.freshName(bn.name + ".bias");
             graph.constants.put(bias, Constant.ofFloats(new long[] {outputs}, added));
-            Node add = new Node(bn.index, bn.name, "Add", List.of(product, bias), List.of(dense.output(0)), java.util.Map.of());
+            Node add = new Node(bn.index, bn.name, "Add", List.of(product, bias), List.of(dense.output(0)), Map.of());
             dense.outputs.set(0, product);
             graph.nodes.add(graph.nodes.indexOf(dense) + 1, add);
         }

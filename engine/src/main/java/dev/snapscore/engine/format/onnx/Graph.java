@@ -6,11 +6,11 @@ import dev.snapscore.engine.spec.Preprocess;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.HashSet;
 
 /**
  * The ONNX graph while it is normalised: nodes in file (topological) order, the constants, the one image input and

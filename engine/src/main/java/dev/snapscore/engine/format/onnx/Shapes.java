@@ -29,7 +29,7 @@ final class Shapes {
         if (x == null) return null;
         try {
             return switch (node.op) {
-                case "Relu", "Identity", "Dropout", "BatchNormalization", "Softmax", "LeakyRelu", "Sigmoid", "Cast" -> x;
+                case "Relu", "Identity", "Dropout", "BatchNormalization", "Softmax", "Cast" -> x;
                 case "Add", "Sub", "Mul", "Div" -> {
                     long[] y = shapes.get(node.input(1));
                     yield y == null ? null : broadcast(x, y);
@@ -44,7 +44,7 @@ final class Shapes {
                     long[] out = x.length == 4 ? window(node, x, node.integers("kernel_shape", null)) : null;
                     yield out == null ? null : new long[] {x[0], x[1], out[0], out[1]};
                 }
-                case "GlobalAveragePool", "GlobalMaxPool" -> x.length == 4 ? new long[] {x[0], x[1], 1, 1} : null;
+                case "GlobalAveragePool" -> x.length == 4 ? new long[] {x[0], x[1], 1, 1} : null;
                 case "Flatten" -> {
                     int axis = (int) normalisedAxis(node.integer("axis", 1), x.length + 1);
                     yield new long[] {product(x, 0, axis), product(x, axis, x.length)};

@@ -17,6 +17,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
 import java.util.Map;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_DOUBLE_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
@@ -111,8 +112,8 @@ final class TensorDecoder {
                         case DataType.UINT32_VALUE -> raw.getAtIndex(JAVA_INT_UNALIGNED.withOrder(LE), i) & 0xffffffffL;
                         case DataType.INT16_VALUE -> raw.getAtIndex(JAVA_SHORT_UNALIGNED.withOrder(LE), i);
                         case DataType.UINT16_VALUE -> raw.getAtIndex(JAVA_SHORT_UNALIGNED.withOrder(LE), i) & 0xffff;
-                        case DataType.INT8_VALUE -> raw.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i);
-                        default -> raw.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i) & 0xff;
+                        case DataType.INT8_VALUE -> raw.get(JAVA_BYTE, i);
+                        default -> raw.get(JAVA_BYTE, i) & 0xff;
                     };
                 }
                 yield Constant.ofInts(shape, v);
