@@ -34,7 +34,7 @@ final class Graph {
     InputLayout inputLayout = InputLayout.NCHW;
     /** Normalisation found baked into the graph and moved out of it, or null. */
     Preprocess preprocess;
-    String preprocessing = "none baked into the model";
+    String preprocessing = "none baked into the model; Caffe's (BGR minus the ImageNet means) assumed";
     final List<String> rewrites = new ArrayList<>();
     final List<String> problems = new ArrayList<>();
 
