@@ -47,7 +47,6 @@ import copy
 import json
 import os
 import struct
-import sys
 import zlib
 
 import numpy as np
@@ -396,10 +395,6 @@ def bump_opset(model, opset):
     return m
 
 
-def consumers(m, tensor):
-    return [n for n in m.graph.node if tensor in n.input]
-
-
 def insert_dropouts(m):
     """Inserts the model zoo's Dropout after each Relu that feeds a Gemm or MatMul, as the opset writes it."""
     opset = main_opset(m)
@@ -461,7 +456,7 @@ def patch_gemm(m, index, *, alpha=None, beta=None, trans_a=False, flip_b=False):
         gemm.input[1] = flipped.name
         trans_b = next((a.i for a in gemm.attribute if a.name == "transB"), 0)
         set_attr(gemm, "transB", 1 - trans_b)
-        assert not consumers(m, b.name)
+        assert not consumers_of(m.graph.node, b.name)
         m.graph.initializer.remove(b)
         listed = [i for i in m.graph.input if i.name == b.name]
         for i in listed:  # initializers listed as graph inputs (model zoo style) stay so
@@ -877,4 +872,3 @@ if __name__ == "__main__":
         make_full(args.full)
     else:
         make_fixtures(args.out)
-    sys.exit(0)
