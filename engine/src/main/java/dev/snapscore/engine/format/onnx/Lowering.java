@@ -299,6 +299,10 @@ final class Lowering {
     /** An Add of a constant right after a dense layer is its bias (either operand order; MatMul + Add is one layer). */
     private void biasAdd() {
         String name = InputLayoutPass.constantOperand(graph, node);
+        if (name == null && node.inputs.size() == 2) {
+            throw new Refused("adds two computed tensors ('" + node.input(0) + "' and '" + node.input(1) + "'), a branch such as a "
+                    + "residual connection; snapscore runs a single chain of layers");
+        }
         if (name == null || layers.isEmpty() || !(layers.getLast() instanceof Layer.Dense dense)) {
             throw new Refused("is supported only as the bias Add of a constant right after a dense layer (MatMul, Gemm)");
         }
