@@ -4,6 +4,7 @@ import dev.snapscore.engine.Model;
 import dev.snapscore.engine.Result;
 import dev.snapscore.engine.Session;
 import dev.snapscore.engine.format.Safetensors;
+import dev.snapscore.engine.spec.InputLayout;
 import dev.snapscore.engine.spec.InputShape;
 import dev.snapscore.engine.spec.Tensor;
 import dev.snapscore.engine.spec.Weights;
@@ -30,7 +31,7 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--reference", required = true, description = "Safetensors file holding the input and expected output.")
     Path reference;
 
-    @Option(names = "--input", defaultValue = "input", description = "Input tensor name, (N, C, H, W). Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--input", defaultValue = "input", description = "Input tensor name, (N, C, H, W), or (N, H, W, C) for an NHWC model. Default: ${DEFAULT-VALUE}.")
     String inputName;
 
     @Option(names = "--output", defaultValue = "logits",
@@ -70,7 +71,8 @@ final class VerifyCommand implements Callable<Integer> {
                         + ", '" + outputName + "' is " + expected.type());
             }
             long n = input.dim(0);
-            long[] wantIn = {n, shape.channels(), shape.height(), shape.width()};
+            long[] wantIn = shape.layout() == InputLayout.NHWC ? new long[] {n, shape.height(), shape.width(), shape.channels()}
+                    : new long[] {n, shape.channels(), shape.height(), shape.width()};
             if (!Arrays.equals(input.shape(), wantIn)) {
                 throw new IllegalArgumentException("reference input '" + inputName + "' has shape "
                         + Arrays.toString(input.shape()) + "; the model takes " + Arrays.toString(wantIn));
