@@ -92,6 +92,23 @@ class BatchNormFoldingTest {
     }
 
     @Test
+    void beforeAMatMulItFoldsForwardWithANewBiasAdd() {
+        Graph g = graph(13, 1, 2, 1, 1);
+        g.constants.put("w", floats(dims(2, 3), 1, 2, 3, 4, 5, 6));
+        node(g, "Relu", List.of("x"), "r");
+        batchNorm(g, "r", "n");
+        node(g, "MatMul", List.of("n", "w"), "y");
+        g.outputs.add("y");
+        BatchNormFolding.apply(g);
+        assertEquals(List.of("Relu", "MatMul", "Add"), ops(g));
+        assertEquals("y", g.nodes.get(2).output(0));
+        float[] s = scale();
+        float t0 = BETA[0] - MEAN[0] * s[0], t1 = BETA[1] - MEAN[1] * s[1];
+        assertFloats(new float[] {s[0], 2 * s[0], 3 * s[0], 4 * s[1], 5 * s[1], 6 * s[1]}, g.constant("w").floats(), 1e-5);
+        assertFloats(new float[] {t0 + 4 * t1, 2 * t0 + 5 * t1, 3 * t0 + 6 * t1}, g.constant(g.nodes.get(2).input(1)).floats(), 1e-5);
+    }
+
+    @Test
     void withoutALayerToFoldIntoOrWithTrainingOutputsItIsRefused() {
         Graph g = graph(11, 1, 2, 4, 4);
         node(g, "Relu", List.of("x"), "r");
