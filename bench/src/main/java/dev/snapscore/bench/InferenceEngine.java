@@ -2,6 +2,7 @@ package dev.snapscore.bench;
 
 import ai.onnxruntime.OrtException;
 import dev.snapscore.engine.ConvolutionAlgorithm;
+import dev.snapscore.engine.ModelOptions;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -28,9 +29,10 @@ interface InferenceEngine extends AutoCloseable {
      */
     static InferenceEngine open(String engine, Path modelDir, Path int8Dir, int batch, int threads) throws Exception {
         return switch (engine) {
-            case "snapscore" -> new SnapscoreEngine(modelDir, batch, threads, ConvolutionAlgorithm.DIRECT);
-            case "snapscore-winograd" -> new SnapscoreEngine(modelDir, batch, threads, ConvolutionAlgorithm.WINOGRAD);
-            case "snapscore-int8" -> new SnapscoreEngine(int8Dir, batch, threads, ConvolutionAlgorithm.DIRECT);
+            case "snapscore" -> new SnapscoreEngine(modelDir, batch, threads, ModelOptions.defaults());
+            case "snapscore-winograd" -> new SnapscoreEngine(modelDir, batch, threads,
+                    ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.WINOGRAD));
+            case "snapscore-int8" -> new SnapscoreEngine(int8Dir, batch, threads, ModelOptions.defaults());
             case "onnxruntime" -> new OnnxRuntimeEngine(modelDir.resolve("model.onnx"), batch, threads);
             case "onnxruntime-int8" -> new OnnxRuntimeEngine(int8Dir.resolve("model.onnx"), batch, threads);
             case "opencv-dnn" -> new OpenCvDnnEngine(modelDir.resolve("model.onnx"), batch, threads);

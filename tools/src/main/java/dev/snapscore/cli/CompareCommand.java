@@ -52,7 +52,7 @@ final class CompareCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         int t = threads.count();
-        try (Model a = Model.load(modelA); Model b = Model.load(modelB, convolution.algorithm);
+        try (Model a = Model.load(modelA); Model b = Model.load(modelB, convolution.options());
              Session sa = a.newSession(t); Session sb = b.newSession(t)) {
             if (!a.spec().input().equals(b.spec().input()) || !a.spec().labels().equals(b.spec().labels())) {
                 throw new IllegalArgumentException("the models differ in input shape or labels: " + a.spec().input()

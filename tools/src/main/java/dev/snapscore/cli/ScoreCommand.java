@@ -69,7 +69,7 @@ final class ScoreCommand implements Callable<Integer> {
         Path modelPath = model != null ? model : BundledModel.path();
         List<Path> all = ImageFiles.list(roots, null);
 
-        try (Model m = Model.load(modelPath, convolution.algorithm);
+        try (Model m = Model.load(modelPath, convolution.options());
              Session session = m.newSession();
              PhotoCleaner cleaner = clean ? new PhotoCleaner(decoder, cleanOptions.settings(), cleanOptions.minFaceFraction) : null;
              ScoreOutput output = out != null ? ScoreOutput.open(out, m.spec().labels(), resume)
