@@ -3,6 +3,7 @@ package dev.snapscore.bench;
 import ai.onnxruntime.OrtException;
 import dev.snapscore.engine.ConvolutionAlgorithm;
 import dev.snapscore.engine.ModelOptions;
+import dev.snapscore.engine.Precision;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -32,6 +33,8 @@ interface InferenceEngine extends AutoCloseable {
             case "snapscore" -> new SnapscoreEngine(modelDir, batch, threads, ModelOptions.defaults());
             case "snapscore-winograd" -> new SnapscoreEngine(modelDir, batch, threads,
                     ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.WINOGRAD));
+            case "snapscore-bf16" -> new SnapscoreEngine(modelDir, batch, threads,
+                    ModelOptions.defaults().withPrecision(Precision.BF16));
             case "snapscore-int8" -> new SnapscoreEngine(int8Dir, batch, threads, ModelOptions.defaults());
             case "onnxruntime" -> new OnnxRuntimeEngine(modelDir.resolve("model.onnx"), batch, threads);
             case "onnxruntime-int8" -> new OnnxRuntimeEngine(int8Dir.resolve("model.onnx"), batch, threads);

@@ -53,7 +53,7 @@ final class ScoreCommand implements Callable<Integer> {
     long maxPixels;
 
     @picocli.CommandLine.Mixin
-    ConvolutionOption convolution;
+    ModelFlags modelFlags;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -69,7 +69,7 @@ final class ScoreCommand implements Callable<Integer> {
         Path modelPath = model != null ? model : BundledModel.path();
         List<Path> all = ImageFiles.list(roots, null);
 
-        try (Model m = Model.load(modelPath, convolution.options());
+        try (Model m = Model.load(modelPath, modelFlags.options());
              Session session = m.newSession();
              PhotoCleaner cleaner = clean ? new PhotoCleaner(decoder, cleanOptions.settings(), cleanOptions.minFaceFraction) : null;
              ScoreOutput output = out != null ? ScoreOutput.open(out, m.spec().labels(), resume)
