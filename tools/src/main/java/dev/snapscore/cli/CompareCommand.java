@@ -82,8 +82,15 @@ final class CompareCommand implements Callable<Integer> {
                 }
                 double agreement = 100.0 * agree / n;
                 out.printf("A: %s (%s)%nB: %s (%s%s)%n", modelA, describe(a), modelB, describe(b),
-                        modelFlags.algorithm == ConvolutionAlgorithm.WINOGRAD && !b.runsBf16() ? ", winograd convolutions" : "");
+                        modelFlags.algorithm != ConvolutionAlgorithm.DIRECT && !b.runsBf16()
+                                ? ", " + modelFlags.algorithm.name().toLowerCase(java.util.Locale.ROOT) + " convolutions" : "");
                 out.printf("inputs: %d from %s%n", n, inputs);
+                if (modelFlags.algorithm != ConvolutionAlgorithm.DIRECT) {
+                    out.printf("B's Winograd layers at batch %d: %s%n", Math.min(8, n), b.implementations(Math.min(8, n)).keySet().stream()
+                            .filter(step -> step.endsWith(" (winograd products)"))
+                            .map(step -> step.substring(step.indexOf(' ') + 1, step.indexOf(" (")))
+                            .toList());
+                }
                 out.printf("top-1 agreement: %d of %d (%.2f%%)%n", agree, n, agreement);
                 out.printf("probabilities: max abs diff %.6f, mean abs diff %.6f%n", maxDiff, sumDiff / values);
                 out.printf("logits: mean relative error ‖a−b‖/‖a‖ %.5f%n", sumLogitError / n);

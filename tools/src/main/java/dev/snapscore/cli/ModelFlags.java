@@ -7,9 +7,10 @@ import picocli.CommandLine.Option;
 
 /** {@code --convolution} and {@code --precision} for verbs that load a model: how its f32 layers run. */
 final class ModelFlags {
-    @Option(names = "--convolution", paramLabel = "direct|winograd", defaultValue = "direct",
-            description = {"How f32 3x3 convolutions run: direct (oneDNN's), or winograd (F(4,3) on the wide layers, "
-                    + "VGG16's conv3 to conv5: faster, logits within about 1e-5 of their size). Default: direct."})
+    @Option(names = "--convolution", paramLabel = "direct|winograd|auto", defaultValue = "direct",
+            description = {"How f32 3x3 convolutions run: direct (oneDNN's), winograd (F(4,3) on the wide layers, "
+                    + "VGG16's conv3 to conv5: logits within about 1e-5 of their size), or auto (each layer timed both "
+                    + "ways when a batch size is first planned, the faster kept). Default: direct."})
     ConvolutionAlgorithm algorithm;
 
     @Option(names = "--precision", paramLabel = "f32|bf16|auto", defaultValue = "f32",

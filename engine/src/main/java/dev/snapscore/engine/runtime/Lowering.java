@@ -10,6 +10,7 @@ import dev.snapscore.engine.spec.Window;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The decisions of a plan, made in plain Java before any oneDNN call: for one batch size, which operation
@@ -19,9 +20,18 @@ import java.util.Map;
  *
  * @param cpu      the instruction sets (VNNI decides how int8 dense layers run)
  * @param bf16     run the f32 layers in bf16 (the caller checked the CPU has it)
- * @param winograd which f32 convolutions run as Winograd (never together with bf16)
+ * @param winograd     which f32 convolutions may run as Winograd (never together with bf16)
+ * @param winogradOnly of those, only the layers named here (as {@link ConvolutionTimer} picked them); null: all
  */
-record Lowering(CpuCapabilities cpu, boolean bf16, Winograd.Rule winograd) {
+record Lowering(CpuCapabilities cpu, boolean bf16, Winograd.Rule winograd, Set<String> winogradOnly) {
+    Lowering(CpuCapabilities cpu, boolean bf16, Winograd.Rule winograd) {
+        this(cpu, bf16, winograd, null);
+    }
+
+    /** The same decisions, with Winograd for exactly the layers in {@code layers} that it can run. */
+    Lowering withWinogradOnly(Set<String> layers) {
+        return new Lowering(cpu, bf16, Winograd.Rule.ANY, Set.copyOf(layers));
+    }
 
     /** {@code spec} for batches of {@code batch} images, in execution order, ending with the softmax. */
     List<Lowered> lower(ModelSpec spec, int batch) {
@@ -113,7 +123,8 @@ record Lowering(CpuCapabilities cpu, boolean bf16, Winograd.Rule winograd) {
     }
 
     private boolean runsWinograd(Layer.Conv conv, Quantization q, long[] src, long batch) {
-        return !bf16 && !quantised(q, conv.name()) && Winograd.applies(conv, src[1], batch, src[2], src[3], winograd);
+        return !bf16 && !quantised(q, conv.name()) && Winograd.applies(conv, src[1], batch, src[2], src[3], winograd)
+                && (winogradOnly == null || winogradOnly.contains(conv.name()));
     }
 
     /** The storage of activations between layers that the spec leaves in f32. */

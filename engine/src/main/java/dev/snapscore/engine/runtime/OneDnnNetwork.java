@@ -19,7 +19,9 @@ import java.util.Map;
 public final class OneDnnNetwork implements AutoCloseable {
     private final ModelSpec spec;
     private final Lowering lowering;
-    private final int maxBatch;
+    private final boolean timeConvolutions; // ConvolutionAlgorithm.AUTO: Winograd per layer where timed faster
+    private final int maxBatch, threads;
+    private final Weights source;
     private final DnnlEngine engine;
     private final Arena arena = Arena.ofShared(); // reordered weights
     private final ReorderedWeights weights;
@@ -38,18 +40,21 @@ public final class OneDnnNetwork implements AutoCloseable {
      * @throws IllegalArgumentException if {@code options} ask for bf16 on a CPU without bf16 instructions, or for an int8 model
      */
     public OneDnnNetwork(ModelSpec spec, Weights weights, ModelOptions options) {
-        this(spec, weights, lowering(spec, options, CpuCapabilities.detect()), options.maxBatch());
+        this(spec, weights, lowering(spec, options, CpuCapabilities.detect()), options);
     }
 
     /** As decided by {@code lowering} (tests run the non-VNNI and Winograd forms on any CPU and small model). */
     OneDnnNetwork(ModelSpec spec, Weights weights, Lowering lowering) {
-        this(spec, weights, lowering, ModelOptions.MAX_BATCH);
+        this(spec, weights, lowering, ModelOptions.defaults());
     }
 
-    private OneDnnNetwork(ModelSpec spec, Weights weights, Lowering lowering, int maxBatch) {
+    private OneDnnNetwork(ModelSpec spec, Weights weights, Lowering lowering, ModelOptions options) {
         this.spec = spec;
         this.lowering = lowering;
-        this.maxBatch = maxBatch;
+        this.timeConvolutions = options.convolution() == ConvolutionAlgorithm.AUTO && !lowering.bf16();
+        this.maxBatch = options.maxBatch();
+        this.threads = options.threads();
+        this.source = weights;
         this.engine = DnnlEngine.cpu();
         this.weights = new ReorderedWeights(engine, weights, arena);
         try {
@@ -114,7 +119,16 @@ public final class OneDnnNetwork implements AutoCloseable {
         if (batch < 1 || batch > maxBatch) {
             throw new IllegalArgumentException("batch size must be 1.." + maxBatch + ", got " + batch);
         }
-        return plans.computeIfAbsent(batch, n -> NetworkPlan.compile(engine, spec, lowering, n, weights));
+        return plans.computeIfAbsent(batch, n -> NetworkPlan.compile(engine, spec, loweringFor(n), n, weights));
+    }
+
+    /** The lowering for {@code batch}: with AUTO, Winograd for the layers where it ran faster at this batch size. */
+    private Lowering loweringFor(int batch) {
+        if (!timeConvolutions) return lowering;
+        Lowering everywhere = new Lowering(lowering.cpu(), false, Winograd.Rule.ANY);
+        if (everywhere.lower(spec, batch).stream().noneMatch(l -> l instanceof Lowered.WinogradConv)) return lowering;
+        return lowering.withWinogradOnly(
+                ConvolutionTimer.winogradFaster(engine, spec, source, weights, lowering, everywhere, batch, threads));
     }
 
     /** Names of oneDNN's chosen implementation per step for {@code batch}, e.g. for logs and benchmarks. */

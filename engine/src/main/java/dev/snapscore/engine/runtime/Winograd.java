@@ -45,6 +45,8 @@ final class Winograd {
          */
         static final Rule MEASURED = new Rule(256, 32);
         static final Rule NEVER = new Rule(Integer.MAX_VALUE, Integer.MAX_VALUE);
+        /** Every 3×3 stride-1 convolution with one pixel of padding: the candidates {@link ConvolutionTimer} times. */
+        static final Rule ANY = new Rule(1, 1);
     }
 
     private static final double[][] BT = {

@@ -82,6 +82,14 @@ class LoweringTest {
     }
 
     @Test
+    void timedChoicesRunWinogradOnlyWhereNamed() {
+        List<Lowered> l = new Lowering(VNNI, false, Winograd.Rule.NEVER).withWinogradOnly(java.util.Set.of("conv1", "conv3")).lower(F32, 1);
+        assertFalse(assertInstanceOf(Lowered.WinogradConv.class, l.get(0)).planesOut(), "conv2 runs directly");
+        assertInstanceOf(Lowered.DirectConv.class, l.get(1));
+        assertInstanceOf(Lowered.WinogradConv.class, l.get(3));
+    }
+
+    @Test
     void bf16RunsEveryLayerInBf16ButTheLogitsAndNeverAsWinograd() {
         List<Lowered> l = new Lowering(BF16_CPU, true, EVERYWHERE).lower(F32, 2);
         for (int i : new int[] {0, 1, 3}) {
@@ -162,13 +170,15 @@ class LoweringTest {
         assertTrue(OneDnnNetwork.lowering(F32, bf16, BF16_CPU).bf16());
         assertThrows(IllegalArgumentException.class, () -> OneDnnNetwork.lowering(int8(), bf16, BF16_CPU));
 
-        ModelOptions auto = ModelOptions.defaults().withPrecision(Precision.AUTO);
-        assertTrue(OneDnnNetwork.lowering(F32, auto, BF16_CPU).bf16());
-        assertFalse(OneDnnNetwork.lowering(F32, auto, VNNI).bf16());
-        assertFalse(OneDnnNetwork.lowering(int8(), auto, BF16_CPU).bf16(), "int8 models keep their int8 layers");
+        ModelOptions autoPrecision = ModelOptions.defaults().withPrecision(Precision.AUTO);
+        assertTrue(OneDnnNetwork.lowering(F32, autoPrecision, BF16_CPU).bf16());
+        assertFalse(OneDnnNetwork.lowering(F32, autoPrecision, VNNI).bf16());
+        assertFalse(OneDnnNetwork.lowering(int8(), autoPrecision, BF16_CPU).bf16(), "int8 models keep their int8 layers");
 
         ModelOptions winograd = ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.WINOGRAD);
         assertEquals(Winograd.Rule.MEASURED, OneDnnNetwork.lowering(F32, winograd, VNNI).winograd());
         assertEquals(Winograd.Rule.NEVER, OneDnnNetwork.lowering(F32, ModelOptions.defaults(), VNNI).winograd());
+        ModelOptions auto = ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.AUTO);
+        assertEquals(Winograd.Rule.NEVER, OneDnnNetwork.lowering(F32, auto, VNNI).winograd(), "direct until timed");
     }
 }

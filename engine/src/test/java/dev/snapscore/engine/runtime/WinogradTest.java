@@ -143,6 +143,28 @@ class WinogradTest {
         }
     }
 
+    /**
+     * AUTO times each candidate layer both ways and keeps the faster: whichever it keeps, the logits stay
+     * within 1e-4 of direct's, and every step runs an optimised kernel.
+     */
+    @Test
+    void autoMatchesDirect() {
+        var config = new ModelGenerator.Config("vgg16", 0.5, List.of(32), 6, FlattenOrder.NCHW, 5, 64);
+        try (Model direct = Model.of(ModelGenerator.generate(config));
+             Model auto = Model.of(ModelGenerator.generate(config), ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.AUTO).withThreads(2));
+             Session d = direct.newSession(2); Session a = auto.newSession(2); Arena arena = Arena.ofConfined()) {
+            for (int n : new int[] {1, 16}) {
+                MemorySegment x = TestRuns.images(arena, direct.spec().input().elements(), n, 11);
+                float[] want = d.run(x, n).logits(), got = a.run(x, n).logits();
+                double scale = 1;
+                for (float v : want) scale = Math.max(scale, Math.abs(v));
+                System.out.println("auto at batch " + n + ": " + winogradLayers(auto.implementations(n)) + " Winograd layers of 13");
+                assertTrue(Fixtures.maxAbsDiff(got, want) <= 1e-4 * scale, "batch " + n + ": max abs diff " + Fixtures.maxAbsDiff(got, want));
+                assertFalse(auto.implementations(n).values().stream().anyMatch(i -> i.startsWith("ref")), auto.implementations(n).toString());
+            }
+        }
+    }
+
     private static long winogradLayers(Map<String, String> implementations) {
         return implementations.keySet().stream().filter(step -> step.endsWith("(winograd products)")).count();
     }
