@@ -54,7 +54,7 @@ final class ScoreCommand implements Callable<Integer> {
     long maxPixels;
 
     @picocli.CommandLine.Mixin
-    ConvolutionOption convolution;
+    ModelFlags modelFlags;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -70,7 +70,7 @@ final class ScoreCommand implements Callable<Integer> {
         Path modelPath = model != null ? model : BundledModel.path();
         List<Path> all = ImageFiles.list(roots, null);
 
-        try (Model m = Model.load(modelPath, convolution.algorithm);
+        try (Model m = Model.load(modelPath, modelFlags.options());
              Session session = m.newSession();
              PhotoPipeline pipeline = PhotoPipeline.forModel(m.spec(), decoder,
                      clean ? FaceCheck.clean(cleanOptions.settings(), cleanOptions.minFaceFraction) : null);

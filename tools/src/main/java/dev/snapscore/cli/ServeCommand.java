@@ -49,14 +49,14 @@ final class ServeCommand implements Callable<Integer> {
     long maxPixels;
 
     @picocli.CommandLine.Mixin
-    ConvolutionOption convolution;
+    ModelFlags modelFlags;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
-        Model m = Model.load(model != null ? model : BundledModel.path(), convolution.algorithm);
+        Model m = Model.load(model != null ? model : BundledModel.path(), modelFlags.options());
         var options = Scorer.Options.defaults().withMaxBatch(maxBatch, Duration.ofMillis(maxDelayMs)).withCapacity(Math.max(queue, maxBatch))
                 .withDecoder(new ImageDecoder(maxBodyBytes, maxPixels)).withDetector(clean ? cleanOptions.settings() : null);
         ScoreServer server = ScoreServer.start(host, port, Scorer.start(m, options), m.spec(), maxBodyBytes);
