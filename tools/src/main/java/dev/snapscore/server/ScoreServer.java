@@ -49,8 +49,12 @@ import java.util.concurrent.Executors;
  */
 public final class ScoreServer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
-    /** How much of a refused body is read and dropped after the answer, so that a client that sends its whole body first still sees it. */
-    private static final long DISCARD_LIMIT = 64L << 20;
+    /**
+     * How much of a refused body is read and dropped after the answer, so that a client that sends its whole
+     * body before reading still sees it: up to a largest body for a 413 or 4xx, as the JDK server did; only
+     * what is probably already in flight for a 503, whose point is not to spend the work on it.
+     */
+    private static final long DISCARD_LIMIT = 64L << 20, BUSY_DISCARD_LIMIT = 1L << 20;
     /** RFC 2046 caps a boundary at 70 characters; longer ones are refused before any search. */
     private static final int MAX_BOUNDARY = 70;
     private static final int CHUNK = 64 * 1024;
@@ -166,6 +170,8 @@ public final class ScoreServer implements AutoCloseable {
                 }
             } catch (VirtualMachineError e) {
                 Fatal.exit(e);
+            } catch (IOException e) {
+                callback.failed(e); // the client went away or stalled past the idle timeout: nobody to answer
             } catch (Throwable e) {
                 System.err.println("snapscore serve: " + e);
                 if (!response.isCommitted()) {
@@ -360,20 +366,25 @@ public final class ScoreServer implements AutoCloseable {
 
     private static void busy(Request request, Response response, Callback callback, String message) throws IOException {
         response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
-        refuse(request, response, callback, 503, message);
+        refuse(request, response, callback, 503, message, BUSY_DISCARD_LIMIT);
     }
 
     /**
      * Answers without having read the body, on a closing connection, then reads and drops what the client
-     * still sends (up to {@link #DISCARD_LIMIT}, never held): a client that sends its whole body before
+     * still sends (up to {@code discard} bytes, never held): a client that sends its whole body before
      * reading the reply would otherwise often see a reset instead of the answer.
      */
     private static void refuse(Request request, Response response, Callback callback, int status, String message) throws IOException {
+        refuse(request, response, callback, status, message, DISCARD_LIMIT);
+    }
+
+    private static void refuse(Request request, Response response, Callback callback, int status, String message, long discard)
+            throws IOException {
         response.getHeaders().put(HttpHeader.CONNECTION, "close");
         write(response, status, "application/json", error(status, message));
         try (InputStream in = Content.Source.asInputStream(request)) {
             byte[] sink = new byte[CHUNK];
-            long left = DISCARD_LIMIT;
+            long left = discard;
             int n;
             while (left > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) > 0) left -= n;
         } catch (IOException e) {
