@@ -85,7 +85,6 @@ public final class ScoreServer implements AutoCloseable {
 
     private final Server jetty;
     private final ServerConnector connector;
-    private final GracefulHandler graceful;
     private int port;
     private final Scorer scorer;
     private final ModelSpec spec;
@@ -117,8 +116,7 @@ public final class ScoreServer implements AutoCloseable {
         connector.setIdleTimeout(limits.idleTimeout().toMillis());
         connector.setAcceptQueueSize(256);
         jetty.addConnector(connector);
-        graceful = new GracefulHandler(new Routes());
-        jetty.setHandler(graceful);
+        jetty.setHandler(new GracefulHandler(new Routes())); // stop waits for requests in flight and refuses new ones
         jetty.setErrorHandler(new JsonErrors());
         jetty.setStopAtShutdown(false); // the serve command drains in its own shutdown hook
     }

@@ -19,8 +19,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -351,9 +349,7 @@ class HostileClientTest {
     /** A model whose last bias is NaN: the answer is a 500 naming the model, never 200 with "NaN". */
     @Test
     void nonFiniteOutputsAre500NamingTheModel(@TempDir Path dir) throws Exception {
-        Path broken = Files.createDirectories(dir.resolve("broken"));
-        for (String f : List.of("spec.json", "weights.safetensors")) Files.copy(ScoreServerTest.MODEL.resolve(f), broken.resolve(f));
-        poison(broken.resolve("weights.safetensors"), "classifier.12.bias");
+        Path broken = PoisonedModel.copyWithNaN(ScoreServerTest.MODEL, "classifier.12.bias", dir);
         try (Model m = Model.load(broken);
              ScoreServer s = ScoreServer.start("127.0.0.1", 0, Scorer.start(m, Scorer.Options.defaults()), m.spec(), MAX_BODY);
              Conn c = new Conn(s.port())) {
@@ -363,16 +359,5 @@ class HostileClientTest {
             assertTrue(n.get("error").asText().contains("model vgg-mini produced a non-finite output (NaN)"), r.body());
             assertFalse(n.has("probability"), r.body());
         }
-    }
-
-    /** Overwrites a float32 tensor of a safetensors file with NaN. */
-    static void poison(Path weights, String tensor) throws IOException {
-        byte[] bytes = Files.readAllBytes(weights);
-        ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-        int headerLength = (int) b.getLong(0);
-        JsonNode header = JSON.readTree(new String(bytes, 8, headerLength, StandardCharsets.UTF_8));
-        JsonNode offsets = header.get(tensor).get("data_offsets");
-        for (long at = offsets.get(0).asLong(); at < offsets.get(1).asLong(); at += 4) b.putFloat((int) (8 + headerLength + at), Float.NaN);
-        Files.write(weights, bytes);
     }
 }
