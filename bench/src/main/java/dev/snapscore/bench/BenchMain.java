@@ -50,7 +50,7 @@ public final class BenchMain implements Callable<Integer> {
     @Option(names = "--model", description = "Model directory with model.onnx and snapscore's spec.json (overrides the default).")
     Path model;
 
-    @Option(names = "--engines", split = ",", description = "Only these engines (snapscore, snapscore-winograd, snapscore-int8, onnxruntime, onnxruntime-int8, opencv-dnn). Default: all.")
+    @Option(names = "--engines", split = ",", description = "Only these engines (snapscore, snapscore-winograd, snapscore-bf16, snapscore-int8, onnxruntime, onnxruntime-int8, opencv-dnn). Default: all.")
     List<String> engines;
 
     @Option(names = "--batches", split = ",", description = "Only these batch sizes. Default: 1,8,32 (--quick: 1,8).")

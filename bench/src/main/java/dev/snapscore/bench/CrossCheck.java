@@ -49,10 +49,11 @@ record CrossCheck(String reference, List<Agreement> rows) {
         md.append(String.format(Locale.ROOT, "Cross-check before timing: logits and softmax probabilities of the same %d "
                 + "random images, each engine against %s.%n", IMAGES, reference));
         md.append(String.format(Locale.ROOT, "f32 engines must agree to max abs Δp ≤ %s and max rel Δlogit ≤ %s (over the "
-                        + "image's largest |logit|, at least 1) with the same top-1 class. int8 engines are reported, and fail "
+                        + "image's largest |logit|, at least 1) with the same top-1 class; bf16 engines to max rel Δlogit ≤ %s. int8 engines are reported, and fail "
                         + "only on output that cannot be right (wrong count, NaN/Inf, probabilities outside [0, 1] or not summing "
                         + "to 1 ± %s).%n%n",
-                Agreement.F32_MAX_ABS_DIFF, Agreement.F32_MAX_REL_LOGIT_DIFF, Agreement.SUM_TOLERANCE));
+                Agreement.F32_MAX_ABS_DIFF, Agreement.F32_MAX_REL_LOGIT_DIFF, Agreement.BF16_MAX_REL_LOGIT_DIFF,
+                Agreement.SUM_TOLERANCE));
         md.append("| engine | max abs Δp | max rel Δlogit | top-1 same | verdict |\n| --- | ---: | ---: | ---: | --- |\n");
         for (Agreement a : rows) {
             boolean isReference = a.engine().equals(reference);

@@ -2,6 +2,8 @@ package dev.snapscore.bench;
 
 import ai.onnxruntime.OrtException;
 import dev.snapscore.engine.ConvolutionAlgorithm;
+import dev.snapscore.engine.ModelOptions;
+import dev.snapscore.engine.Precision;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -28,9 +30,12 @@ interface InferenceEngine extends AutoCloseable {
      */
     static InferenceEngine open(String engine, Path modelDir, Path int8Dir, int batch, int threads) throws Exception {
         return switch (engine) {
-            case "snapscore" -> new SnapscoreEngine(modelDir, batch, threads, ConvolutionAlgorithm.DIRECT);
-            case "snapscore-winograd" -> new SnapscoreEngine(modelDir, batch, threads, ConvolutionAlgorithm.WINOGRAD);
-            case "snapscore-int8" -> new SnapscoreEngine(int8Dir, batch, threads, ConvolutionAlgorithm.DIRECT);
+            case "snapscore" -> new SnapscoreEngine(modelDir, batch, threads, ModelOptions.defaults());
+            case "snapscore-winograd" -> new SnapscoreEngine(modelDir, batch, threads,
+                    ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.WINOGRAD));
+            case "snapscore-bf16" -> new SnapscoreEngine(modelDir, batch, threads,
+                    ModelOptions.defaults().withPrecision(Precision.BF16));
+            case "snapscore-int8" -> new SnapscoreEngine(int8Dir, batch, threads, ModelOptions.defaults());
             case "onnxruntime" -> new OnnxRuntimeEngine(modelDir.resolve("model.onnx"), batch, threads);
             case "onnxruntime-int8" -> new OnnxRuntimeEngine(int8Dir.resolve("model.onnx"), batch, threads);
             case "opencv-dnn" -> new OpenCvDnnEngine(modelDir.resolve("model.onnx"), batch, threads);

@@ -7,6 +7,7 @@ import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.snapscore.engine.ConvolutionAlgorithm;
+import dev.snapscore.engine.ModelOptions;
 import dev.snapscore.engine.Model;
 import dev.snapscore.engine.Session;
 import dev.snapscore.engine.batch.BatchScorer;
@@ -124,7 +125,7 @@ public final class LoadProbe {
         private final Session session;
 
         SnapscoreProbe(Path modelDir, int threads, ConvolutionAlgorithm convolutions) {
-            model = Model.load(modelDir, convolutions);
+            model = Model.load(modelDir, ModelOptions.defaults().withConvolution(convolutions));
             Session s = null;
             try {
                 s = model.newSession(threads);

@@ -1,6 +1,6 @@
 package dev.snapscore.bench;
 
-import dev.snapscore.engine.ConvolutionAlgorithm;
+import dev.snapscore.engine.ModelOptions;
 import dev.snapscore.engine.Model;
 import dev.snapscore.engine.Result;
 import dev.snapscore.engine.Session;
@@ -20,8 +20,8 @@ final class SnapscoreEngine implements InferenceEngine {
     private final MemorySegment input;
     private final int batch;
 
-    SnapscoreEngine(Path modelDir, int batch, int threads, ConvolutionAlgorithm convolutions) {
-        this.model = Model.load(Files.exists(modelDir.resolve("spec.json")) ? modelDir : modelDir.resolve("model.onnx"), convolutions);
+    SnapscoreEngine(Path modelDir, int batch, int threads, ModelOptions options) {
+        this.model = Model.load(Files.exists(modelDir.resolve("spec.json")) ? modelDir : modelDir.resolve("model.onnx"), options);
         this.session = model.newSession(threads);
         this.batch = batch;
         float[] x = InferenceEngine.randomImages(batch, (int) model.spec().input().elements());

@@ -106,6 +106,16 @@ class AgreementTest {
     void precisionFollowsTheEngineName() {
         assertEquals(INT8, Agreement.Precision.of("onnxruntime-int8"));
         assertEquals(F32, Agreement.Precision.of("opencv-dnn"));
+        assertEquals(Agreement.Precision.BF16, Agreement.Precision.of("snapscore-bf16"));
+    }
+
+    @Test
+    void bf16IsHeldToFivePercentOfTheLargestLogitWhateverItsTop1() {
+        Outputs reference = new Outputs(new float[] {500, 490, -300, -200, 400, 0}, new float[] {1, 0, 0, 0, 1, 0});
+        Outputs rounded = new Outputs(new float[] {492, 495, -300, -200, 404, 0}, new float[] {0, 1, 0, 0, 1, 0});
+        assertEquals("ok", Agreement.of("snapscore-bf16", Agreement.Precision.BF16, reference, rounded, 2, 3).verdict());
+        Outputs wrong = new Outputs(new float[] {500, 490, -300, -200, 370, 0}, reference.probabilities());
+        assertEquals("FAIL: max rel Δlogit 0.075 > 0.05", Agreement.of("snapscore-bf16", Agreement.Precision.BF16, reference, wrong, 2, 3).verdict());
     }
 
     @Test

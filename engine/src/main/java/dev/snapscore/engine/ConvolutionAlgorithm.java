@@ -11,5 +11,11 @@ public enum ConvolutionAlgorithm {
      * multiplications, at the cost of transforms and of four times their weight memory; results differ from
      * direct ones by about 1e-5 of their size.
      */
-    WINOGRAD
+    WINOGRAD,
+    /**
+     * Per layer and batch size, whichever of the two ran faster when the plan was built: each 3×3 stride-1 layer
+     * is timed both ways on the model's threads (a few runs of the whole network each, so building a plan
+     * takes that much longer), and runs as Winograd only where that was faster.
+     */
+    AUTO
 }

@@ -29,14 +29,16 @@ import java.util.concurrent.CompletionException;
  */
 public final class Model implements AutoCloseable {
     private final LoadedModel loaded;
+    private final ModelOptions options;
     private final OneDnnNetwork network;
     private final Set<Session> sessions = new LinkedHashSet<>();
     private boolean closed;
 
-    private Model(LoadedModel loaded, ConvolutionAlgorithm convolutions) {
+    private Model(LoadedModel loaded, ModelOptions options) {
         this.loaded = loaded;
+        this.options = options;
         try {
-            this.network = new OneDnnNetwork(loaded.spec(), loaded.weights(), convolutions);
+            this.network = new OneDnnNetwork(loaded.spec(), loaded.weights(), options);
         } catch (RuntimeException e) {
             loaded.close();
             throw e;
@@ -50,11 +52,17 @@ public final class Model implements AutoCloseable {
      * @throws ModelFormatException if the path is missing, unreadable, inconsistent or unsupported
      */
     public static Model load(Path path) {
-        return load(path, ConvolutionAlgorithm.DIRECT);
+        return load(path, ModelOptions.defaults());
     }
 
-    /** As {@link #load(Path)}, running f32 3×3 convolutions as {@code convolutions} says. */
-    public static Model load(Path path, ConvolutionAlgorithm convolutions) {
+    /**
+     * As {@link #load(Path)}, run as {@code options} say.
+     *
+     * @throws ModelFormatException     if the path is missing, unreadable, inconsistent or unsupported
+     * @throws IllegalArgumentException if the options ask for what this CPU or model cannot do (bf16 without
+     *                                  bf16 instructions, or on an int8 model)
+     */
+    public static Model load(Path path, ModelOptions options) {
         // oneDNN's bindings (its libraries and ~40 FFM downcall handles) take about 0.5 s to set up in a
         // fresh JVM, and reading the model (Jackson's first use) about as long: on two threads they overlap.
         CompletableFuture<Boolean> bindings = CompletableFuture.supplyAsync(Dnnl::hasInt8Vnni);
@@ -69,7 +77,7 @@ public final class Model implements AutoCloseable {
             if (cause instanceof Error err) throw err;
             throw e;
         }
-        return new Model(loaded, convolutions);
+        return new Model(loaded, options);
     }
 
     /**
@@ -77,21 +85,30 @@ public final class Model implements AutoCloseable {
      * ownership of {@code loaded} and closes it.
      */
     public static Model of(LoadedModel loaded) {
-        return of(loaded, ConvolutionAlgorithm.DIRECT);
+        return of(loaded, ModelOptions.defaults());
     }
 
-    /** As {@link #of(LoadedModel)}, running f32 3×3 convolutions as {@code convolutions} says. */
-    public static Model of(LoadedModel loaded, ConvolutionAlgorithm convolutions) {
-        return new Model(loaded, convolutions);
+    /** As {@link #of(LoadedModel)}, run as {@code options} say. */
+    public static Model of(LoadedModel loaded, ModelOptions options) {
+        return new Model(loaded, options);
     }
 
     public ModelSpec spec() {
         return loaded.spec();
     }
 
-    /** A session running on every available core. */
+    public ModelOptions options() {
+        return options;
+    }
+
+    /** Whether the model's f32 layers run in bf16 (asked for, or chosen by {@link Precision#AUTO}). */
+    public boolean runsBf16() {
+        return network.bf16();
+    }
+
+    /** A session running on {@link ModelOptions#threads()} threads (every core by default). */
     public Session newSession() {
-        return newSession(Runtime.getRuntime().availableProcessors());
+        return newSession(options.threads());
     }
 
     /** A session whose runs use {@code threads} oneDNN (OpenMP) threads. */

@@ -1,7 +1,6 @@
 package dev.snapscore.engine;
 
 import dev.snapscore.engine.runtime.OneDnnExecutor;
-import dev.snapscore.engine.runtime.OneDnnNetwork;
 
 import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.ImageDecoder;
@@ -49,9 +48,8 @@ public final class Session implements AutoCloseable {
      */
     public synchronized Result run(MemorySegment input, int n) {
         if (closed) throw new IllegalStateException("session is closed");
-        if (n < 1 || n > OneDnnNetwork.MAX_BATCH) {
-            throw new IllegalArgumentException("batch size must be 1.." + OneDnnNetwork.MAX_BATCH + ", got " + n);
-        }
+        int max = model.options().maxBatch();
+        if (n < 1 || n > max) throw new IllegalArgumentException("batch size must be 1.." + max + ", got " + n);
         int classes = model.spec().classes();
         float[] logits = new float[n * classes], probs = new float[n * classes];
         executor.run(input, n, logits, probs);
@@ -64,9 +62,8 @@ public final class Session implements AutoCloseable {
      */
     public synchronized void prepare(int n) {
         if (closed) throw new IllegalStateException("session is closed");
-        if (n < 1 || n > OneDnnNetwork.MAX_BATCH) {
-            throw new IllegalArgumentException("batch size must be 1.." + OneDnnNetwork.MAX_BATCH + ", got " + n);
-        }
+        int max = model.options().maxBatch();
+        if (n < 1 || n > max) throw new IllegalArgumentException("batch size must be 1.." + max + ", got " + n);
         executor.prepare(n);
     }
 

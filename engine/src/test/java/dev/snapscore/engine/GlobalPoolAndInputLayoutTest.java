@@ -108,7 +108,7 @@ class GlobalPoolAndInputLayoutTest {
         try (LoadedModel generated = ModelGenerator.generate(config(0.5, List.of(32), 6, 64, ModelGenerator.Pool.GAP, InputLayout.NHWC))) {
             ModelDirectory.write(dir, generated.spec(), generated.weights());
         }
-        try (Model direct = Model.load(dir); Model winograd = Model.load(dir, ConvolutionAlgorithm.WINOGRAD);
+        try (Model direct = Model.load(dir); Model winograd = Model.load(dir, ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.WINOGRAD));
              Session d = direct.newSession(2); Session w = winograd.newSession(2)) {
             assertEquals(2, winograd.implementations(16).keySet().stream().filter(k -> k.endsWith("(winograd products)")).count(),
                     winograd.implementations(16).toString());

@@ -2,7 +2,7 @@ package dev.snapscore.engine;
 
 import dev.snapscore.engine.format.LoadedModel;
 import dev.snapscore.engine.format.ModelDirectory;
-import dev.snapscore.engine.format.OnnxImporter;
+import dev.snapscore.engine.format.onnx.OnnxImporter;
 import dev.snapscore.engine.format.Safetensors;
 import dev.snapscore.engine.runtime.OneDnnExecutor;
 import dev.snapscore.engine.runtime.OneDnnNetwork;

@@ -29,6 +29,7 @@ public final class Dnnl {
             "invalid_graph_op", "invalid_shape", "invalid_data_type"};
 
     // dnnl_data_type_t
+    public static final int BF16 = 2;
     public static final int F32 = 3;
     public static final int S32 = 4;
     public static final int S8 = 5;
@@ -155,6 +156,8 @@ public final class Dnnl {
 
     // dnnl_cpu_isa_t bits that mean VNNI: avx2_vnni (0xf) adds 0x8 to avx2, avx512_core_vnni (0x67) adds 0x40
     private static final int ISA_AVX2_VNNI_BIT = 0x8, ISA_AVX512_VNNI_BIT = 0x40;
+    // avx512_core_bf16 (0xe7) adds 0x80 to avx512_core_vnni; the AMX levels (0xfef and up) include it
+    private static final int ISA_AVX512_BF16_BIT = 0x80;
 
     private static final MethodHandle omp_set_num_threads = downcall(NativeLibraries.GOMP, "omp_set_num_threads",
             FunctionDescriptor.ofVoid(JAVA_INT));
@@ -205,6 +208,25 @@ public final class Dnnl {
         }
     }
 
+    /** The name of {@link #effectiveCpuIsa()}, as in {@code dnnl_cpu_isa_t} (e.g. "avx512_core_bf16"). */
+    public static String cpuIsaName() {
+        int isa = effectiveCpuIsa();
+        return switch (isa) {
+            case 0x1 -> "sse41";
+            case 0x3 -> "avx";
+            case 0x7 -> "avx2";
+            case 0xf -> "avx2_vnni";
+            case 0x1f -> "avx2_vnni_2";
+            case 0x27 -> "avx512_core";
+            case 0x67 -> "avx512_core_vnni";
+            case 0xe7 -> "avx512_core_bf16";
+            case 0x1ef -> "avx10_1_512";
+            case 0xfef -> "avx10_1_512_amx";
+            case 0x1fef -> "avx10_1_512_amx_fp16";
+            default -> "isa 0x" + Integer.toHexString(isa);
+        };
+    }
+
     /**
      * Whether oneDNN's int8 kernels here use VNNI (u8×s8 products summed straight into s32). Without it
      * they pair products into saturating s16 sums first (vpmaddubsw), so a u8 input with full-range s8
@@ -213,6 +235,14 @@ public final class Dnnl {
     public static boolean hasInt8Vnni() {
         int isa = effectiveCpuIsa();
         return (isa & (ISA_AVX2_VNNI_BIT | ISA_AVX512_VNNI_BIT)) != 0;
+    }
+
+    /**
+     * Whether oneDNN has bf16 dot-product kernels here (AVX512_BF16 or AMX-BF16). Elsewhere its bf16 primitives,
+     * where it has any, convert to f32 first and run slower than f32 itself.
+     */
+    public static boolean hasBf16() {
+        return (effectiveCpuIsa() & ISA_AVX512_BF16_BIT) != 0;
     }
 
     /**

@@ -19,7 +19,7 @@ import java.util.concurrent.Callable;
         description = {"Compare two models (e.g. f32 and its int8 version) on the same photos or tensors.",
                 "Prints top-1 agreement, probability differences and the relative logit error; the models",
                 "need the same input shape and labels. The last line is machine-readable.",
-                "--convolution applies to MODEL_B: give the same model twice to see what Winograd changes.",
+                "--convolution and --precision apply to MODEL_B: give the same model twice to see what Winograd or bf16 changes.",
                 "Exit 0, or 1 when --min-agreement is not met."})
 final class CompareCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL_A", description = "The reference model (e.g. f32).")
@@ -42,7 +42,7 @@ final class CompareCommand implements Callable<Integer> {
     InferenceThreadsOption threads;
 
     @picocli.CommandLine.Mixin
-    ConvolutionOption convolution;
+    ModelFlags modelFlags;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -52,7 +52,7 @@ final class CompareCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         int t = threads.count();
-        try (Model a = Model.load(modelA); Model b = Model.load(modelB, convolution.algorithm);
+        try (Model a = Model.load(modelA); Model b = Model.load(modelB, modelFlags.options());
              Session sa = a.newSession(t); Session sb = b.newSession(t)) {
             if (!a.spec().input().equals(b.spec().input()) || !a.spec().labels().equals(b.spec().labels())) {
                 throw new IllegalArgumentException("the models differ in input shape or labels: " + a.spec().input()
@@ -82,8 +82,15 @@ final class CompareCommand implements Callable<Integer> {
                 }
                 double agreement = 100.0 * agree / n;
                 out.printf("A: %s (%s)%nB: %s (%s%s)%n", modelA, describe(a), modelB, describe(b),
-                        convolution.algorithm == ConvolutionAlgorithm.WINOGRAD ? ", winograd convolutions" : "");
+                        modelFlags.algorithm != ConvolutionAlgorithm.DIRECT && !b.runsBf16()
+                                ? ", " + modelFlags.algorithm.name().toLowerCase(java.util.Locale.ROOT) + " convolutions" : "");
                 out.printf("inputs: %d from %s%n", n, inputs);
+                if (modelFlags.algorithm != ConvolutionAlgorithm.DIRECT) {
+                    out.printf("B's Winograd layers at batch %d: %s%n", Math.min(8, n), b.implementations(Math.min(8, n)).keySet().stream()
+                            .filter(step -> step.endsWith(" (winograd products)"))
+                            .map(step -> step.substring(step.indexOf(' ') + 1, step.indexOf(" (")))
+                            .toList());
+                }
                 out.printf("top-1 agreement: %d of %d (%.2f%%)%n", agree, n, agreement);
                 out.printf("probabilities: max abs diff %.6f, mean abs diff %.6f%n", maxDiff, sumDiff / values);
                 out.printf("logits: mean relative error ‖a−b‖/‖a‖ %.5f%n", sumLogitError / n);
@@ -135,6 +142,6 @@ final class CompareCommand implements Callable<Integer> {
 
     private static String describe(Model m) {
         var q = m.spec().quantization();
-        return q == null ? "f32" : "int8, " + q.method() + ", " + q.layers().size() + " int8 layers";
+        return q == null ? (m.runsBf16() ? "bf16" : "f32") : "int8, " + q.method() + ", " + q.layers().size() + " int8 layers";
     }
 }

@@ -2,7 +2,7 @@ package dev.snapscore.cli;
 
 import dev.snapscore.engine.format.LoadedModel;
 import dev.snapscore.engine.format.ModelDirectory;
-import dev.snapscore.engine.format.OnnxImporter;
+import dev.snapscore.engine.format.onnx.OnnxImporter;
 import dev.snapscore.engine.spec.ModelSpec;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

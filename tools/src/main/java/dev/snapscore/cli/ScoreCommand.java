@@ -54,7 +54,7 @@ final class ScoreCommand implements Callable<Integer> {
     long maxPixels;
 
     @picocli.CommandLine.Mixin
-    ConvolutionOption convolution;
+    ModelFlags modelFlags;
 
     @picocli.CommandLine.Mixin
     DecodeOption decode;
@@ -73,7 +73,7 @@ final class ScoreCommand implements Callable<Integer> {
         Path modelPath = model != null ? model : BundledModel.path();
         List<Path> all = ImageFiles.list(roots, null);
 
-        try (Model m = Model.load(modelPath, convolution.algorithm);
+        try (Model m = Model.load(modelPath, modelFlags.options());
              Session session = m.newSession();
              PhotoPipeline pipeline = PhotoPipeline.forModel(m.spec(), decoder, decode.options(),
                      clean ? FaceCheck.clean(cleanOptions.settings(), cleanOptions.minFaceFraction) : null);

@@ -3,6 +3,7 @@ package dev.snapscore.cli;
 import dev.snapscore.engine.Model;
 import dev.snapscore.engine.image.ImageDecoder;
 import dev.snapscore.engine.serving.Scorer;
+import dev.snapscore.server.Fatal;
 import dev.snapscore.server.ScoreServer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -48,8 +49,14 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-pixels", defaultValue = "50000000", description = "Largest image in pixels (413 beyond). Default: ${DEFAULT-VALUE}.")
     long maxPixels;
 
+    @Option(names = "--idle-timeout", defaultValue = "60", description = "Seconds a connection may send or read nothing (stalled uploads and headers are closed). Default: ${DEFAULT-VALUE}.")
+    int idleTimeoutSeconds;
+
+    @Option(names = "--body-budget-bytes", description = "Bytes of request bodies held at once (503 beyond). Default: a quarter of the heap.")
+    Long bodyBudgetBytes;
+
     @picocli.CommandLine.Mixin
-    ConvolutionOption convolution;
+    ModelFlags modelFlags;
 
     @picocli.CommandLine.Mixin
     DecodeOption decode;
@@ -59,10 +66,14 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Model m = Model.load(model != null ? model : BundledModel.path(), convolution.algorithm);
+        Model m = Model.load(model != null ? model : BundledModel.path(), modelFlags.options());
         var options = Scorer.Options.defaults().withMaxBatch(maxBatch, Duration.ofMillis(maxDelayMs)).withCapacity(Math.max(queue, maxBatch))
                 .withDecoder(new ImageDecoder(maxBodyBytes, maxPixels)).withDecode(decode.options()).withDetector(clean ? cleanOptions.settings() : null);
-        ScoreServer server = ScoreServer.start(host, port, Scorer.start(m, options), m.spec(), maxBodyBytes);
+        var defaults = ScoreServer.Limits.defaults(maxBodyBytes);
+        var limits = new ScoreServer.Limits(maxBodyBytes, bodyBudgetBytes != null ? bodyBudgetBytes : defaults.bodyBudgetBytes(),
+                Duration.ofSeconds(idleTimeoutSeconds));
+        Fatal.install();
+        ScoreServer server = ScoreServer.start(host, port, Scorer.start(m, options), m.spec(), limits);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.stop(10);

@@ -48,7 +48,7 @@ final class VerifyCommand implements Callable<Integer> {
     InferenceThreadsOption threads;
 
     @picocli.CommandLine.Mixin
-    ConvolutionOption convolution;
+    ModelFlags modelFlags;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -59,7 +59,7 @@ final class VerifyCommand implements Callable<Integer> {
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         PrintWriter out = spec.commandLine().getOut();
         try (Weights ref = Safetensors.read(reference);
-             Model m = Model.load(model, convolution.algorithm);
+             Model m = Model.load(model, modelFlags.options());
              Session session = m.newSession(threads.count())) {
             InputShape shape = m.spec().input();
             int classes = m.spec().classes();

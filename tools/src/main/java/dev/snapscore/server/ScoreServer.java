@@ -2,8 +2,6 @@ package dev.snapscore.server;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import dev.snapscore.engine.ImageException;
 import dev.snapscore.engine.photo.ScoreRow;
 import dev.snapscore.engine.photo.ScoredPhoto;
@@ -11,120 +9,324 @@ import dev.snapscore.engine.serving.Scorer;
 import dev.snapscore.engine.serving.ScorerMetrics;
 import dev.snapscore.engine.serving.ScorerOverloadedException;
 import dev.snapscore.engine.spec.ModelSpec;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpStatus;
+import org.eclipse.jetty.http.MultiPart;
+import org.eclipse.jetty.http.MultiPartFormData;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.io.content.ByteBufferContentSource;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.ErrorHandler;
+import org.eclipse.jetty.server.handler.GracefulHandler;
+import org.eclipse.jetty.util.Blocker;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
 /**
  * snapscore over HTTP: {@code POST /v1/score} (image bytes or multipart), {@code GET /healthz},
- * {@code GET /metrics} (Prometheus text), {@code GET /} (a page for people). The JDK's HttpServer on
+ * {@code GET /metrics} (Prometheus text), {@code GET /} (a page for people). Jetty 12 core handlers on
  * virtual threads: handlers block on the {@link Scorer}'s futures, which costs a virtual thread nothing.
+ * Requests are admitted before their bodies are read: a full scorer or an exhausted body budget is
+ * answered 503 at once, so concurrent uploads cannot exhaust the heap.
  */
 public final class ScoreServer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
-    /** How much of a refused, too large body is read and dropped so that its client still gets the 413. */
-    private static final long DISCARD_LIMIT = 64L << 20;
+    /**
+     * How much of a refused body is read and dropped after the answer, so that a client that sends its whole
+     * body before reading still sees it: up to a largest body for a 413 or 4xx, as the JDK server did; only
+     * what is probably already in flight for a 503, whose point is not to spend the work on it.
+     */
+    private static final long DISCARD_LIMIT = 64L << 20, BUSY_DISCARD_LIMIT = 1L << 20;
+    /** RFC 2046 caps a boundary at 70 characters; longer ones are refused before any search. */
+    private static final int MAX_BOUNDARY = 70;
+    private static final int CHUNK = 64 * 1024;
+    /** The routes, each with the methods it answers. */
+    private static final Map<String, String> ROUTES = Map.of("/v1/score", "POST", "/healthz", "GET, HEAD", "/metrics", "GET, HEAD",
+            "/", "GET, HEAD");
 
-    private final HttpServer http;
-    private final ExecutorService handlers = Executors.newVirtualThreadPerTaskExecutor();
+    /**
+     * @param maxBodyBytes    largest request body (413 beyond)
+     * @param bodyBudgetBytes bytes of request bodies held at once, over all requests (503 beyond)
+     * @param idleTimeout     a connection that sends or reads nothing for this long is closed (stalled uploads, headers)
+     */
+    public record Limits(long maxBodyBytes, long bodyBudgetBytes, Duration idleTimeout) {
+        public Limits {
+            if (maxBodyBytes < 1) throw new IllegalArgumentException("max body bytes must be >= 1, got " + maxBodyBytes);
+            if (bodyBudgetBytes < maxBodyBytes) {
+                throw new IllegalArgumentException("the body budget (" + bodyBudgetBytes + " bytes) must hold at least one largest body ("
+                        + maxBodyBytes + " bytes)");
+            }
+            if (idleTimeout.isNegative() || idleTimeout.isZero()) throw new IllegalArgumentException("the idle timeout must be > 0");
+        }
+
+        /** A budget of a quarter of the heap (at least one largest body, twice for multipart) and a 60 s idle timeout. */
+        public static Limits defaults(long maxBodyBytes) {
+            return new Limits(maxBodyBytes, Math.max(2 * maxBodyBytes, Runtime.getRuntime().maxMemory() / 4), Duration.ofSeconds(60));
+        }
+    }
+
+    private final Server jetty;
+    private final ServerConnector connector;
+    private int port;
     private final Scorer scorer;
     private final ModelSpec spec;
-    private final long maxBodyBytes;
+    private final Limits limits;
+    private final BodyBudget budget;
     private final byte[] page;
+    private volatile boolean draining;
 
-    private ScoreServer(HttpServer http, Scorer scorer, ModelSpec spec, long maxBodyBytes) throws IOException {
-        this.http = http;
+    private ScoreServer(String host, int port, Scorer scorer, ModelSpec spec, Limits limits) throws IOException {
         this.scorer = scorer;
         this.spec = spec;
-        this.maxBodyBytes = maxBodyBytes;
+        this.limits = limits;
+        this.budget = new BodyBudget(limits.bodyBudgetBytes());
         try (InputStream in = ScoreServer.class.getResourceAsStream("/web/index.html")) {
             this.page = in.readAllBytes();
         }
-        http.setExecutor(handlers);
-        http.createContext("/v1/score", this::score);
-        http.createContext("/healthz", ex -> send(ex, 200, "text/plain; charset=utf-8", "ok\n".getBytes(StandardCharsets.UTF_8)));
-        http.createContext("/metrics", this::metrics);
-        http.createContext("/", this::page);
+        QueuedThreadPool threads = new QueuedThreadPool();
+        threads.setName("snapscore-http");
+        threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
+        jetty = new Server(threads);
+        HttpConfiguration http = new HttpConfiguration();
+        http.setRequestHeaderSize(16 * 1024); // request line and headers: 414 / 431 beyond
+        http.setSendServerVersion(false);
+        http.setSendDateHeader(false);
+        http.setIdleTimeout(limits.idleTimeout().toMillis());
+        connector = new ServerConnector(jetty, new HttpConnectionFactory(http));
+        connector.setHost(host);
+        connector.setPort(port);
+        connector.setIdleTimeout(limits.idleTimeout().toMillis());
+        connector.setAcceptQueueSize(256);
+        jetty.addConnector(connector);
+        jetty.setHandler(new GracefulHandler(new Routes())); // stop waits for requests in flight and refuses new ones
+        jetty.setErrorHandler(new JsonErrors());
+        jetty.setStopAtShutdown(false); // the serve command drains in its own shutdown hook
     }
 
-    /** Starts serving on {@code host:port} (port 0: any free port). The scorer is closed with the server. */
+    /** Starts serving on {@code host:port} (port 0: any free port), with {@link Limits#defaults}. The scorer is closed with the server. */
     public static ScoreServer start(String host, int port, Scorer scorer, ModelSpec spec, long maxBodyBytes) throws IOException {
-        HttpServer http = HttpServer.create(new InetSocketAddress(host, port), 256);
-        ScoreServer server = new ScoreServer(http, scorer, spec, maxBodyBytes);
-        http.start();
+        return start(host, port, scorer, spec, Limits.defaults(maxBodyBytes));
+    }
+
+    public static ScoreServer start(String host, int port, Scorer scorer, ModelSpec spec, Limits limits) throws IOException {
+        ScoreServer server = new ScoreServer(host, port, scorer, spec, limits);
+        try {
+            server.jetty.start();
+            server.port = server.connector.getLocalPort();
+        } catch (Exception e) {
+            scorer.close();
+            throw e instanceof IOException io ? io : new IOException("cannot start the HTTP server on " + host + ":" + port + ": " + e, e);
+        }
         return server;
     }
 
+    /** The port it listens on (still known after {@link #stop}). */
     public int port() {
-        return http.getAddress().getPort();
+        return port;
     }
 
-    private void score(HttpExchange ex) throws IOException {
-        try (ex) {
-            if (!ex.getRequestMethod().equals("POST")) {
-                ex.getResponseHeaders().add("Allow", "POST");
-                error(ex, 405, "use POST with the image as the body");
-                return;
-            }
-            String type = ex.getRequestHeaders().getFirst("Content-Type");
-            String mediaType = type == null ? "" : type.split(";")[0].trim().toLowerCase(Locale.ROOT);
-            boolean multipart = mediaType.equals("multipart/form-data");
-            if (!(mediaType.startsWith("image/") || mediaType.equals("application/octet-stream") || multipart)) {
-                error(ex, 415, "send an image (Content-Type image/* or application/octet-stream) or multipart/form-data, not '" + mediaType + "'");
-                return;
-            }
-            String length = ex.getRequestHeaders().getFirst("Content-Length");
-            if (length != null && Long.parseLong(length) > maxBodyBytes) {
-                refuseTooLarge(ex, "body of " + length + " bytes exceeds the limit of " + maxBodyBytes);
-                return;
-            }
-            byte[] body = ex.getRequestBody().readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxBodyBytes + 1));
-            if (body.length > maxBodyBytes) {
-                refuseTooLarge(ex, "body exceeds the limit of " + maxBodyBytes + " bytes");
-                return;
-            }
-            byte[] image = multipart ? Multipart.firstPart(body, type) : body;
-            if (image.length == 0) {
-                error(ex, 400, "empty body: send the image bytes");
-                return;
-            }
-            ScoredPhoto scored;
+    /** Exact paths; a known path with another method gets 405 and Allow; nothing of the request is echoed. */
+    private final class Routes extends Handler.Abstract {
+        @Override
+        public boolean handle(Request request, Response response, Callback callback) {
             try {
-                scored = scorer.submit(image).join();
-            } catch (ScorerOverloadedException e) {
-                ex.getResponseHeaders().add("Retry-After", "1");
-                error(ex, 503, e.getMessage());
-                return;
-            } catch (CompletionException e) {
-                if (e.getCause() instanceof ImageException ie) {
-                    error(ex, ie.getMessage().contains("exceeds the limit") ? 413 : 400, ie.getMessage());
-                } else {
-                    error(ex, 500, String.valueOf(e.getCause()));
+                String path = request.getHttpURI().getPath();
+                String allowed = path == null ? null : ROUTES.get(path);
+                if (allowed == null) {
+                    answer(response, callback, 404, error(404, "no such resource; see GET / for the API"));
+                    return true;
                 }
-                return;
-            } catch (IllegalStateException e) {
-                ex.getResponseHeaders().add("Retry-After", "1");
-                error(ex, 503, "shutting down");
-                return;
+                if (!List.of(allowed.split(", ")).contains(request.getMethod())) {
+                    response.getHeaders().put(HttpHeader.ALLOW, allowed);
+                    refuse(request, response, callback, 405, "method not allowed; use " + allowed);
+                    return true;
+                }
+                switch (path) {
+                    case "/v1/score" -> score(request, response, callback);
+                    case "/healthz" -> healthz(response, callback);
+                    case "/metrics" -> answer(response, callback, 200, "text/plain; version=0.0.4; charset=utf-8",
+                            metrics().getBytes(StandardCharsets.UTF_8));
+                    default -> answer(response, callback, 200, "text/html; charset=utf-8", page);
+                }
+            } catch (VirtualMachineError e) {
+                Fatal.exit(e);
+            } catch (IOException e) {
+                callback.failed(e); // the client went away or stalled past the idle timeout: nobody to answer
+            } catch (Throwable e) {
+                System.err.println("snapscore serve: " + e);
+                if (!response.isCommitted()) {
+                    try {
+                        answer(response, callback, 500, error(500, "internal error: " + e.getClass().getSimpleName()));
+                        return true;
+                    } catch (Throwable again) {
+                        e.addSuppressed(again);
+                    }
+                }
+                callback.failed(e);
             }
-            send(ex, 200, "application/json", JSON.writeValueAsBytes(ScoreRow.http(scored, spec.labels())));
-        } catch (IllegalArgumentException e) {
-            error(ex, 400, e.getMessage());
-        } catch (RuntimeException e) {
-            System.err.println("snapscore serve: " + e);
-            error(ex, 500, e.toString());
+            return true;
         }
     }
 
-    private void metrics(HttpExchange ex) throws IOException {
+    private void healthz(Response response, Callback callback) throws IOException {
+        if (draining) {
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
+            answer(response, callback, 503, "text/plain; charset=utf-8", "draining\n".getBytes(StandardCharsets.UTF_8));
+        } else {
+            answer(response, callback, 200, "text/plain; charset=utf-8", "ok\n".getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    private void score(Request request, Response response, Callback callback) throws IOException {
+        String type = request.getHeaders().get(HttpHeader.CONTENT_TYPE);
+        String mediaType = type == null ? "" : type.split(";")[0].trim().toLowerCase(Locale.ROOT);
+        boolean multipart = mediaType.equals("multipart/form-data");
+        if (!(mediaType.startsWith("image/") || mediaType.equals("application/octet-stream") || multipart)) {
+            refuse(request, response, callback, 415, "send an image (Content-Type image/* or application/octet-stream) or multipart/form-data");
+            return;
+        }
+        String boundary = null;
+        if (multipart) {
+            boundary = MultiPart.extractBoundary(type);
+            if (boundary == null || boundary.isEmpty() || boundary.length() > MAX_BOUNDARY) {
+                refuse(request, response, callback, 400, "multipart/form-data needs a boundary of 1 to " + MAX_BOUNDARY + " characters");
+                return;
+            }
+        }
+        long length = request.getLength();
+        if (length > limits.maxBodyBytes()) {
+            refuse(request, response, callback, 413, "body of " + length + " bytes exceeds the limit of " + limits.maxBodyBytes());
+            return;
+        }
+        if (draining || scorer.freeSlots() == 0) {
+            busy(request, response, callback, draining ? "shutting down" : "scorer is at capacity; retry later");
+            return;
+        }
+        Body body = readBody(request, length, multipart ? 2 : 1); // multipart holds the body and then its parts
+        try {
+            if (body.refusal() == 503) {
+                busy(request, response, callback, "too many uploads in flight; retry later");
+                return;
+            }
+            if (body.refusal() == 413) {
+                refuse(request, response, callback, 413, "body exceeds the limit of " + limits.maxBodyBytes() + " bytes");
+                return;
+            }
+            byte[] image = multipart ? filePart(body.bytes(), boundary) : body.bytes();
+            if (image.length == 0) {
+                answer(response, callback, 400, error(400, "empty body: send the image bytes"));
+                return;
+            }
+            scoreImage(image, response, callback);
+        } catch (IllegalArgumentException e) {
+            answer(response, callback, 400, error(400, e.getMessage()));
+        } finally {
+            budget.release(body.reserved());
+        }
+    }
+
+    /** A body read into the budget, or the status that refuses it (413, 503); {@code reserved} is the caller's to release. */
+    private record Body(byte[] bytes, long reserved, int refusal) {
+    }
+
+    /**
+     * Reads the body within the budget: a declared length is reserved (times {@code factor}) before
+     * reading, a body without one is reserved chunk by chunk as it arrives.
+     */
+    private Body readBody(Request request, long length, int factor) throws IOException {
+        long reserved = length < 0 ? 0 : factor * length;
+        if (!budget.tryReserve(reserved)) return new Body(null, 0, 503);
+        try {
+            InputStream in = Content.Source.asInputStream(request);
+            if (length >= 0) return new Body(in.readNBytes((int) length), reserved, 0);
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            byte[] chunk = new byte[CHUNK];
+            int n;
+            while ((n = in.read(chunk)) > 0) {
+                if (out.size() + n > limits.maxBodyBytes()) return new Body(null, reserved, 413);
+                if (!budget.tryReserve((long) factor * n)) return new Body(null, reserved, 503);
+                reserved += (long) factor * n;
+                out.write(chunk, 0, n);
+            }
+            return new Body(out.toByteArray(), reserved, 0);
+        } catch (IOException | RuntimeException e) {
+            budget.release(reserved);
+            throw e;
+        }
+    }
+
+    private void scoreImage(byte[] image, Response response, Callback callback) throws IOException {
+        ScoredPhoto scored;
+        try {
+            scored = scorer.submit(image).join();
+        } catch (ScorerOverloadedException e) {
+            response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+            answer(response, callback, 503, error(503, e.getMessage()));
+            return;
+        } catch (IllegalStateException e) {
+            response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+            answer(response, callback, 503, error(503, "shutting down"));
+            return;
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof ImageException ie) {
+                int status = ie.getMessage().contains("exceeds the limit") ? 413 : 400;
+                answer(response, callback, status, error(status, ie.getMessage()));
+            } else {
+                System.err.println("snapscore serve: " + e.getCause());
+                answer(response, callback, 500, error(500, "model " + spec.name() + " failed: " + e.getCause()));
+            }
+            return;
+        }
+        if (scored.status() != ScoredPhoto.Status.OK) {
+            answer(response, callback, 500, error(500, "model " + spec.name() + ": " + scored.error()));
+            return;
+        }
+        answer(response, callback, 200, "application/json", JSON.writeValueAsBytes(ScoreRow.http(scored, spec.labels())));
+    }
+
+    /** The file part of a form: the first part with a file name, or the only part; text fields are skipped. */
+    private byte[] filePart(byte[] body, String boundary) {
+        MultiPartFormData.Parser parser = new MultiPartFormData.Parser(boundary);
+        parser.setMaxParts(16);
+        parser.setMaxLength(limits.maxBodyBytes());
+        parser.setMaxMemoryFileSize(limits.maxBodyBytes());
+        parser.setPartHeadersMaxLength(8 * 1024);
+        parser.setUseFilesForPartsWithoutFileName(false);
+        try (MultiPartFormData.Parts parts = parser.parse(new ByteBufferContentSource(ByteBuffer.wrap(body))).join()) {
+            MultiPart.Part file = null;
+            for (MultiPart.Part p : parts) {
+                if (p.getFileName() != null) {
+                    file = p;
+                    break;
+                }
+            }
+            if (file == null && parts.size() == 1) file = parts.get(0);
+            if (file == null) throw new IllegalArgumentException("multipart form without a file part");
+            return file.getContentAsString(StandardCharsets.ISO_8859_1).getBytes(StandardCharsets.ISO_8859_1); // byte for byte
+        } catch (CompletionException e) {
+            throw new IllegalArgumentException("malformed multipart body: " + (e.getCause() == null ? e : e.getCause().getMessage()));
+        }
+    }
+
+    private String metrics() {
         ScorerMetrics.Snapshot m = scorer.metrics();
         StringBuilder b = new StringBuilder();
         gauge(b, "snapscore_queue_depth", "Requests admitted and not yet answered.", m.queueDepth());
@@ -132,6 +334,7 @@ public final class ScoreServer implements AutoCloseable {
         counter(b, "snapscore_requests_rejected_total", "Requests refused because the scorer was full (HTTP 503).", m.rejected());
         counter(b, "snapscore_requests_failed_total", "Admitted requests that failed (bad images).", m.errors());
         counter(b, "snapscore_requests_completed_total", "Requests scored.", m.completed());
+        gauge(b, "snapscore_body_bytes_in_flight", "Bytes of request bodies held now (the budget bounds them).", budget.used());
         b.append("# HELP snapscore_batch_size Images per inference run.\n# TYPE snapscore_batch_size histogram\n");
         long cumulative = 0, sum = 0;
         for (int size = 1; size < m.batchSizes().length; size++) {
@@ -146,7 +349,7 @@ public final class ScoreServer implements AutoCloseable {
         for (var q : List.of(new double[] {0.5, m.p50Ms()}, new double[] {0.9, m.p90Ms()}, new double[] {0.99, m.p99Ms()})) {
             b.append("snapscore_latency_ms{quantile=\"").append(q[0]).append("\"} ").append(Double.isNaN(q[1]) ? "NaN" : q[1]).append('\n');
         }
-        send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", b.toString().getBytes(StandardCharsets.UTF_8));
+        return b.toString();
     }
 
     private static void gauge(StringBuilder b, String name, String help, long v) {
@@ -159,53 +362,85 @@ public final class ScoreServer implements AutoCloseable {
                 .append(name).append(' ').append(v).append('\n');
     }
 
-    private void page(HttpExchange ex) throws IOException {
-        try (ex) {
-            if (!ex.getRequestURI().getPath().equals("/")) {
-                error(ex, 404, "no such page: " + ex.getRequestURI().getPath());
-                return;
-            }
-            send(ex, 200, "text/html; charset=utf-8", page);
-        }
+    private static void busy(Request request, Response response, Callback callback, String message) throws IOException {
+        response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+        refuse(request, response, callback, 503, message, BUSY_DISCARD_LIMIT);
     }
 
     /**
-     * Answers 413 after reading the rest of the body (up to {@link #DISCARD_LIMIT}). A client that sends
-     * its whole body before reading the reply would otherwise often see no reply at all: the JDK server
-     * closes a connection with unread request bytes, and the reset that follows can discard the 413 in
-     * the client's receive buffer. Bodies beyond the limit get the 413 on a closing connection.
+     * Answers without having read the body, on a closing connection, then reads and drops what the client
+     * still sends (up to {@code discard} bytes, never held): a client that sends its whole body before
+     * reading the reply would otherwise often see a reset instead of the answer.
      */
-    private static void refuseTooLarge(HttpExchange ex, String message) throws IOException {
-        InputStream in = ex.getRequestBody();
-        byte[] sink = new byte[64 * 1024];
-        long left = DISCARD_LIMIT;
-        int n;
-        while (left > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) > 0) left -= n;
-        if (left == 0) ex.getResponseHeaders().set("Connection", "close");
-        error(ex, 413, message);
+    private static void refuse(Request request, Response response, Callback callback, int status, String message) throws IOException {
+        refuse(request, response, callback, status, message, DISCARD_LIMIT);
     }
 
-    private static void error(HttpExchange ex, int status, String message) throws IOException {
+    private static void refuse(Request request, Response response, Callback callback, int status, String message, long discard)
+            throws IOException {
+        response.getHeaders().put(HttpHeader.CONNECTION, "close");
+        write(response, status, "application/json", error(status, message));
+        try (InputStream in = Content.Source.asInputStream(request)) {
+            byte[] sink = new byte[CHUNK];
+            long left = discard;
+            int n;
+            while (left > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) > 0) left -= n;
+        } catch (IOException e) {
+            // The client went away or stalled: it has its answer.
+        }
+        callback.succeeded();
+    }
+
+    private static byte[] error(int status, String message) throws IOException {
         ObjectNode n = JSON.createObjectNode().put("error", message).put("status", status);
-        send(ex, status, "application/json", JSON.writeValueAsBytes(n));
+        return JSON.writeValueAsBytes(n);
     }
 
-    private static void send(HttpExchange ex, int status, String type, byte[] body) throws IOException {
-        ex.getResponseHeaders().set("Content-Type", type);
-        ex.sendResponseHeaders(status, body.length);
-        try (OutputStream out = ex.getResponseBody()) {
-            out.write(body);
+    private static void answer(Response response, Callback callback, int status, byte[] json) throws IOException {
+        answer(response, callback, status, "application/json", json);
+    }
+
+    private static void answer(Response response, Callback callback, int status, String type, byte[] body) {
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, type);
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
+        response.write(true, ByteBuffer.wrap(body), callback);
+    }
+
+    private static void write(Response response, int status, String type, byte[] body) throws IOException {
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, type);
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
+        try (Blocker.Callback done = Blocker.callback()) {
+            response.write(true, ByteBuffer.wrap(body), done);
+            done.block();
+        }
+    }
+
+    /** Errors Jetty answers itself (431, 414, 400 for bad requests): JSON with the status's reason only, never the request's data. */
+    private static final class JsonErrors extends ErrorHandler {
+        @Override
+        public boolean handle(Request request, Response response, Callback callback) throws Exception {
+            int status = request.getAttribute(ERROR_STATUS) instanceof Integer s ? s : response.getStatus();
+            answer(response, callback, status, error(status, HttpStatus.getMessage(status)));
+            return true;
         }
     }
 
     /**
-     * Stops accepting connections, lets requests in progress finish (up to {@code graceSeconds}), then
+     * Stops accepting (closes the listener), answers requests already accepted (new requests on open
+     * keep-alive connections get 503 and {@code Connection: close}) for up to {@code graceSeconds}, then
      * closes the scorer, which answers everything it accepted.
      */
     public void stop(int graceSeconds) {
-        http.stop(graceSeconds);
+        draining = true;
+        jetty.setStopTimeout(graceSeconds * 1000L);
+        try {
+            jetty.stop();
+        } catch (Exception e) {
+            System.err.println("snapscore serve: stopping the HTTP server: " + e);
+        }
         scorer.close();
-        handlers.close();
     }
 
     @Override

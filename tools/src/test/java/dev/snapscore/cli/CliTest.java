@@ -3,6 +3,7 @@ package dev.snapscore.cli;
 import dev.snapscore.engine.Model;
 import dev.snapscore.engine.Session;
 import dev.snapscore.engine.format.Safetensors;
+import dev.snapscore.engine.spec.Tensor;
 import dev.snapscore.engine.spec.Weights;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -11,6 +12,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -49,6 +51,21 @@ class CliTest {
                 BUNDLED.resolve("io.safetensors").toString(), "--tolerance", "1e-9");
         assertEquals(1, fail.code(), fail.out() + fail.err());
         assertTrue(fail.out().contains("FAIL"));
+    }
+
+    /** A tf2onnx model's NHWC input: the reference input is [N, H, W, C], as the model takes it. */
+    @Test
+    void verifyReadsAnNhwcModelsReferenceInputAsNhwc(@TempDir Path dir) throws Exception {
+        Path fixtures = Path.of("..", "engine", "src", "test", "resources", "onnx-exporters");
+        Path reference = dir.resolve("ref.safetensors");
+        try (Weights inputs = Safetensors.read(fixtures.resolve("inputs.safetensors"));
+             Weights outputs = Safetensors.read(fixtures.resolve("keras-vgg16-nhwc-op13.io.safetensors"))) {
+            Tensor nhwc = inputs.tensors().get("nhwc"), probs = outputs.tensors().get("output");
+            Safetensors.write(reference, List.of(new Tensor("input", nhwc.shape(), nhwc.data()), new Tensor("probs", probs.shape(), probs.data())));
+        }
+        Run r = run("verify", "--model", fixtures.resolve("keras-vgg16-nhwc-op13.onnx").toString(), "--reference", reference.toString(),
+                "--output", "probs", "--tolerance", "1e-5");
+        assertEquals(0, r.code(), r.out() + r.err());
     }
 
     @Test

@@ -139,6 +139,21 @@ class ScoreAndCleanTest {
         }
     }
 
+    /** A model whose last bias is NaN: every row is an error naming the model, never ok with NaN probabilities. */
+    @Test
+    void nonFiniteOutputsBecomeErrorRows(@TempDir Path dir) throws IOException {
+        Path broken = dev.snapscore.server.PoisonedModel.copyWithNaN(Path.of(MODEL), "classifier.12.bias", dir);
+        Path out = dir.resolve("scores.csv");
+        run("score", "--model", broken.toString(), "--out", out.toString(), PhotoFolders.SAMPLES.toString());
+        Map<String, CSVRecord> rows = rowsByFile(Files.readString(out));
+        assertEquals(3, rows.size(), rows.toString()); // the three sample photos
+        for (CSVRecord r : rows.values()) {
+            assertEquals("error", r.get("status"), r.toString());
+            assertTrue(r.get("error").contains("model vgg-mini produced a non-finite output (NaN)"), r.toString());
+            assertEquals("", r.get("probability"), r.toString());
+        }
+    }
+
     @Test
     void existingOutputIsNeverOverwrittenWithoutResume(@TempDir Path dir) throws IOException {
         Path out = Files.writeString(dir.resolve("keep.csv"), "precious\n");

@@ -76,10 +76,7 @@ class ScoreServerTest {
         return URI.create("http://127.0.0.1:" + s.port() + path);
     }
 
-    /**
-     * A request on a connection of its own. Bursts must not share pooled connections: the JDK server keeps
-     * at most 200 idle ones and closes the rest, and a client reusing one of those sees an empty reply.
-     */
+    /** A request on a connection of its own (refusals close theirs: a burst must not reuse pooled ones). */
     static HttpResponse<String> postOnNewConnection(ScoreServer s, byte[] body, String type) throws IOException, InterruptedException {
         try (HttpClient own = HttpClient.newHttpClient()) {
             return own.send(HttpRequest.newBuilder(uri(s, "/v1/score")).header("Content-Type", type)

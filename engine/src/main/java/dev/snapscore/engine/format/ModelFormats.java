@@ -1,6 +1,7 @@
 package dev.snapscore.engine.format;
 
 import dev.snapscore.engine.ModelFormatException;
+import dev.snapscore.engine.format.onnx.OnnxImporter;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

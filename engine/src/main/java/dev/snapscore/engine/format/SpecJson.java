@@ -92,7 +92,10 @@ public final class SpecJson {
         List<String> labels = ModelSpec.indexLabels(classes);
         if (root.has("labels")) {
             labels = new ArrayList<>();
-            for (JsonNode l : root.get("labels")) labels.add(l.asText());
+            for (JsonNode l : root.get("labels")) {
+                if (labels.contains(l.asText())) throw new ModelFormatException("labels must be distinct: '" + l.asText() + "' appears twice");
+                labels.add(l.asText());
+            }
         }
         List<Double> values = null;
         if (root.has("values") && !root.get("values").isNull()) {
@@ -138,7 +141,7 @@ public final class SpecJson {
             case "flatten" -> new Layer.Flatten(flattenOrder(node.path("order").asText("NCHW"), where));
             case "dense" -> new Layer.Dense(required(node, "name", where).asText(), integer(node, "out", where),
                     activation(node, where));
-            case "dropout" -> new Layer.Dropout((float) node.path("rate").asDouble(0));
+            case "dropout" -> new Layer.Dropout(dropoutRate(node, where));
             default -> throw new ModelFormatException(where + ": unknown layer type '" + type
                     + "'; snapscore knows conv, maxpool, global_avgpool, flatten, dense, dropout");
         };
@@ -174,6 +177,16 @@ public final class SpecJson {
             case "softmax" -> Activation.SOFTMAX;
             default -> throw new ModelFormatException(where + ": unknown activation '" + a + "'; use relu, none or softmax");
         };
+    }
+
+    /** A dropout rate is a number in [0, 1) (absent: 0); anything else is a spec snapscore does not understand. */
+    private static float dropoutRate(JsonNode node, String where) {
+        JsonNode rate = node.path("rate");
+        if (rate.isMissingNode()) return 0;
+        if (!rate.isNumber() || !(rate.asDouble() >= 0 && rate.asDouble() < 1)) {
+            throw new ModelFormatException(where + ": dropout rate must be a number in [0, 1), got " + rate);
+        }
+        return (float) rate.asDouble();
     }
 
     private static InputLayout inputLayout(String layout) {

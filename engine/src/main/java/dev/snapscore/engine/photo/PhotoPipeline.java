@@ -122,12 +122,23 @@ public final class PhotoPipeline implements AutoCloseable {
         List<ScoredPhoto> out = new ArrayList<>(photos.size());
         for (PreparedPhoto p : photos) {
             out.add(switch (p.status()) {
-                case OK -> new ScoredPhoto(p.file(), p.status(), Prediction.of(result, p.slot(), spec), p.faces(), null);
+                case OK -> scored(p, Prediction.of(result, p.slot(), spec), spec);
                 case REJECTED -> new ScoredPhoto(p.file(), p.status(), null, p.faces(), null);
                 case ERROR -> new ScoredPhoto(p.file(), p.status(), null, null, p.error());
             });
         }
         return out;
+    }
+
+    /** A prediction with a NaN or infinite probability is the model's failure, never an answer. */
+    private static ScoredPhoto scored(PreparedPhoto p, Prediction prediction, ModelSpec spec) {
+        for (float v : prediction.probabilities()) {
+            if (!Float.isFinite(v)) {
+                return new ScoredPhoto(p.file(), ScoredPhoto.Status.ERROR, null, p.faces(),
+                        "model " + spec.name() + " produced a non-finite output (" + v + "); its weights or input are broken");
+            }
+        }
+        return new ScoredPhoto(p.file(), p.status(), prediction, p.faces(), null);
     }
 
     @Override

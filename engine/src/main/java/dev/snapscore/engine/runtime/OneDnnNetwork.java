@@ -3,6 +3,7 @@ package dev.snapscore.engine.runtime;
 import dev.snapscore.dnnl.Dnnl;
 import dev.snapscore.dnnl.DnnlEngine;
 import dev.snapscore.engine.ConvolutionAlgorithm;
+import dev.snapscore.engine.ModelOptions;
 import dev.snapscore.engine.spec.ModelSpec;
 import dev.snapscore.engine.spec.Weights;
 
@@ -16,43 +17,44 @@ import java.util.Map;
  * them.
  */
 public final class OneDnnNetwork implements AutoCloseable {
-    /** Largest batch a single run accepts; bigger inputs are split by callers. */
-    public static final int MAX_BATCH = 1024;
-
     private final ModelSpec spec;
-    private final Map<String, String> decompress; // see NonVnniInt8
-    private final Winograd.Rule winograd;
+    private final Lowering lowering;
+    private final boolean timeConvolutions; // ConvolutionAlgorithm.AUTO: Winograd per layer where timed faster
+    private final int maxBatch, threads;
+    private final Weights source;
     private final DnnlEngine engine;
     private final Arena arena = Arena.ofShared(); // reordered weights
     private final ReorderedWeights weights;
     private final Map<Integer, NetworkPlan> plans = new HashMap<>();
     private boolean closed;
 
-    /**
-     * Compiles {@code spec} over {@code weights} (which must stay open while this is) and prepares the
-     * batch-1 plan, so every weight is reordered now rather than on the first request.
-     */
+    /** As below, with {@link ModelOptions#defaults()}. */
     public OneDnnNetwork(ModelSpec spec, Weights weights) {
-        this(spec, weights, ConvolutionAlgorithm.DIRECT);
+        this(spec, weights, ModelOptions.defaults());
     }
 
-    /** As above, running f32 3×3 convolutions as {@code convolutions} says. */
-    public OneDnnNetwork(ModelSpec spec, Weights weights, ConvolutionAlgorithm convolutions) {
-        this(spec, weights, Dnnl.hasInt8Vnni(),
-                convolutions == ConvolutionAlgorithm.WINOGRAD ? Winograd.Rule.MEASURED : Winograd.Rule.NEVER);
+    /**
+     * Compiles {@code spec} over {@code weights} (which must stay open while this is) as {@code options} say, and
+     * prepares the batch-1 plan, so every weight is reordered now rather than on the first request.
+     *
+     * @throws IllegalArgumentException if {@code options} ask for bf16 on a CPU without bf16 instructions, or for an int8 model
+     */
+    public OneDnnNetwork(ModelSpec spec, Weights weights, ModelOptions options) {
+        this(spec, weights, lowering(spec, options, CpuCapabilities.detect()), options);
     }
 
-    /** As if on a CPU with ({@code vnni}) or without VNNI; tests run the non-VNNI form on any CPU. */
-    OneDnnNetwork(ModelSpec spec, Weights weights, boolean vnni) {
-        this(spec, weights, vnni, Winograd.Rule.NEVER);
+    /** As decided by {@code lowering} (tests run the non-VNNI and Winograd forms on any CPU and small model). */
+    OneDnnNetwork(ModelSpec spec, Weights weights, Lowering lowering) {
+        this(spec, weights, lowering, ModelOptions.defaults());
     }
 
-    /** As if on a CPU with or without VNNI, with Winograd where {@code winograd} says (tests run it on small models). */
-    OneDnnNetwork(ModelSpec spec, Weights weights, boolean vnni, Winograd.Rule winograd) {
-        NonVnniInt8.Adapted runnable = NonVnniInt8.adapt(spec, vnni);
-        this.spec = runnable.spec();
-        this.decompress = runnable.decompress();
-        this.winograd = winograd;
+    private OneDnnNetwork(ModelSpec spec, Weights weights, Lowering lowering, ModelOptions options) {
+        this.spec = spec;
+        this.lowering = lowering;
+        this.timeConvolutions = options.convolution() == ConvolutionAlgorithm.AUTO && !lowering.bf16();
+        this.maxBatch = options.maxBatch();
+        this.threads = options.threads();
+        this.source = weights;
         this.engine = DnnlEngine.cpu();
         this.weights = new ReorderedWeights(engine, weights, arena);
         try {
@@ -61,6 +63,37 @@ public final class OneDnnNetwork implements AutoCloseable {
             close();
             throw e;
         }
+    }
+
+    /** What {@code options} mean for {@code spec} on a CPU with {@code cpu}. */
+    static Lowering lowering(ModelSpec spec, ModelOptions options, CpuCapabilities cpu) {
+        boolean int8 = spec.quantization() != null;
+        boolean bf16 = switch (options.precision()) {
+            case F32 -> false;
+            case BF16 -> {
+                if (!cpu.bf16()) {
+                    throw new IllegalArgumentException("bf16 precision needs a CPU with AVX512_BF16 or AMX-BF16; oneDNN finds "
+                            + Dnnl.cpuIsaName() + " here (use f32, or auto to take bf16 only where the CPU has it)");
+                }
+                if (int8) throw new IllegalArgumentException("bf16 precision runs f32 models; this model is int8");
+                yield true;
+            }
+            case AUTO -> cpu.bf16() && !int8;
+        };
+        // Winograd's transforms are f32: in bf16 every convolution runs directly.
+        Winograd.Rule winograd = options.convolution() == ConvolutionAlgorithm.WINOGRAD && !bf16
+                ? Winograd.Rule.MEASURED : Winograd.Rule.NEVER;
+        return new Lowering(cpu, bf16, winograd);
+    }
+
+    /** Whether this network runs its f32 layers in bf16. */
+    public boolean bf16() {
+        return lowering.bf16();
+    }
+
+    /** The largest batch one run accepts. */
+    public int maxBatch() {
+        return maxBatch;
     }
 
     public ModelSpec spec() {
@@ -83,10 +116,19 @@ public final class OneDnnNetwork implements AutoCloseable {
 
     synchronized NetworkPlan plan(int batch) {
         if (closed) throw new IllegalStateException("model is closed");
-        if (batch < 1 || batch > MAX_BATCH) {
-            throw new IllegalArgumentException("batch size must be 1.." + MAX_BATCH + ", got " + batch);
+        if (batch < 1 || batch > maxBatch) {
+            throw new IllegalArgumentException("batch size must be 1.." + maxBatch + ", got " + batch);
         }
-        return plans.computeIfAbsent(batch, n -> NetworkPlan.compile(engine, spec, decompress, n, weights, winograd));
+        return plans.computeIfAbsent(batch, n -> NetworkPlan.compile(engine, spec, loweringFor(n), n, weights));
+    }
+
+    /** The lowering for {@code batch}: with AUTO, Winograd for the layers where it ran faster at this batch size. */
+    private Lowering loweringFor(int batch) {
+        if (!timeConvolutions) return lowering;
+        Lowering everywhere = new Lowering(lowering.cpu(), false, Winograd.Rule.ANY);
+        if (everywhere.lower(spec, batch).stream().noneMatch(l -> l instanceof Lowered.WinogradConv)) return lowering;
+        return lowering.withWinogradOnly(
+                ConvolutionTimer.winogradFaster(engine, spec, source, weights, lowering, everywhere, batch, threads));
     }
 
     /** Names of oneDNN's chosen implementation per step for {@code batch}, e.g. for logs and benchmarks. */

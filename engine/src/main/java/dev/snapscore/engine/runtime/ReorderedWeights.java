@@ -162,7 +162,7 @@ final class ReorderedWeights implements AutoCloseable {
                 // A mapped file may place a tensor at any byte offset; oneDNN reads floats aligned.
                 user = tmp.allocate(user.byteSize(), 64).copyFrom(user);
             }
-            Entry e = reorder(user, DataTypes.of(t.type()), dims, userTag, wanted);
+            Entry e = reorder(user, DataType.of(t.type()).dnnl, dims, userTag, wanted);
             // The reordered copy is what runs read; the mapped source need not stay resident beside it.
             source.release(t);
             return e;

@@ -1,11 +1,21 @@
 package dev.snapscore.engine.runtime;
 
+import dev.snapscore.dnnl.Dnnl;
+import dev.snapscore.dnnl.MemoryDesc;
+import dev.snapscore.dnnl.PrimitiveAttr;
+import dev.snapscore.dnnl.PrimitiveDesc;
+import dev.snapscore.engine.runtime.NetworkPlan.Constant;
+import dev.snapscore.engine.spec.Activation;
 import dev.snapscore.engine.spec.Layer;
 import dev.snapscore.engine.spec.Window;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 import java.util.stream.IntStream;
+
+import static dev.snapscore.engine.runtime.NetworkPlan.WINOGRAD_A;
+import static dev.snapscore.engine.runtime.NetworkPlan.WINOGRAD_B;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
@@ -13,8 +23,8 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 /**
  * The arithmetic of Winograd's F(4×4, 3×3) convolution (Lavin and Gray, 2016, points 0, ±1, ±2, ∞): each
  * 4×4 block of output comes from a 6×6 input tile d and a 3×3 filter g as Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A, with
- * 36 multiplications per channel pair where the direct form needs 144. {@link NetworkPlan} runs the
- * transforms and the 36 channel matrix products as oneDNN primitives; this class makes their constants.
+ * 36 multiplications per channel pair where the direct form needs 144. It runs as oneDNN primitives: the
+ * transforms and the 36 channel matrix products ({@link #emit}), with the constants made here.
  */
 final class Winograd {
     /** Input tile side, output block side, and tile positions (36 matrix products per layer). */
@@ -35,6 +45,8 @@ final class Winograd {
          */
         static final Rule MEASURED = new Rule(256, 32);
         static final Rule NEVER = new Rule(Integer.MAX_VALUE, Integer.MAX_VALUE);
+        /** Every 3×3 stride-1 convolution with one pixel of padding: the candidates {@link ConvolutionTimer} times. */
+        static final Rule ANY = new Rule(1, 1);
     }
 
     private static final double[][] BT = {
@@ -71,6 +83,103 @@ final class Winograd {
         return w.kernelH() == 3 && w.kernelW() == 3 && w.strideH() == 1 && w.strideW() == 1
                 && w.padTop() == 1 && w.padLeft() == 1 && w.padBottom() == 1 && w.padRight() == 1
                 && channels >= rule.minChannels() && tiles >= rule.minTiles();
+    }
+
+    /**
+     * Emits a 3×3 convolution as F(4, 3): five primitives from the (N, C, H, W) nchw activation to the next
+     * one, through the two Winograd buffers.
+     * <ol>
+     * <li>The input transform: every channel of every image, as a one-channel image, convolved at stride 4
+     *     with the 36 kernels of {@link #inputKernels} (its padding is the layer's).
+     * <li>A reorder of those (N·C, 36, tiles) values to 36 matrices of (N·tiles, C).
+     * <li>The multiplications: 36 matrix products by the transformed filters, (N·tiles, C) × (C, K).
+     * <li>The output transform, a (16, 36) × (36, N·tiles·K) product, plus the bias, then the ReLU.
+     * <li>A reorder of those (16, N·tiles, K) outputs, 4×4 blocks of the image, to (N, K, H, W) in nchw
+     *     ({@code planesOut}) or nhwc; a partial last block takes a second reorder, to crop.
+     * </ol>
+     */
+    static void emit(PlanBuilder b, Lowered.WinogradConv lowered) {
+        Layer.Conv conv = lowered.layer();
+        String name = conv.name();
+        b.ensureInput(MemoryDesc.of(lowered.src(), Dnnl.TAG_ABCD), Storage.F32, name);
+        long n = lowered.src()[0], c = lowered.src()[1], h = lowered.src()[2], w = lowered.src()[3], k = conv.out();
+        // Sides that are not whole blocks get a last, partial block: its tile reads padding, its extra
+        // outputs are computed and then cropped.
+        long tilesH = Math.ceilDiv(h, BLOCK), tilesW = Math.ceilDiv(w, BLOCK), perImage = tilesH * tilesW, tiles = n * perImage;
+        long paddedH = tilesH * BLOCK, paddedW = tilesW * BLOCK;
+
+        long[] kernelDims = {POSITIONS, 1, TILE, TILE};
+        try (MemoryDesc planes = MemoryDesc.of(new long[] {n * c, 1, h, w}, Dnnl.TAG_ABCD);
+             MemoryDesc kernelsAny = MemoryDesc.of(kernelDims, Dnnl.TAG_ANY);
+             MemoryDesc transformed = MemoryDesc.of(new long[] {n * c, POSITIONS, tilesH, tilesW}, Dnnl.TAG_ABCD);
+             PrimitiveAttr attr = PrimitiveAttr.create(false);
+             PrimitiveDesc pd = PrimitiveDesc.convolution(b.engine, Dnnl.CONVOLUTION_DIRECT, planes, kernelsAny, null,
+                     transformed, new long[] {BLOCK, BLOCK}, new long[] {1, 1}, new long[] {paddedH + 1 - h, paddedW + 1 - w}, attr)) {
+            var kernels = b.weights.derived("winograd input kernels", null, kernelDims, Dnnl.TAG_ABCD,
+                    pd.weightsDesc(), (none, arena) -> inputKernels(arena));
+            b.step(name + " (winograd input)", pd, Dnnl.ARG_SRC, b.current(), pd.srcDesc(), WINOGRAD_A,
+                    List.of(new Constant(Dnnl.ARG_WEIGHTS, kernels)));
+        }
+
+        long[] gathered = {n, c, POSITIONS, tilesH, tilesW};
+        b.reorder(name + " (winograd gather)",
+                WINOGRAD_A, MemoryDesc.ofStrides(gathered, new long[] {c * POSITIONS * perImage, POSITIONS * perImage, perImage, tilesW, 1}),
+                WINOGRAD_B, MemoryDesc.ofStrides(gathered, new long[] {perImage * c, 1, tiles * c, tilesW * c, c}));
+
+        String filtersKey = conv.weightName() + " (winograd)";
+        long[] filterDims = {POSITIONS, c, k};
+        try (MemoryDesc src = MemoryDesc.of(new long[] {POSITIONS, tiles, c}, Dnnl.TAG_ABC);
+             MemoryDesc filtersAny = MemoryDesc.of(filterDims, Dnnl.TAG_ANY);
+             MemoryDesc dst = MemoryDesc.of(new long[] {POSITIONS, tiles, k}, Dnnl.TAG_ABC);
+             PrimitiveAttr attr = PrimitiveAttr.create(false);
+             PrimitiveDesc pd = b.sharingWeightsLayout(filtersKey, filtersAny,
+                     filtersDesc -> PrimitiveDesc.matmul(b.engine, src, filtersDesc, null, dst, attr))) {
+            var filters = b.weights.derived(filtersKey, conv.weightName(), filterDims, Dnnl.TAG_ABC, pd.weightsDesc(),
+                    (g, arena) -> filters(g, (int) k, (int) c, arena));
+            b.step(name + " (winograd products)", pd, Dnnl.ARG_SRC, WINOGRAD_B, pd.srcDesc(), WINOGRAD_A,
+                    List.of(new Constant(Dnnl.ARG_WEIGHTS, filters)));
+        }
+
+        long[] matrixDims = {BLOCK * BLOCK, POSITIONS}, biasDims = {1, tiles * k};
+        try (MemoryDesc matrix = MemoryDesc.of(matrixDims, Dnnl.TAG_AB);
+             MemoryDesc products = MemoryDesc.of(new long[] {POSITIONS, tiles * k}, Dnnl.TAG_AB);
+             MemoryDesc bias = MemoryDesc.of(biasDims, Dnnl.TAG_AB);
+             MemoryDesc outputs = MemoryDesc.of(new long[] {BLOCK * BLOCK, tiles * k}, Dnnl.TAG_AB);
+             PrimitiveAttr attr = PrimitiveAttr.create(conv.activation() == Activation.RELU);
+             PrimitiveDesc pd = PrimitiveDesc.matmul(b.engine, matrix, products, bias, outputs, attr)) {
+            var outputMatrix = b.weights.derived("winograd output matrix", null, matrixDims, Dnnl.TAG_AB,
+                    pd.srcDesc(), (none, arena) -> outputMatrix(arena));
+            var biasRow = b.weights.derived(conv.biasName() + " (winograd, " + tiles + " tiles)", conv.biasName(),
+                    biasDims, Dnnl.TAG_AB, MemoryDesc.of(biasDims, Dnnl.TAG_AB),
+                    (bias0, arena) -> biasRow(bias0, (int) k, tiles, arena));
+            // The products are this step's "weights": the output transform is the fixed left operand.
+            b.step(name + " (winograd output)", pd, Dnnl.ARG_WEIGHTS, WINOGRAD_A, pd.weightsDesc(), WINOGRAD_B,
+                    List.of(new Constant(Dnnl.ARG_SRC, outputMatrix), new Constant(Dnnl.ARG_BIAS, biasRow)));
+        }
+
+        int outputTag = lowered.planesOut() ? Dnnl.TAG_ABCD : Dnnl.TAG_ACDB;
+        long[] blocks = {n, k, tilesH, BLOCK, tilesW, BLOCK};
+        MemoryDesc outputBlocks = MemoryDesc.ofStrides(blocks, new long[] {perImage * k, 1, tilesW * k, BLOCK * tiles * k, k, tiles * k});
+        int dst = b.nextBuffer();
+        long[] dstDims = lowered.dst();
+        if (paddedH == h && paddedW == w) {
+            b.reorder(name, WINOGRAD_B, outputBlocks, dst, MemoryDesc.ofStrides(blocks, imageStrides(outputTag, k, h, w, true)));
+        } else {
+            b.reorder(name + " (winograd blocks)", WINOGRAD_B, outputBlocks,
+                    WINOGRAD_A, MemoryDesc.ofStrides(blocks, imageStrides(outputTag, k, paddedH, paddedW, true)));
+            b.reorder(name, WINOGRAD_A, MemoryDesc.ofStrides(dstDims, imageStrides(outputTag, k, paddedH, paddedW, false)),
+                    dst, MemoryDesc.of(dstDims, outputTag));
+        }
+        b.moveTo(dst, MemoryDesc.of(dstDims, outputTag), Storage.F32);
+    }
+
+    /**
+     * Strides of an (N, K, H, W) image in {@code tag} (nchw or nhwc), over (N, K, H, W), or with
+     * {@code inBlocks} over (N, K, H / 4, 4, W / 4, 4).
+     */
+    private static long[] imageStrides(int tag, long k, long h, long w, boolean inBlocks) {
+        long[] s = tag == Dnnl.TAG_ABCD ? new long[] {k * h * w, h * w, w, 1} : new long[] {h * w * k, 1, w * k, k};
+        return inBlocks ? new long[] {s[0], s[1], BLOCK * s[2], s[2], BLOCK * s[3], s[3]} : s;
     }
 
     /**

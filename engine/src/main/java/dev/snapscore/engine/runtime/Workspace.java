@@ -30,6 +30,11 @@ final class Workspace implements AutoCloseable {
         return new Workspace(0, 0, 0, 0);
     }
 
+    /** A workspace just big enough for {@code plan}. */
+    static Workspace of(NetworkPlan plan) {
+        return new Workspace(plan.pingPongBytes, plan.scratchpadBytes, plan.winogradABytes, plan.winogradBBytes);
+    }
+
     boolean fits(NetworkPlan plan) {
         return plan.pingPongBytes <= ping.byteSize() && plan.scratchpadBytes <= scratchpad.byteSize()
                 && plan.winogradABytes <= winogradA.byteSize() && plan.winogradBBytes <= winogradB.byteSize();

@@ -160,6 +160,11 @@ public final class Scorer implements AutoCloseable {
         return options;
     }
 
+    /** Requests the scorer would admit now: a server checks it before reading an upload (0: answer 503 at once). */
+    public int freeSlots() {
+        return closed ? 0 : admitted.availablePermits();
+    }
+
     /** Admits a request whose {@code work} prepares it into slot 0 of a free image buffer, on a worker. */
     private CompletableFuture<ScoredPhoto> admit(Function<MemorySegment, PreparedPhoto> work) {
         if (closed) throw new IllegalStateException("scorer is closed");

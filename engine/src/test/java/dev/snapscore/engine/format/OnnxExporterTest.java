@@ -1,5 +1,6 @@
 package dev.snapscore.engine.format;
 
+import dev.snapscore.engine.format.onnx.OnnxImporter;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;

@@ -1,5 +1,6 @@
 package dev.snapscore.engine.format;
 
+import dev.snapscore.engine.format.onnx.OnnxImporter;
 import com.google.protobuf.ByteString;
 import dev.snapscore.engine.ModelFormatException;
 import dev.snapscore.engine.format.onnx.OnnxProtos.AttributeProto;
@@ -12,7 +13,9 @@ import dev.snapscore.engine.format.onnx.OnnxProtos.TensorShapeProto;
 import dev.snapscore.engine.format.onnx.OnnxProtos.TypeProto;
 import dev.snapscore.engine.format.onnx.OnnxProtos.ValueInfoProto;
 import dev.snapscore.engine.spec.Activation;
+import dev.snapscore.engine.format.onnx.ImportReport;
 import dev.snapscore.engine.spec.FlattenOrder;
+import dev.snapscore.engine.spec.Preprocess;
 import dev.snapscore.engine.spec.Layer;
 import dev.snapscore.engine.spec.Window;
 import dev.snapscore.engine.spec.Weights;
@@ -109,6 +112,78 @@ class OnnxImporterTest {
         OnnxExporterTest.assertClose(want.get("probs"), got.get("probs"), 1e-6, "probs");
     }
 
+    /**
+     * Gemm's alpha and beta (folded into the weights and bias), an old opset's Softmax (axis 1 by default), a MaxPool
+     * whose ceil_mode changes nothing, a Flatten: what ONNX Runtime computes from the original graph.
+     */
+    @Test
+    void gemmScalingsAndOldOpsetSoftmaxComputeWhatOnnxRuntimeComputes(@TempDir Path dir) throws Exception {
+        SplittableRandom random = new SplittableRandom(5);
+        GraphProto.Builder g = GraphProto.newBuilder().setName("scaled")
+                .addInput(valueInfo("input", 3, 8, 8)).addOutput(valueInfo("logits", 4)).addOutput(valueInfo("probs", 4));
+        g.addInitializer(raw("conv.weight", random, 0.3, 4, 3, 3, 3));
+        g.addInitializer(raw("conv.bias", random, 0.1, 4));
+        g.addInitializer(raw("fc.weight", random, 0.2, 4, 64));
+        g.addInitializer(raw("fc.bias", random, 0.5, 4));
+        g.addNode(node("Conv", "conv", "c", "input", "conv.weight", "conv.bias").addAttribute(ints("pads", 1, 1, 1, 1)));
+        g.addNode(node("Relu", "relu", "r", "c"));
+        g.addNode(node("MaxPool", "pool", "p", "r").addAttribute(ints("kernel_shape", 2, 2)).addAttribute(ints("strides", 2, 2))
+                .addAttribute(AttributeProto.newBuilder().setName("ceil_mode").setType(AttributeProto.AttributeType.INT).setI(1)));
+        g.addNode(node("Flatten", "flat", "f", "p"));
+        g.addNode(node("Gemm", "fc", "logits", "f", "fc.weight", "fc.bias")
+                .addAttribute(AttributeProto.newBuilder().setName("transB").setType(AttributeProto.AttributeType.INT).setI(1))
+                .addAttribute(AttributeProto.newBuilder().setName("alpha").setType(AttributeProto.AttributeType.FLOAT).setF(0.5f))
+                .addAttribute(AttributeProto.newBuilder().setName("beta").setType(AttributeProto.AttributeType.FLOAT).setF(2f)));
+        g.addNode(node("Softmax", "softmax", "probs", "logits"));
+        ModelProto model = ModelProto.newBuilder().setIrVersion(6)
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(11)).setGraph(g).build();
+        Path original = Files.write(dir.resolve("scaled.onnx"), model.toByteArray());
+        Path exported = dir.resolve("exported.onnx");
+        try (LoadedModel m = OnnxImporter.read(original)) {
+            assertEquals(new Layer.Dense("fc", 4, Activation.SOFTMAX), m.spec().layers().getLast());
+            OnnxExporter.write(exported, m.spec(), m.weights());
+        }
+        float[] input = new float[2 * 3 * 8 * 8];
+        for (int i = 0; i < input.length; i++) input[i] = (float) random.nextGaussian();
+        long[] shape = {2, 3, 8, 8};
+        Map<String, float[]> want = OnnxExporterTest.runOnnxRuntime(original, FloatBuffer.wrap(input), shape);
+        Map<String, float[]> got = OnnxExporterTest.runOnnxRuntime(exported, FloatBuffer.wrap(input), shape);
+        OnnxExporterTest.assertClose(want.get("logits"), got.get("logits"), 1e-5, "logits");
+        OnnxExporterTest.assertClose(want.get("probs"), got.get("probs"), 1e-6, "probs");
+    }
+
+    /** Every problem is listed, one line each, in node order; the report has them too, with what the import did. */
+    @Test
+    void everyProblemIsReportedFirstOneFirst(@TempDir Path dir) throws IOException {
+        ModelProto edited = withNode(withNode(ModelProto.parseFrom(Files.readAllBytes(NHWC)), 5,
+                n -> n.setOpType("Sigmoid").setName("squash")), 0, n -> withAttributes(n, AttributeProto.newBuilder().setName("group").setI(2).build()));
+        Path file = Files.write(dir.resolve("two.onnx"), edited.toByteArray());
+        var e = assertThrows(ModelFormatException.class, () -> OnnxImporter.read(file).close());
+        String[] lines = e.getMessage().split("\n");
+        assertTrue(lines[0].endsWith("node 0 '/features/features.0/Conv' (op Conv) has group 2; snapscore supports group 1 only"), lines[0]);
+        assertTrue(lines[1].contains("node 5 'squash' (op Sigmoid) is not supported"), lines[1]);
+        ImportReport report = OnnxImporter.inspect(file);
+        assertTrue(report.refused());
+        assertEquals(lines.length, report.problems().size());
+        assertEquals(null, report.spec());
+
+        ImportReport good = OnnxImporter.inspect(NHWC);
+        assertEquals(List.of(), good.problems());
+        assertEquals(17, good.opset());
+        assertTrue(good.producer().startsWith("pytorch"), good.producer());
+        assertEquals(24, good.spec().layers().size());
+        assertEquals(Preprocess.CAFFE, good.preprocess());
+    }
+
+    @Test
+    void aReshapeWithAllowzeroKeepingAZeroIsRefused(@TempDir Path dir) throws IOException {
+        assertRejected(dir, m -> withNode(m.toBuilder().setGraph(m.getGraph().toBuilder().addInitializer(TensorProto.newBuilder()
+                        .setName("zero_shape").setDataType(TensorProto.DataType.INT64_VALUE).addDims(2).addInt64Data(0).addInt64Data(-1))).build(),
+                        32, n -> n.setOpType("Reshape").clearAttribute().addInput("zero_shape")
+                                .addAttribute(AttributeProto.newBuilder().setName("allowzero").setI(1))),
+                "node 32 '/Flatten' (op Reshape) reshapes to [0, -1] with allowzero 1; snapscore supports only a flatten to [batch, -1]");
+    }
+
     @Test
     void unsupportedOpsAndAttributesNameTheNode(@TempDir Path dir) throws IOException {
         assertRejected(dir, m -> withNode(m, 1, n -> n.setOpType("Sigmoid").setName("squash")),
@@ -116,40 +191,42 @@ class OnnxImporterTest {
                         + "Transpose, Gemm, MatMul, Add, Dropout, Identity, Softmax");
         assertRejected(dir, m -> withNode(m, 0, n -> n.addAttribute(AttributeProto.newBuilder().setName("group").setI(2))),
                 "node 0 '/features/features.0/Conv' (op Conv) has group 2; snapscore supports group 1 only");
-        assertRejected(dir, m -> withNode(m, 4, n -> n.addAttribute(AttributeProto.newBuilder().setName("ceil_mode").setI(1))),
-                "node 4 '/features/features.4/MaxPool' (op MaxPool) uses ceil_mode 1");
+        assertRejected(dir, m -> withNode(m, 4, n -> withAttributes(n, ints("kernel_shape", 3, 3),
+                        AttributeProto.newBuilder().setName("ceil_mode").setI(1).build())),
+                "node 4 '/features/features.4/MaxPool' (op MaxPool) uses ceil_mode 1, which makes its output 112x112 where snapscore's floor gives 111x111");
         assertRejected(dir, m -> withNode(m, 31, n -> n.setAttribute(0, ints("perm", 0, 3, 1, 2))),
                 "(op Transpose) with perm [0, 3, 1, 2] is not supported");
         assertRejected(dir, m -> withNode(m, 0, n -> n.setInput(1, "nowhere")),
                 "node 0 '/features/features.0/Conv' (op Conv) reads its weights from 'nowhere', which is not an initializer");
         assertRejected(dir, m -> withNode(m, 1, n -> n.setInput(0, "input")), "not a branching graph");
         assertRejected(dir, m -> m.toBuilder().setGraph(m.getGraph().toBuilder().addNode(NodeProto.newBuilder()
-                        .setOpType("Identity").setName("after").addInput("probs").addOutput("probs2"))).build(),
-                "node 43 'after' (op Identity) follows the Softmax");
+                        .setOpType("Relu").setName("after").addInput("probs").addOutput("probs2"))).build(),
+                "node 43 'after' (op Relu) follows the Softmax");
         assertRejected(dir, m -> m.toBuilder().setGraph(m.getGraph().toBuilder().addOutput(ValueInfoProto.newBuilder()
                         .setName("/Flatten_output_0"))).build(),
                 "graph output '/Flatten_output_0' is an intermediate tensor");
     }
 
     @Test
-    void opsetsOutsideThirteenToSeventeenAreRejected(@TempDir Path dir) throws IOException {
-        for (int opset : new int[] {11, 18}) {
+    void opsetsOutsideSevenToTwentyOneAreRejected(@TempDir Path dir) throws IOException {
+        for (int opset : new int[] {6, 22}) {
             assertRejected(dir, m -> m.toBuilder().clearOpsetImport()
                     .addOpsetImport(OperatorSetIdProto.newBuilder().setVersion(opset)).build(),
-                    "opset " + opset + " is not supported; snapscore reads opsets 13–17");
+                    "opset " + opset + " is not supported; snapscore reads opsets 7–21");
         }
     }
 
     @Test
     void weightsMustBeEmbeddedFloatsOfTheDeclaredSize(@TempDir Path dir) throws IOException {
-        assertRejected(dir, m -> withInitializer(m, "features.0.weight", t -> t.setDataType(TensorProto.DataType.DOUBLE_VALUE)),
-                "node 0 '/features/features.0/Conv' (op Conv) uses initializer 'features.0.weight' of data type 11; snapscore reads float (1)");
+        assertRejected(dir, m -> withInitializer(m, "features.0.weight", t -> t.setDataType(TensorProto.DataType.COMPLEX64_VALUE)),
+                "initializer 'features.0.weight' has data type 14; snapscore reads float (1), float16 (10), bfloat16 (16), double (11)");
         assertRejected(dir, m -> withInitializer(m, "features.0.weight", t -> t.clearRawData()
                         .setDataLocation(TensorProto.DataLocation.EXTERNAL)),
-                "uses initializer 'features.0.weight' stored in an external file");
+                "initializer 'features.0.weight' is stored externally but names no location");
         assertRejected(dir, m -> withInitializer(m, "features.2.bias", t -> t.setRawData(t.getRawData().substring(4))),
                 "initializer 'features.2.bias' has 60 bytes of data for dims [16] (64 expected)");
-        assertRejected(dir, m -> withInitializer(m, "features.2.weight", t -> t.setDims(1, 8)),
+        assertRejected(dir, m -> withInitializer(m, "features.2.weight", t -> t.setDims(1, 8)
+                        .setRawData(t.getRawData().substring(0, 16 * 8 * 9 * Float.BYTES))),
                 "node 2 '/features/features.2/Conv' (op Conv) has weights [16, 8, 3, 3] for 8 input channels; its input has 16");
     }
 
@@ -238,6 +315,16 @@ class OnnxImporterTest {
         var graph = m.getGraph().toBuilder();
         graph.setNode(index, edit.apply(graph.getNode(index).toBuilder()));
         return m.toBuilder().setGraph(graph).build();
+    }
+
+    /** The node with these attributes replacing any of the same name. */
+    private static NodeProto.Builder withAttributes(NodeProto.Builder n, AttributeProto... attributes) {
+        for (AttributeProto a : attributes) {
+            int at = n.getAttributeList().stream().map(AttributeProto::getName).toList().indexOf(a.getName());
+            if (at >= 0) n.setAttribute(at, a);
+            else n.addAttribute(a);
+        }
+        return n;
     }
 
     private static ModelProto withInitializer(ModelProto m, String name, UnaryOperator<TensorProto.Builder> edit) {

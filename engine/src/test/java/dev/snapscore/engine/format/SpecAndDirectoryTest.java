@@ -126,6 +126,17 @@ class SpecAndDirectoryTest {
         Files.writeString(spec, good.replace("\"type\": \"flatten\",\n      \"order\": \"NCHW\"\n    },",
                 "\"type\": \"flatten\",\n      \"order\": \"NCHW\"\n    }, {\"type\": \"global_avgpool\"},"));
         assertMessage(model, "global average pool (layer 19) comes after the flatten");
+        // Values the engine would use silently wrong: a rate outside [0, 1), a label named twice.
+        Files.writeString(spec, good.replaceFirst("\"rate\": 0.5", "\"rate\": 2.0"));
+        assertMessage(model, "dropout rate must be a number in [0, 1), got 2.0");
+        Files.writeString(spec, good.replaceFirst("\"rate\": 0.5", "\"rate\": -1"));
+        assertMessage(model, "dropout rate must be a number in [0, 1), got -1");
+        Files.writeString(spec, good.replaceFirst("\"rate\": 0.5", "\"rate\": \"half\""));
+        assertMessage(model, "dropout rate must be a number in [0, 1), got \"half\"");
+        Files.writeString(spec, good.replaceFirst("\"1\",", "\"0\","));
+        assertMessage(model, "labels must be distinct: '0' appears twice");
+        Files.writeString(spec, good.replace("\"layout\": \"NCHW\"", "\"layout\": \"NCWH\""));
+        assertMessage(model, "input.layout must be NCHW or NHWC, got 'NCWH'");
     }
 
     @Test

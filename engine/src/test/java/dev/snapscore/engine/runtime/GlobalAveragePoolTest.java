@@ -72,7 +72,7 @@ class GlobalAveragePoolTest {
 
         try (LoadedModel loaded = InMemoryModels.build(spec, values)) {
             for (Winograd.Rule rule : new Winograd.Rule[] {Winograd.Rule.NEVER, EVERYWHERE}) {
-                try (OneDnnNetwork network = new OneDnnNetwork(spec, loaded.weights(), Dnnl.hasInt8Vnni(), rule);
+                try (OneDnnNetwork network = new OneDnnNetwork(spec, loaded.weights(), new Lowering(CpuCapabilities.detect(), false, rule));
                      OneDnnExecutor executor = network.newExecutor(2)) {
                     for (int n = 1; n <= 4; n++) {
                         float[] batch = java.util.Arrays.copyOf(x, (int) (n * input.elements()));

@@ -60,7 +60,7 @@ class NonVnniInt8Test {
                 MemorySegment input = TestRuns.images(arena, int8.spec().input().elements(), n, 9);
                 var reference = DenseInF32.of(int8.spec(), int8.weights(), arena);
                 float[] decompressed;
-                try (var network = new OneDnnNetwork(int8.spec(), int8.weights(), false)) {
+                try (var network = new OneDnnNetwork(int8.spec(), int8.weights(), new Lowering(new CpuCapabilities(false, false), false, Winograd.Rule.NEVER))) {
                     decompressed = logits(network, input, n);
                     for (Layer l : int8.spec().layers()) {
                         if (!(l instanceof Layer.Dense d)) continue;
@@ -68,7 +68,7 @@ class NonVnniInt8Test {
                     }
                 }
                 float[] viaJava;
-                try (var network = new OneDnnNetwork(reference.spec(), reference.weights(), true)) {
+                try (var network = new OneDnnNetwork(reference.spec(), reference.weights(), new Lowering(new CpuCapabilities(true, false), false, Winograd.Rule.NEVER))) {
                     viaJava = logits(network, input, n);
                 }
                 double spread = 0, diff = 0;

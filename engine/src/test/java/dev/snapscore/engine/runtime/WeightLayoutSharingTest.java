@@ -11,7 +11,6 @@ import org.junit.jupiter.api.Test;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
-import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -57,7 +56,7 @@ class WeightLayoutSharingTest {
     private static boolean batch8PicksAnotherLayout(LoadedModel m, String name, MemoryDesc batch1) {
         try (DnnlEngine engine = DnnlEngine.cpu(); Arena arena = Arena.ofConfined();
              ReorderedWeights fresh = new ReorderedWeights(engine, m.weights(), arena);
-             NetworkPlan plan = NetworkPlan.compile(engine, m.spec(), Map.of(), 8, fresh, Winograd.Rule.NEVER)) {
+             NetworkPlan plan = NetworkPlan.compile(engine, m.spec(), new Lowering(CpuCapabilities.detect(), false, Winograd.Rule.NEVER), 8, fresh)) {
             return !fresh.layoutOf(name).sameLayoutAs(batch1);
         }
     }

@@ -1,7 +1,7 @@
 package dev.snapscore.engine.runtime;
 
-import dev.snapscore.dnnl.Dnnl;
 import dev.snapscore.engine.ConvolutionAlgorithm;
+import dev.snapscore.engine.ModelOptions;
 import dev.snapscore.engine.Fixtures;
 import dev.snapscore.engine.InMemoryModels;
 import dev.snapscore.engine.Model;
@@ -36,7 +36,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Winograd F(4, 3) convolutions against the plain-Java reference, and the rule that picks them. */
 class WinogradTest {
-    private static final Winograd.Rule EVERYWHERE = new Winograd.Rule(1, 1);
+    private static final Lowering EVERYWHERE = new Lowering(CpuCapabilities.detect(), false, new Winograd.Rule(1, 1));
 
     /**
      * Random stacks of 3×3 convolutions and pools, every convolution run as Winograd: odd and even sides (so
@@ -71,7 +71,7 @@ class WinogradTest {
         for (int i = 0; i < x.length; i++) x[i] = (float) random.nextGaussian();
 
         try (LoadedModel loaded = InMemoryModels.build(spec, values);
-             OneDnnNetwork network = new OneDnnNetwork(spec, loaded.weights(), Dnnl.hasInt8Vnni(), EVERYWHERE);
+             OneDnnNetwork network = new OneDnnNetwork(spec, loaded.weights(), EVERYWHERE);
              OneDnnExecutor executor = network.newExecutor(2)) {
             float[] want = ReferenceNetwork.logits(spec, loaded.weights(), x, n);
             float[] got = TestRuns.logits(executor, MemorySegment.ofArray(x), n, spec.classes());
@@ -96,7 +96,7 @@ class WinogradTest {
         for (String name : Fixtures.MODELS) {
             try (LoadedModel loaded = ModelFormats.read(Fixtures.model(name));
                  Weights io = Safetensors.read(Fixtures.model(name).resolve("io.safetensors"));
-                 OneDnnNetwork network = new OneDnnNetwork(loaded.spec(), loaded.weights(), Dnnl.hasInt8Vnni(), EVERYWHERE);
+                 OneDnnNetwork network = new OneDnnNetwork(loaded.spec(), loaded.weights(), EVERYWHERE);
                  OneDnnExecutor executor = network.newExecutor(2)) {
                 Tensor input = io.tensors().get("input");
                 int n = (int) input.dim(0);
@@ -131,7 +131,7 @@ class WinogradTest {
     void winogradOptionMatchesDirectWhereItApplies() {
         var config = new ModelGenerator.Config("vgg16", 0.5, List.of(32), 6, FlattenOrder.NCHW, 5, 64);
         try (Model direct = Model.of(ModelGenerator.generate(config));
-             Model winograd = Model.of(ModelGenerator.generate(config), ConvolutionAlgorithm.WINOGRAD);
+             Model winograd = Model.of(ModelGenerator.generate(config), ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.WINOGRAD));
              Session d = direct.newSession(2); Session w = winograd.newSession(2); Arena arena = Arena.ofConfined()) {
             assertEquals(0, winogradLayers(winograd.implementations(1)));
             assertEquals(2, winogradLayers(winograd.implementations(16)), winograd.implementations(16).toString());
@@ -140,6 +140,28 @@ class WinogradTest {
             double scale = 1;
             for (float v : want) scale = Math.max(scale, Math.abs(v));
             assertTrue(Fixtures.maxAbsDiff(got, want) <= 1e-4 * scale, "max abs diff " + Fixtures.maxAbsDiff(got, want) + " at scale " + scale);
+        }
+    }
+
+    /**
+     * AUTO times each candidate layer both ways and keeps the faster: whichever it keeps, the logits stay
+     * within 1e-4 of direct's, and every step runs an optimised kernel.
+     */
+    @Test
+    void autoMatchesDirect() {
+        var config = new ModelGenerator.Config("vgg16", 0.5, List.of(32), 6, FlattenOrder.NCHW, 5, 64);
+        try (Model direct = Model.of(ModelGenerator.generate(config));
+             Model auto = Model.of(ModelGenerator.generate(config), ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.AUTO).withThreads(2));
+             Session d = direct.newSession(2); Session a = auto.newSession(2); Arena arena = Arena.ofConfined()) {
+            for (int n : new int[] {1, 16}) {
+                MemorySegment x = TestRuns.images(arena, direct.spec().input().elements(), n, 11);
+                float[] want = d.run(x, n).logits(), got = a.run(x, n).logits();
+                double scale = 1;
+                for (float v : want) scale = Math.max(scale, Math.abs(v));
+                System.out.println("auto at batch " + n + ": " + winogradLayers(auto.implementations(n)) + " Winograd layers of 13");
+                assertTrue(Fixtures.maxAbsDiff(got, want) <= 1e-4 * scale, "batch " + n + ": max abs diff " + Fixtures.maxAbsDiff(got, want));
+                assertFalse(auto.implementations(n).values().stream().anyMatch(i -> i.startsWith("ref")), auto.implementations(n).toString());
+            }
         }
     }
 

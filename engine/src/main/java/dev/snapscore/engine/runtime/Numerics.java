@@ -1,0 +1,40 @@
+package dev.snapscore.engine.runtime;
+
+import dev.snapscore.dnnl.Dnnl;
+import dev.snapscore.dnnl.PrimitiveAttr;
+import dev.snapscore.engine.runtime.NetworkPlan.Constant;
+import dev.snapscore.engine.spec.Quantization;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** The attributes and constant arguments of a convolution or inner product, from the storage it reads and writes. */
+final class Numerics {
+    private Numerics() {
+    }
+
+    /** A fused ReLU if asked, and for int8 the source, per-output-channel weight and (integer) destination scales. */
+    static PrimitiveAttr attr(boolean relu, DataType weightType, Storage out) {
+        PrimitiveAttr attr = PrimitiveAttr.create(relu);
+        try {
+            if (weightType == DataType.S8) attr.scales(Dnnl.ARG_SRC, 0).scales(Dnnl.ARG_WEIGHTS, 1);
+            if (out.type().isInteger()) attr.scales(Dnnl.ARG_DST, 0);
+            return attr;
+        } catch (RuntimeException e) {
+            attr.close();
+            throw e;
+        }
+    }
+
+    /** Weights and bias, and the scales {@link #attr} declared. */
+    static List<Constant> constants(ReorderedWeights weights, String layer, int channels, ReorderedWeights.Entry w,
+                                    ReorderedWeights.Entry bias, DataType weightType, Storage in, Storage out) {
+        List<Constant> c = new ArrayList<>(List.of(new Constant(Dnnl.ARG_WEIGHTS, w), new Constant(Dnnl.ARG_BIAS, bias)));
+        if (weightType == DataType.S8) {
+            c.add(new Constant(Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_SRC, weights.scalar(in.scale())));
+            c.add(new Constant(Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_WEIGHTS, weights.vector(Quantization.weightScaleName(layer), channels)));
+        }
+        if (out.type().isInteger()) c.add(new Constant(Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_DST, weights.scalar(out.scale())));
+        return c;
+    }
+}

@@ -1,0 +1,18 @@
+package dev.snapscore.engine.runtime;
+
+import dev.snapscore.engine.spec.Quantization.Encoding;
+
+/** How an activation buffer holds its values: real value = scale × stored value (scale 1 for f32 and bf16). */
+record Storage(DataType type, float scale) {
+    static final Storage F32 = new Storage(DataType.F32, 1f);
+    static final Storage BF16 = new Storage(DataType.BF16, 1f);
+
+    static Storage of(Encoding e) {
+        return new Storage(DataType.of(e.type()), e.scale());
+    }
+
+    @Override
+    public String toString() {
+        return type.isInteger() ? type.name().toLowerCase() + "×" + scale : type.name().toLowerCase();
+    }
+}

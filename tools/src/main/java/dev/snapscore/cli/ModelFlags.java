@@ -1,0 +1,26 @@
+package dev.snapscore.cli;
+
+import dev.snapscore.engine.ConvolutionAlgorithm;
+import dev.snapscore.engine.ModelOptions;
+import dev.snapscore.engine.Precision;
+import picocli.CommandLine.Option;
+
+/** {@code --convolution} and {@code --precision} for verbs that load a model: how its f32 layers run. */
+final class ModelFlags {
+    @Option(names = "--convolution", paramLabel = "direct|winograd|auto", defaultValue = "direct",
+            description = {"How f32 3x3 convolutions run: direct (oneDNN's), winograd (F(4,3) on the wide layers, "
+                    + "VGG16's conv3 to conv5: logits within about 1e-5 of their size), or auto (each layer timed both "
+                    + "ways when a batch size is first planned, the faster kept). Default: direct."})
+    ConvolutionAlgorithm algorithm;
+
+    @Option(names = "--precision", paramLabel = "f32|bf16|auto", defaultValue = "f32",
+            description = {"Arithmetic of an f32 model's layers: f32, bf16 (bf16 weights and activations, f32 sums and "
+                    + "logits; needs AVX512_BF16 or AMX; convolutions then run directly), or auto (bf16 where the CPU "
+                    + "has it). Default: f32."})
+    Precision precision;
+
+    /** The model options these flags ask for, the rest default. */
+    ModelOptions options() {
+        return ModelOptions.defaults().withConvolution(algorithm).withPrecision(precision);
+    }
+}
