@@ -8,12 +8,11 @@ import dev.snapscore.engine.spec.Weights;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
+import static dev.snapscore.cli.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -22,32 +21,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class CliTest {
     private static final Path BUNDLED = Path.of("..", "models", "vgg-mini");
 
-    private record Run(int code, String out, String err) {
-    }
-
-    private static Run run(String... args) {
-        StringWriter out = new StringWriter(), err = new StringWriter();
-        int code = SnapscoreCli.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
-        return new Run(code, out.toString(), err.toString());
-    }
 
     @Test
     void helpListsTheVerbs() {
-        Run r = run("--help");
+        CliRun r = run("--help");
         assertEquals(0, r.code());
         for (String verb : new String[] {"verify", "convert", "generate"}) assertTrue(r.out().contains(verb), r.out());
     }
 
     @Test
     void verifyPassesWithinToleranceAndFailsBeyondIt() {
-        Run pass = run("verify", "--model", BUNDLED.toString(), "--reference", BUNDLED.resolve("io.safetensors").toString());
+        CliRun pass = run("verify", "--model", BUNDLED.toString(), "--reference", BUNDLED.resolve("io.safetensors").toString());
         assertEquals(0, pass.code(), pass.out() + pass.err());
         String last = pass.out().strip().lines().reduce((a, b) -> b).orElseThrow();
         assertTrue(last.startsWith("max_abs_diff="), last);
         double diff = Double.parseDouble(last.substring("max_abs_diff=".length()));
         assertTrue(diff > 0 && diff < 1e-3, "ONNX Runtime and oneDNN round differently, slightly: " + diff);
 
-        Run fail = run("verify", "--model", BUNDLED.resolve("model.onnx").toString(), "--reference",
+        CliRun fail = run("verify", "--model", BUNDLED.resolve("model.onnx").toString(), "--reference",
                 BUNDLED.resolve("io.safetensors").toString(), "--tolerance", "1e-9");
         assertEquals(1, fail.code(), fail.out() + fail.err());
         assertTrue(fail.out().contains("FAIL"));
@@ -63,21 +54,21 @@ class CliTest {
             Tensor nhwc = inputs.tensors().get("nhwc"), probs = outputs.tensors().get("output");
             Safetensors.write(reference, List.of(new Tensor("input", nhwc.shape(), nhwc.data()), new Tensor("probs", probs.shape(), probs.data())));
         }
-        Run r = run("verify", "--model", fixtures.resolve("keras-vgg16-nhwc-op13.onnx").toString(), "--reference", reference.toString(),
+        CliRun r = run("verify", "--model", fixtures.resolve("keras-vgg16-nhwc-op13.onnx").toString(), "--reference", reference.toString(),
                 "--output", "probs", "--tolerance", "1e-5");
         assertEquals(0, r.code(), r.out() + r.err());
     }
 
     @Test
     void verifyGivesExitCodeTwoOnBadInput(@TempDir Path dir) throws Exception {
-        Run missing = run("verify", "--model", dir.resolve("none").toString(), "--reference", BUNDLED.resolve("io.safetensors").toString());
+        CliRun missing = run("verify", "--model", dir.resolve("none").toString(), "--reference", BUNDLED.resolve("io.safetensors").toString());
         assertEquals(2, missing.code());
         assertTrue(missing.err().contains("no such model"), missing.err());
-        Run wrongName = run("verify", "--model", BUNDLED.toString(), "--reference", BUNDLED.resolve("io.safetensors").toString(),
+        CliRun wrongName = run("verify", "--model", BUNDLED.toString(), "--reference", BUNDLED.resolve("io.safetensors").toString(),
                 "--input", "pixels");
         assertEquals(2, wrongName.code());
         assertTrue(wrongName.err().contains("no tensor 'pixels'"), wrongName.err());
-        Run wrongShape = run("verify", "--model", BUNDLED.toString(), "--reference", BUNDLED.resolve("io.safetensors").toString(),
+        CliRun wrongShape = run("verify", "--model", BUNDLED.toString(), "--reference", BUNDLED.resolve("io.safetensors").toString(),
                 "--output", "input");
         assertEquals(2, wrongShape.code());
         assertEquals(2, run("verify", "--model").code(), "picocli's usage error");
@@ -89,7 +80,7 @@ class CliTest {
     @Test
     void convertRoundTripGivesIdenticalLogits(@TempDir Path dir) {
         Path out = dir.resolve("converted");
-        Run r = run("convert", BUNDLED.resolve("model.onnx").toString(), out.toString(), "--labels", "a,b,c,d,e,f,g,h,i,j");
+        CliRun r = run("convert", BUNDLED.resolve("model.onnx").toString(), out.toString(), "--labels", "a,b,c,d,e,f,g,h,i,j");
         assertEquals(0, r.code(), r.err());
         try (Weights io = Safetensors.read(BUNDLED.resolve("io.safetensors"));
              Model onnx = Model.load(BUNDLED.resolve("model.onnx")); Session a = onnx.newSession();
@@ -98,7 +89,7 @@ class CliTest {
             assertArrayEquals(a.run(input, 8).logits(), b.run(input, 8).logits());
             assertEquals("c", converted.spec().labels().get(2));
         }
-        Run again = run("convert", BUNDLED.resolve("model.onnx").toString(), out.toString());
+        CliRun again = run("convert", BUNDLED.resolve("model.onnx").toString(), out.toString());
         assertEquals(2, again.code(), "refuses to overwrite without --force");
         assertTrue(again.err().contains("--force"), again.err());
     }
@@ -106,7 +97,7 @@ class CliTest {
     @Test
     void generateWritesALoadableModelAndOnnx(@TempDir Path dir) {
         Path out = dir.resolve("gen");
-        Run r = run("generate", "--width-multiplier", "0.125", "--head", "32,16", "--classes", "3", "--input-size", "32",
+        CliRun r = run("generate", "--width-multiplier", "0.125", "--head", "32,16", "--classes", "3", "--input-size", "32",
                 "--flatten", "nhwc", "--seed", "5", out.toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(Files.isRegularFile(out.resolve("model.onnx")));
@@ -127,7 +118,7 @@ class CliTest {
     void generateWritesTheKerasShapeAndItScoresLikeItsNchwTwin(@TempDir Path dir) throws Exception {
         Path nhwc = dir.resolve("nhwc"), nchw = dir.resolve("nchw");
         for (Path out : new Path[] {nhwc, nchw}) {
-            Run r = run("generate", "--width-multiplier", "0.125", "--head", "16", "--classes", "3", "--input-size", "64",
+            CliRun r = run("generate", "--width-multiplier", "0.125", "--head", "16", "--classes", "3", "--input-size", "64",
                     "--pool", "gap", "--input-layout", out == nhwc ? "nhwc" : "nchw", "--seed", "5", out.toString());
             assertEquals(0, r.code(), r.err());
             assertTrue(Files.isRegularFile(out.resolve("model.onnx")));
@@ -167,24 +158,24 @@ class CliTest {
     @Test
     void quantizedModelWorksWithEveryVerb(@TempDir Path dir) throws Exception {
         Path int8 = dir.resolve("int8");
-        Run q = run("quantize", "--model", BUNDLED.toString(), "--calibration", Path.of("..", "samples").toString(), int8.toString());
+        CliRun q = run("quantize", "--model", BUNDLED.toString(), "--calibration", Path.of("..", "samples").toString(), int8.toString());
         assertEquals(0, q.code(), q.out() + q.err());
         assertTrue(q.out().contains("18 of 18 weighted layers in int8"), q.out());
         assertEquals(2, run("quantize", "--model", BUNDLED.toString(), "--calibration", "../samples", int8.toString()).code(),
                 "refuses to overwrite without --force");
 
-        Run verify = run("verify", "--model", int8.toString(), "--reference", BUNDLED.resolve("io.safetensors").toString(),
+        CliRun verify = run("verify", "--model", int8.toString(), "--reference", BUNDLED.resolve("io.safetensors").toString(),
                 "--output", "probs", "--tolerance", "0.1");
         assertEquals(0, verify.code(), verify.out() + verify.err());
         assertTrue(verify.out().contains("top-1 agrees on 8 of 8"), verify.out());
 
         Path inputs = Files.createDirectory(dir.resolve("inputs"));
         Files.copy(BUNDLED.resolve("io.safetensors"), inputs.resolve("io.safetensors"));
-        Run compare = run("compare", BUNDLED.toString(), int8.toString(), "--inputs", inputs.toString(), "--min-agreement", "100");
+        CliRun compare = run("compare", BUNDLED.toString(), int8.toString(), "--inputs", inputs.toString(), "--min-agreement", "100");
         assertEquals(0, compare.code(), compare.out() + compare.err());
         assertTrue(compare.out().contains("top-1 agreement: 8 of 8"), compare.out());
 
-        Run score = run("score", "--model", int8.toString(), "../samples", "--out", dir.resolve("s.csv").toString());
+        CliRun score = run("score", "--model", int8.toString(), "../samples", "--out", dir.resolve("s.csv").toString());
         assertEquals(0, score.code(), score.out() + score.err());
         assertEquals(4, Files.readAllLines(dir.resolve("s.csv")).size(), "header + one row per sample photo");
     }
@@ -192,7 +183,7 @@ class CliTest {
     @Test
     void quantizeRejectsUnusableCalibrationFolders(@TempDir Path dir) throws Exception {
         Path empty = Files.createDirectory(dir.resolve("empty"));
-        Run r = run("quantize", "--model", BUNDLED.toString(), "--calibration", empty.toString(), dir.resolve("out").toString());
+        CliRun r = run("quantize", "--model", BUNDLED.toString(), "--calibration", empty.toString(), dir.resolve("out").toString());
         assertEquals(2, r.code());
         assertTrue(r.err().contains("holds no images"), r.err());
         Path junk = Files.createDirectory(dir.resolve("junk"));

@@ -9,25 +9,16 @@ import dev.snapscore.engine.spec.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import static dev.snapscore.cli.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class InspectCommandTest {
     private static final Path BUNDLED = Path.of("..", "models", "vgg-mini");
 
-    private record Run(int code, String out, String err) {
-    }
-
-    private static Run run(String... args) {
-        StringWriter out = new StringWriter(), err = new StringWriter();
-        int code = SnapscoreCli.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
-        return new Run(code, out.toString(), err.toString());
-    }
 
     /** Its parameter count is the weights' element count; its GFLOP the convolutions' and dense layers' multiply-adds. */
     @Test
@@ -36,7 +27,7 @@ class InspectCommandTest {
         try (LoadedModel m = ModelFormats.read(BUNDLED)) {
             elements = m.weights().tensors().values().stream().mapToLong(Tensor::elements).sum();
         }
-        Run onnx = run("inspect", "--json", BUNDLED.resolve("model.onnx").toString());
+        CliRun onnx = run("inspect", "--json", BUNDLED.resolve("model.onnx").toString());
         assertEquals(0, onnx.code(), onnx.err());
         JsonNode o = new ObjectMapper().readTree(onnx.out());
         assertEquals("onnx", o.get("format").asText());
@@ -45,7 +36,7 @@ class InspectCommandTest {
         assertEquals(elements, o.get("parameters").asLong());
         assertEquals("NCHW", o.get("input").get("layout").asText());
 
-        Run dir = run("inspect", "--json", BUNDLED.toString());
+        CliRun dir = run("inspect", "--json", BUNDLED.toString());
         assertEquals(0, dir.code(), dir.err());
         JsonNode d = new ObjectMapper().readTree(dir.out());
         assertEquals(elements, d.get("parameters").asLong());
@@ -55,7 +46,7 @@ class InspectCommandTest {
         long out = first.get("output").get(0).asLong();
         assertEquals(2.0 * out * 3 * 9 * 224 * 224 / 1e9, first.get("gflop").asDouble(), 1e-9);
 
-        Run text = run("inspect", BUNDLED.resolve("model.onnx").toString());
+        CliRun text = run("inspect", BUNDLED.resolve("model.onnx").toString());
         assertTrue(text.out().contains("opset ") && text.out().contains("total: "), text.out());
     }
 
@@ -66,12 +57,12 @@ class InspectCommandTest {
         g.setNode(1, g.getNode(1).toBuilder().setOpType("Sigmoid"));
         g.setNode(3, g.getNode(3).toBuilder().setOpType("Tanh"));
         Path file = Files.write(tmp.resolve("refused.onnx"), m.toBuilder().setGraph(g).build().toByteArray());
-        Run r = run("inspect", file.toString());
+        CliRun r = run("inspect", file.toString());
         assertEquals(2, r.code());
         assertTrue(r.out().contains("refused, 2 problem(s)"), r.out());
         assertTrue(r.out().contains("node 1 ") && r.out().contains("(op Sigmoid) is not supported"), r.out());
         assertTrue(r.out().contains("node 3 ") && r.out().contains("(op Tanh) is not supported"), r.out());
-        Run json = run("inspect", "--json", file.toString());
+        CliRun json = run("inspect", "--json", file.toString());
         assertEquals(2, json.code());
         assertEquals(2, new ObjectMapper().readTree(json.out()).get("problems").size());
     }

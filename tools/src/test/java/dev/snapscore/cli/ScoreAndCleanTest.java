@@ -7,9 +7,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.io.StringReader;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -19,6 +17,7 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
+import static dev.snapscore.cli.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -26,14 +25,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ScoreAndCleanTest {
     private static final String MODEL = Path.of("..", "models", "vgg-mini").toString();
 
-    private record Run(int code, String out, String err) {
-    }
-
-    private static Run run(String... args) {
-        StringWriter out = new StringWriter(), err = new StringWriter();
-        int code = SnapscoreCli.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
-        return new Run(code, out.toString(), err.toString());
-    }
 
     private static Map<String, CSVRecord> rowsByFile(String csv) throws IOException {
         Map<String, CSVRecord> rows = new TreeMap<>();
@@ -57,7 +48,7 @@ class ScoreAndCleanTest {
         PhotoFolders.cmykJpeg(photos.resolve("cmyk.jpg"));
         Files.writeString(photos.resolve("readme.txt"), "ignored: not an image extension");
 
-        Run r = run("score", "--model", MODEL, photos.toString());
+        CliRun r = run("score", "--model", MODEL, photos.toString());
         assertEquals(3, r.code(), "exit 3 when some rows are errors\n" + r.err());
         Map<String, CSVRecord> rows = rowsByFile(r.out());
         assertEquals(9, rows.size(), rows.keySet().toString());
@@ -84,11 +75,11 @@ class ScoreAndCleanTest {
         Path photos = Files.createDirectories(dir.resolve("p"));
         for (int i = 0; i < 11; i++) PhotoFolders.noise(photos.resolve("n" + i + ".jpg"), 60 + i, 50, i, BufferedImage.TYPE_INT_RGB);
         Files.write(photos.resolve("broken.jpg"), new byte[] {1, 2, 3});
-        Run one = run("score", "--model", MODEL, "--threads", "1", "--batch", "4", photos.toString());
-        Run many = run("score", "--model", MODEL, "--threads", "4", "--batch", "4", photos.toString());
+        CliRun one = run("score", "--model", MODEL, "--threads", "1", "--batch", "4", photos.toString());
+        CliRun many = run("score", "--model", MODEL, "--threads", "4", "--batch", "4", photos.toString());
         assertEquals(3, one.code());
         assertEquals(one.out(), many.out(), "same rows, same order, same values");
-        Run batch1 = run("score", "--model", MODEL, "--threads", "3", "--batch", "1", photos.toString());
+        CliRun batch1 = run("score", "--model", MODEL, "--threads", "3", "--batch", "1", photos.toString());
         Map<String, CSVRecord> a = rowsByFile(one.out()), b = rowsByFile(batch1.out());
         for (String f : a.keySet()) {
             assertEquals(a.get(f).get("label"), b.get(f).get("label"), f);
@@ -118,7 +109,7 @@ class ScoreAndCleanTest {
         long before = lines(out) - 1;
         assertTrue(before > 0 && before < total, "killed mid-run after " + before + " rows; log: " + Files.readString(dir.resolve("child.log")));
 
-        Run resumed = run("score", "--model", MODEL, "--out", out.toString(), "--resume", photos.toString());
+        CliRun resumed = run("score", "--model", MODEL, "--out", out.toString(), "--resume", photos.toString());
         assertEquals(0, resumed.code(), resumed.err());
         assertTrue(resumed.err().contains("resuming"), resumed.err());
         Map<String, Integer> seen = new HashMap<>();
@@ -157,7 +148,7 @@ class ScoreAndCleanTest {
     @Test
     void existingOutputIsNeverOverwrittenWithoutResume(@TempDir Path dir) throws IOException {
         Path out = Files.writeString(dir.resolve("keep.csv"), "precious\n");
-        Run r = run("score", "--model", MODEL, "--out", out.toString(), PhotoFolders.SAMPLES.toString());
+        CliRun r = run("score", "--model", MODEL, "--out", out.toString(), PhotoFolders.SAMPLES.toString());
         assertEquals(2, r.code());
         assertEquals("precious\n", Files.readString(out));
         assertEquals(2, run("score", "--model", MODEL, "--resume", PhotoFolders.SAMPLES.toString()).code(), "--resume needs --out");
@@ -167,15 +158,15 @@ class ScoreAndCleanTest {
     @Test
     void cleanAppliesTheThresholdAroundTheAstronautsFace(@TempDir Path dir) throws IOException {
         // The astronaut's largest face is 5.13% of the photo (OpenCV, scale 1.3, min neighbours 0).
-        Run strict = run("clean", PhotoFolders.SAMPLES.toString());
+        CliRun strict = run("clean", PhotoFolders.SAMPLES.toString());
         assertEquals(0, strict.code(), strict.err());
         Map<String, CSVRecord> rows = rowsByFile(strict.out());
         assertEquals("reject", rows.get("astronaut.png").get("decision"));
         assertEquals(0.0513, Double.parseDouble(rows.get("astronaut.png").get("largest_face_fraction")), 1e-4);
         assertEquals("reject", rows.get("coffee.png").get("decision"));
-        Run loose = run("clean", "--min-face-fraction", "0.05", PhotoFolders.SAMPLES.toString());
+        CliRun loose = run("clean", "--min-face-fraction", "0.05", PhotoFolders.SAMPLES.toString());
         assertEquals("keep", rowsByFile(loose.out()).get("astronaut.png").get("decision"));
-        Run tighter = run("clean", "--min-face-fraction", "0.052", PhotoFolders.SAMPLES.toString());
+        CliRun tighter = run("clean", "--min-face-fraction", "0.052", PhotoFolders.SAMPLES.toString());
         assertEquals("reject", rowsByFile(tighter.out()).get("astronaut.png").get("decision"));
         assertTrue(strict.err().contains("dry run"), strict.err());
     }
@@ -190,17 +181,17 @@ class ScoreAndCleanTest {
         Path rejected = dir.resolve("rejected");
 
         // Chelsea's largest candidate covers 5.9%, the astronaut's 5.1%: at 5.5% one stays and one goes.
-        Run move = run("clean", "--min-face-fraction", "0.055", "--move-rejected", rejected.toString(),
+        CliRun move = run("clean", "--min-face-fraction", "0.055", "--move-rejected", rejected.toString(),
                 "--report", dir.resolve("report.csv").toString(), dir.resolve("photos").toString());
         assertEquals(3, move.code(), "bad.jpg is an error\n" + move.err());
         assertTrue(Files.exists(rejected.resolve("sub/astronaut.png")) && Files.exists(rejected.resolve("coffee.png")));
         assertTrue(Files.exists(photos.resolve("chelsea.png")) && !Files.exists(photos.resolve("astronaut.png")));
         assertTrue(Files.exists(dir.resolve("photos/bad.jpg")), "errors are never moved");
 
-        Run again = run("clean", "--min-face-fraction", "0.055", "--move-rejected", rejected.toString(), dir.resolve("photos").toString());
+        CliRun again = run("clean", "--min-face-fraction", "0.055", "--move-rejected", rejected.toString(), dir.resolve("photos").toString());
         assertTrue(again.err().contains("moved 0"), "idempotent: " + again.err());
 
-        Run undo = run("clean", "--undo", rejected.resolve("snapscore-moves.csv").toString());
+        CliRun undo = run("clean", "--undo", rejected.resolve("snapscore-moves.csv").toString());
         assertEquals(0, undo.code(), undo.err());
         Map<Path, byte[]> after = snapshot(dir.resolve("photos"));
         assertEquals(before.keySet(), after.keySet());
