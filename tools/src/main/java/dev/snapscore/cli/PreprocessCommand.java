@@ -3,8 +3,11 @@ package dev.snapscore.cli;
 import dev.snapscore.engine.format.Safetensors;
 import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.ImageDecoder;
-import dev.snapscore.engine.image.Photo;
 import dev.snapscore.engine.image.Preprocessor;
+import dev.snapscore.engine.photo.PhotoPipeline;
+import dev.snapscore.engine.photo.PhotoSource;
+import dev.snapscore.engine.photo.PreparedPhoto;
+import dev.snapscore.engine.photo.ScoredPhoto;
 import dev.snapscore.engine.spec.InputShape;
 import dev.snapscore.engine.spec.Preprocess;
 import dev.snapscore.engine.spec.Tensor;
@@ -53,20 +56,20 @@ final class PreprocessCommand implements Callable<Integer> {
         if (files.isEmpty()) throw new IllegalArgumentException(list + " lists no images");
         PrintWriter stdout = spec.commandLine().getOut();
         InputShape shape = new InputShape(3, size, size);
-        Preprocessor preprocessor = new Preprocessor(shape, Preprocess.CAFFE);
-        ImageDecoder decoder = ImageDecoder.withDefaults();
         long perImage = shape.elements() * Float.BYTES;
         // The batch lives in a scratch file mapping, not on the heap: thousands of images are gigabytes.
         Path scratch = Files.createTempFile(out.toAbsolutePath().getParent(), ".preprocess", ".tmp");
         int failed = 0;
         try (Arena arena = Arena.ofConfined();
-             FileChannel channel = FileChannel.open(scratch, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+             FileChannel channel = FileChannel.open(scratch, StandardOpenOption.READ, StandardOpenOption.WRITE);
+             PhotoPipeline pipeline = new PhotoPipeline(ImageDecoder.withDefaults(), exactDecode ? DecodeOptions.EXACT : DecodeOptions.DEFAULT,
+                     new Preprocessor(shape, Preprocess.CAFFE), null)) {
             MemorySegment batch = channel.map(FileChannel.MapMode.READ_WRITE, 0, files.size() * perImage, arena);
             for (int i = 0; i < files.size(); i++) {
-                try (Photo photo = decoder.read(Path.of(files.get(i)), new DecodeOptions(exactDecode, DecodeOptions.DEFAULT.cleanResolution()), shape, null)) {
-                    preprocessor.write(photo.bgr(), batch, i);
-                } catch (RuntimeException e) {
+                PreparedPhoto photo = pipeline.prepare(PhotoSource.of(Path.of(files.get(i))), batch, i);
+                if (photo.status() != ScoredPhoto.Status.OK) {
                     failed++;
+                    RuntimeException e = photo.failure();
                     stdout.println("error\t" + (i + 1) + "\t" + (e.getMessage() == null ? e.toString() : e.getMessage()).replace('\n', ' '));
                 }
             }

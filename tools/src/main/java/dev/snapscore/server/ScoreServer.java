@@ -320,7 +320,12 @@ public final class ScoreServer implements AutoCloseable {
             }
             if (file == null && parts.size() == 1) file = parts.get(0);
             if (file == null) throw new IllegalArgumentException("multipart form without a file part");
-            return file.getContentAsString(StandardCharsets.ISO_8859_1).getBytes(StandardCharsets.ISO_8859_1); // byte for byte
+            ByteBuffer content = Content.Source.asByteBuffer(file.getContentSource());
+            byte[] bytes = new byte[content.remaining()];
+            content.get(bytes);
+            return bytes;
+        } catch (IOException e) {
+            throw new IllegalArgumentException("malformed multipart body: " + e.getMessage());
         } catch (CompletionException e) {
             throw new IllegalArgumentException("malformed multipart body: " + (e.getCause() == null ? e : e.getCause().getMessage()));
         }

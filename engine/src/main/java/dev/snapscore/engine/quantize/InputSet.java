@@ -6,8 +6,10 @@ import dev.snapscore.engine.batch.ImageFiles;
 import dev.snapscore.engine.format.Safetensors;
 import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.ImageDecoder;
-import dev.snapscore.engine.image.Photo;
-import dev.snapscore.engine.image.Preprocessor;
+import dev.snapscore.engine.photo.PhotoPipeline;
+import dev.snapscore.engine.photo.PhotoSource;
+import dev.snapscore.engine.photo.PreparedPhoto;
+import dev.snapscore.engine.photo.ScoredPhoto;
 import dev.snapscore.engine.spec.ElementType;
 import dev.snapscore.engine.spec.ModelSpec;
 import dev.snapscore.engine.spec.Tensor;
@@ -107,16 +109,15 @@ public final class InputSet implements AutoCloseable {
                 MemorySegment.copy(t.data(), 0, images, count * imageBytes, take * imageBytes);
                 count += take;
             }
-            ImageDecoder decoder = ImageDecoder.withDefaults();
-            Preprocessor preprocessor = new Preprocessor(spec.input(), spec.preprocess());
-            for (Path photo : photos) {
-                if (count >= capacity) break;
-                // Decoded as `score` decodes by default, so calibration sees the inputs scoring will.
-                try (Photo decoded = decoder.read(photo, DecodeOptions.DEFAULT, spec.input(), null)) {
-                    preprocessor.write(decoded.bgr(), images, count);
-                    count++;
-                } catch (ImageException e) {
-                    skipped.accept(e.getMessage());
+            // Through the photo pipeline `score` uses, with its default decoding, so calibration sees the inputs
+            // scoring will.
+            try (PhotoPipeline pipeline = PhotoPipeline.forModel(spec, ImageDecoder.withDefaults(), DecodeOptions.DEFAULT, null)) {
+                for (Path photo : photos) {
+                    if (count >= capacity) break;
+                    PreparedPhoto prepared = pipeline.prepare(PhotoSource.of(photo), images, count);
+                    if (prepared.status() == ScoredPhoto.Status.OK) count++;
+                    else if (prepared.failure() instanceof ImageException) skipped.accept(prepared.error());
+                    else throw prepared.failure();
                 }
             }
             if (count == 0) {
