@@ -14,6 +14,19 @@ sealed interface Lowered {
 
     Storage out();
 
+    /** An operation that reads and writes f32 whatever the model's precision. */
+    sealed interface F32Only extends Lowered {
+        @Override
+        default Storage in() {
+            return Storage.F32;
+        }
+
+        @Override
+        default Storage out() {
+            return Storage.F32;
+        }
+    }
+
     /**
      * A convolution run by oneDNN's direct algorithm: f32, bf16 (bf16 weights) or int8 (s8 weights, the
      * encodings giving the scales).
@@ -26,16 +39,7 @@ sealed interface Lowered {
      * An f32 3×3 convolution as {@link Winograd} F(4, 3). It reads channel planes (nchw) and writes nchw when
      * {@code planesOut} (another such layer follows), else nhwc.
      */
-    record WinogradConv(Layer.Conv layer, long[] src, long[] dst, boolean planesOut) implements Lowered {
-        @Override
-        public Storage in() {
-            return Storage.F32;
-        }
-
-        @Override
-        public Storage out() {
-            return Storage.F32;
-        }
+    record WinogradConv(Layer.Conv layer, long[] src, long[] dst, boolean planesOut) implements F32Only {
     }
 
     /** Max pooling, on whatever the activation holds: max commutes with a positive scale. */
@@ -69,28 +73,10 @@ sealed interface Lowered {
      * already a matrix).
      */
     record DecompressedDense(Layer.Dense layer, long[] src, long features, FlattenOrder flatten, String scaleTensor,
-                             boolean logits) implements Lowered {
-        @Override
-        public Storage in() {
-            return Storage.F32;
-        }
-
-        @Override
-        public Storage out() {
-            return Storage.F32;
-        }
+                             boolean logits) implements F32Only {
     }
 
     /** The probabilities of the (N, classes) logits. */
-    record Softmax(long[] logits) implements Lowered {
-        @Override
-        public Storage in() {
-            return Storage.F32;
-        }
-
-        @Override
-        public Storage out() {
-            return Storage.F32;
-        }
+    record Softmax(long[] logits) implements F32Only {
     }
 }
