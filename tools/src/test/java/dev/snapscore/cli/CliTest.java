@@ -94,6 +94,31 @@ class CliTest {
         assertTrue(again.err().contains("--force"), again.err());
     }
 
+    /**
+     * bf16 storage halves the weights file; against ONNX Runtime's reference logits of the f32 model the top-1 holds and
+     * the logits move by bf16's rounding (measured max 0.086 on logits of this random model; the engine's own tests
+     * bound the relative error), and converting back widens the file again.
+     */
+    @Test
+    void convertStoresBf16WeightsAtHalfTheSize(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("bf16");
+        CliRun r = run("convert", "--precision", "bf16", BUNDLED.toString(), out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("(bf16)"), r.out());
+        long f32 = Files.size(BUNDLED.resolve("weights.safetensors")), bf16 = Files.size(out.resolve("weights.safetensors"));
+        assertTrue(bf16 < 0.52 * f32, bf16 + " bytes against f32's " + f32);
+        String reference = BUNDLED.resolve("io.safetensors").toString();
+        CliRun close = run("verify", "--model", out.toString(), "--reference", reference, "--tolerance", "0.2");
+        assertEquals(0, close.code(), close.out() + close.err());
+        assertTrue(close.out().contains("top-1 agrees on 8 of 8"), close.out());
+        double diff = Double.parseDouble(close.out().replaceAll("(?s).*max_abs_diff=(\\S+).*", "$1"));
+        assertTrue(diff > 1e-4, "bf16 weights must move the logits: " + diff);
+        CliRun back = run("convert", out.toString(), dir.resolve("f32").toString());
+        assertEquals(0, back.code(), back.err());
+        assertTrue(Files.size(dir.resolve("f32").resolve("weights.safetensors")) > 1.9 * bf16, "widened back to f32");
+        assertEquals(2, run("convert", out.toString(), out.toString(), "--force").code(), "converting a model onto itself");
+    }
+
     @Test
     void generateWritesALoadableModelAndOnnx(@TempDir Path dir) {
         Path out = dir.resolve("gen");

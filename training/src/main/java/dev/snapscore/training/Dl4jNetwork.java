@@ -29,7 +29,6 @@ import java.lang.foreign.Arena;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 
 /**
  * An {@link Architecture} as a DL4J {@link MultiLayerNetwork}, and the weights between the two layouts.
@@ -158,7 +157,7 @@ public final class Dl4jNetwork {
     }
 
     private static float[] floats(Tensor t) {
-        return t.data().toArray(JAVA_FLOAT_UNALIGNED);
+        return t.toFloatArray();
     }
 
     /** Parameter counts: (all, trainable). */

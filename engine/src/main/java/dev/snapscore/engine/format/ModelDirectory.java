@@ -1,11 +1,13 @@
 package dev.snapscore.engine.format;
 
 import dev.snapscore.engine.ModelFormatException;
+import dev.snapscore.engine.spec.ElementType;
 import dev.snapscore.engine.spec.ModelSpec;
 import dev.snapscore.engine.spec.Tensor;
 import dev.snapscore.engine.spec.Weights;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -47,13 +49,33 @@ public final class ModelDirectory {
      * weights are written first, so a spec.json is never seen without its weights.
      */
     public static void write(Path dir, ModelSpec spec, Weights weights) throws IOException {
+        write(dir, spec, weights, ElementType.F32);
+    }
+
+    /**
+     * As {@link #write(Path, ModelSpec, Weights)}, storing every f32 weight matrix and filter (rank ≥ 2) as
+     * {@code floatWeights}: F32 as they are, or BF16 (rounded to nearest even) for a file of about half the
+     * size. Biases and scales stay f32: they are small, and bf16 would cost accuracy for nothing.
+     */
+    public static void write(Path dir, ModelSpec spec, Weights weights, ElementType floatWeights) throws IOException {
+        if (floatWeights != ElementType.F32 && floatWeights != ElementType.BF16) {
+            throw new IllegalArgumentException("weights are stored as f32 or bf16, not " + floatWeights.specName());
+        }
         spec.checkWeights(weights);
         Files.createDirectories(dir);
-        List<Tensor> tensors = new ArrayList<>();
-        for (Tensor.ShapeRequirement r : spec.weightShapes()) tensors.add(weights.get(r));
-        // f32 tensors first, so every one of them starts 4-byte aligned in the mapped file.
-        tensors.sort(java.util.Comparator.comparingInt(t -> -t.type().bytes));
-        Safetensors.write(dir.resolve(WEIGHTS_FILE), tensors);
+        try (Arena arena = Arena.ofConfined()) {
+            List<Tensor> tensors = new ArrayList<>();
+            for (Tensor.ShapeRequirement r : spec.weightShapes()) {
+                Tensor t = weights.get(r);
+                boolean matrix = t.rank() >= 2 && r.type() == ElementType.F32;
+                if (t.type() == ElementType.BF16 && !(matrix && floatWeights == ElementType.BF16)) t = t.toF32(arena);
+                else if (t.type() == ElementType.F32 && matrix && floatWeights == ElementType.BF16) t = t.toBf16(arena);
+                tensors.add(t);
+            }
+            // Widest first, so every tensor starts aligned to its element size in the mapped file.
+            tensors.sort(java.util.Comparator.comparingInt(t -> -t.type().bytes));
+            Safetensors.write(dir.resolve(WEIGHTS_FILE), tensors);
+        }
         SpecJson.write(dir.resolve(SPEC_FILE), spec, WEIGHTS_FILE);
     }
 }

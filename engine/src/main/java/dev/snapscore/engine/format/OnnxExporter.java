@@ -242,6 +242,11 @@ public final class OnnxExporter {
         TensorProto.Builder b = TensorProto.newBuilder().setName(t.name()).setDataType(
                 t.type() == ElementType.S8 ? TensorProto.DataType.INT8_VALUE : TensorProto.DataType.FLOAT_VALUE);
         for (long d : t.shape()) b.addDims(d);
+        if (t.type() == ElementType.BF16) { // ONNX Runtime's CPU convolutions take f32 only: widen
+            ByteBuffer f32 = ByteBuffer.allocate(Math.toIntExact(t.elements() * Float.BYTES)).order(ByteOrder.LITTLE_ENDIAN);
+            f32.asFloatBuffer().put(t.toFloatArray());
+            return b.setRawData(UnsafeByteOperations.unsafeWrap(f32)).build();
+        }
         // Tensor data and ONNX raw_data are both little-endian, row-major: the bytes go as they are. Wrapping
         // (not copying) is safe because the weights outlive this write and nothing mutates them meanwhile.
         return b.setRawData(UnsafeByteOperations.unsafeWrap(t.data().asByteBuffer())).build();

@@ -32,7 +32,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 /**
  * The safetensors format: an 8-byte little-endian header length, a JSON header mapping tensor names to
  * {@code {dtype, shape, data_offsets}} (offsets relative to the data section), then the raw data.
- * snapscore reads and writes F32 tensors, and I8 for quantised weights.
+ * snapscore reads and writes F32 tensors, BF16 for half-size weights, and I8 for quantised weights.
  */
 public final class Safetensors {
     /** Headers larger than this are refused as corrupt (real ones are kilobytes). */
@@ -100,7 +100,7 @@ public final class Safetensors {
             }
             ElementType type = ElementType.ofSafetensors(dtype.asText());
             if (type == null || type == ElementType.U8) {
-                throw new ModelFormatException(where + " has dtype " + dtype.asText() + "; snapscore reads F32 and I8");
+                throw new ModelFormatException(where + " has dtype " + dtype.asText() + "; snapscore reads F32, BF16 and I8");
             }
             if (!shape.isArray()) throw new ModelFormatException(where + ": shape is not an array");
             long[] dims = new long[shape.size()];

@@ -156,7 +156,7 @@ public final class Quantizer {
         try {
             Map<String, Tensor> out = new LinkedHashMap<>();
             for (Tensor.ShapeRequirement r : spec.weightShapes()) {
-                Tensor t = source.get(r);
+                Tensor t = source.get(r).toF32(arena);
                 String layer = layerOfWeight.get(r.name());
                 if (layer != null && q.isQuantised(layer)) {
                     quantiseWeight(layer, t, arena, out);

@@ -20,6 +20,7 @@ enum DataType {
     static DataType of(ElementType type) {
         return switch (type) {
             case F32 -> F32;
+            case BF16 -> BF16;
             case S8 -> S8;
             case U8 -> U8;
         };

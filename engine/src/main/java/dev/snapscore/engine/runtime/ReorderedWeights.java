@@ -73,7 +73,7 @@ final class ReorderedWeights implements AutoCloseable {
         if (held != null) return held;
         Tensor t = from == null ? null : source.tensors().get(from);
         try (Arena tmp = Arena.ofShared()) { // a derivation may fill it from several threads
-            Entry e = reorder(derive.values(t == null ? null : t.data(), tmp), Dnnl.F32, dims, userTag, wanted);
+            Entry e = reorder(derive.values(t == null ? null : t.toF32(tmp).data(), tmp), Dnnl.F32, dims, userTag, wanted);
             if (t != null) source.release(t);
             entries.get(key).add(e);
             return e;
@@ -136,7 +136,10 @@ final class ReorderedWeights implements AutoCloseable {
             wanted.close();
             throw ex;
         }
-        Entry e = copy(t.data(), wanted);
+        Entry e;
+        try (Arena tmp = Arena.ofConfined()) {
+            e = copy(t.toF32(tmp).data(), wanted);
+        }
         source.release(t);
         entries.get(name).add(e);
         return e;

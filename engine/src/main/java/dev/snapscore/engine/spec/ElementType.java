@@ -5,6 +5,8 @@ import java.util.Locale;
 /** How one number is stored: in a weight tensor (safetensors dtype) or in an activation between layers. */
 public enum ElementType {
     F32("F32", 4),
+    /** bfloat16, the upper half of an f32: weights stored at half size ({@code convert --precision bf16}). */
+    BF16("BF16", 2),
     /** Signed 8-bit: quantised weights, and activations that can be negative. */
     S8("I8", 1),
     /** Unsigned 8-bit: activations after a ReLU. */
@@ -20,7 +22,7 @@ public enum ElementType {
     }
 
     public boolean isInteger() {
-        return this != F32;
+        return this == S8 || this == U8;
     }
 
     /** The largest magnitude a quantised value can hold (127 or 255). */
@@ -28,7 +30,7 @@ public enum ElementType {
         return switch (this) {
             case S8 -> 127;
             case U8 -> 255;
-            case F32 -> throw new IllegalStateException("f32 is not quantised");
+            case F32, BF16 -> throw new IllegalStateException(this + " is not quantised");
         };
     }
 
@@ -38,7 +40,7 @@ public enum ElementType {
         return null;
     }
 
-    /** "f32", "s8", "u8" as specs spell them. */
+    /** "f32", "bf16", "s8", "u8" as specs spell them. */
     public String specName() {
         return name().toLowerCase(Locale.ROOT);
     }

@@ -23,10 +23,12 @@ public final class Weights implements AutoCloseable {
         this.tensors = Collections.unmodifiableMap(new LinkedHashMap<>(tensors));
     }
 
-    /** The tensor, checked to have the shape and type a spec needs. */
+    /** The tensor, checked to have the shape and type a spec needs (BF16 also serves where F32 is needed). */
     public Tensor get(Tensor.ShapeRequirement required) {
         Tensor t = get(required.name(), required.shape());
-        if (t.type() != required.type()) {
+        // bf16-stored weights stand in for f32 ones: oneDNN reorders widen them, Java readers use Tensor.toF32.
+        boolean narrowedFloat = required.type() == ElementType.F32 && t.type() == ElementType.BF16;
+        if (t.type() != required.type() && !narrowedFloat) {
             throw new ModelFormatException("weight tensor '" + t.name() + "' is " + t.type().safetensorsName
                     + ", the spec needs " + required.type().safetensorsName);
         }
