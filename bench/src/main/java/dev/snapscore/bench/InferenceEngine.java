@@ -1,6 +1,7 @@
 package dev.snapscore.bench;
 
 import ai.onnxruntime.OrtException;
+import dev.snapscore.dnnl.Dnnl;
 import dev.snapscore.engine.ConvolutionAlgorithm;
 import dev.snapscore.engine.ModelOptions;
 import dev.snapscore.engine.Precision;
@@ -11,8 +12,17 @@ import java.util.SplittableRandom;
 
 /** One engine under test, loaded with one model, ready to run one batch of random preprocessed images. */
 interface InferenceEngine extends AutoCloseable {
-    /** Every engine {@link #open} knows, in the benchmarks' order. */
-    List<String> NAMES = List.of("snapscore", "snapscore-winograd", "snapscore-int8", "onnxruntime", "onnxruntime-int8", "opencv-dnn");
+    /**
+     * Every engine {@link #open} knows, in the benchmarks' order: {@code snapscore} is the engine's defaults, the others
+     * name one setting each (so {@code snapscore} equals one of them, whichever the defaults are).
+     */
+    List<String> NAMES = List.of("snapscore", "snapscore-direct", "snapscore-winograd", "snapscore-auto", "snapscore-bf16",
+            "snapscore-int8", "onnxruntime", "onnxruntime-int8", "opencv-dnn");
+
+    /** {@link #NAMES} less those this CPU cannot run: bf16 needs AVX512_BF16 or AMX. */
+    static List<String> runnableHere() {
+        return NAMES.stream().filter(name -> !name.equals("snapscore-bf16") || Dnnl.hasBf16()).toList();
+    }
 
     /** Runs the batch; returns something the benchmark sinks so the work cannot be optimised away. */
     Object infer() throws Exception;
@@ -31,8 +41,12 @@ interface InferenceEngine extends AutoCloseable {
     static InferenceEngine open(String engine, Path modelDir, Path int8Dir, int batch, int threads) throws Exception {
         return switch (engine) {
             case "snapscore" -> new SnapscoreEngine(modelDir, batch, threads, ModelOptions.defaults());
+            case "snapscore-direct" -> new SnapscoreEngine(modelDir, batch, threads,
+                    ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.DIRECT));
             case "snapscore-winograd" -> new SnapscoreEngine(modelDir, batch, threads,
                     ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.WINOGRAD));
+            case "snapscore-auto" -> new SnapscoreEngine(modelDir, batch, threads,
+                    ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.AUTO));
             case "snapscore-bf16" -> new SnapscoreEngine(modelDir, batch, threads,
                     ModelOptions.defaults().withPrecision(Precision.BF16));
             case "snapscore-int8" -> new SnapscoreEngine(int8Dir, batch, threads, ModelOptions.defaults());

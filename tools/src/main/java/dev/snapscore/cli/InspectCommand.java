@@ -50,6 +50,9 @@ final class InspectCommand implements Callable<Integer> {
         if (Files.isDirectory(model) || !model.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".onnx")) {
             try (LoadedModel loaded = ModelFormats.read(model)) {
                 modelSpec = loaded.spec();
+                Map<String, Long> bytesByType = new java.util.TreeMap<>();
+                for (var t : loaded.weights().tensors().values()) bytesByType.merge(t.type().specName(), t.data().byteSize(), Long::sum);
+                out.put("weight_bytes", bytesByType);
             }
             out.put("format", "snapscore");
         } else {
@@ -165,5 +168,10 @@ final class InspectCommand implements Callable<Integer> {
         }
         w.printf(Locale.ROOT, "total: %,d parameters, %.3f GFLOP per image, %s classes%n", (long) out.get("parameters"),
                 (double) out.get("gflop"), out.get("classes"));
+        if (out.get("weight_bytes") instanceof Map<?, ?> stored) {
+            List<String> parts = new ArrayList<>();
+            stored.forEach((type, bytes) -> parts.add(String.format(Locale.ROOT, "%s %.1f MB", type, (long) bytes / 1e6)));
+            w.println("weights stored: " + String.join(", ", parts));
+        }
     }
 }

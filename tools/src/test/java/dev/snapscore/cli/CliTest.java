@@ -113,6 +113,8 @@ class CliTest {
         assertTrue(close.out().contains("top-1 agrees on 8 of 8"), close.out());
         double diff = Double.parseDouble(close.out().replaceAll("(?s).*max_abs_diff=(\\S+).*", "$1"));
         assertTrue(diff > 1e-4, "bf16 weights must move the logits: " + diff);
+        CliRun inspect = run("inspect", out.toString());
+        assertTrue(inspect.out().matches("(?s).*weights stored: bf16 \\d+\\.\\d MB, f32 0\\.0 MB.*"), inspect.out());
         CliRun back = run("convert", out.toString(), dir.resolve("f32").toString());
         assertEquals(0, back.code(), back.err());
         assertTrue(Files.size(dir.resolve("f32").resolve("weights.safetensors")) > 1.9 * bf16, "widened back to f32");
