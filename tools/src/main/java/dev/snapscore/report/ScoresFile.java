@@ -122,20 +122,20 @@ public record ScoresFile(Path path, List<String> labels, List<Row> rows) {
             if (status == ScoredPhoto.Status.OK) {
                 JsonNode p = n.get(PROBABILITIES);
                 if (p == null || !p.isObject()) {
-                    throw new IllegalArgumentException(path + " line " + line + ": column '" + PROBABILITIES + "': a scored row needs an object of label: probability");
+                    throw new IllegalArgumentException(path + " line " + line + ", column '" + PROBABILITIES + "': a scored row needs an object of label: probability");
                 }
                 List<String> keys = new ArrayList<>();
                 for (Iterator<String> it = p.fieldNames(); it.hasNext(); ) keys.add(it.next());
                 if (labels == null) labels = List.copyOf(keys);
                 else if (!labels.equals(keys)) {
-                    throw new IllegalArgumentException(path + " line " + line + ": column '" + PROBABILITIES + "' has labels " + keys
+                    throw new IllegalArgumentException(path + " line " + line + ", column '" + PROBABILITIES + "' has labels " + keys
                             + ", earlier rows " + labels);
                 }
                 probabilities = new float[keys.size()];
                 int k = 0;
                 for (Map.Entry<String, JsonNode> e : p.properties()) {
                     if (!e.getValue().isNumber()) {
-                        throw new IllegalArgumentException(path + " line " + line + ": column '" + PROBABILITIES + "." + e.getKey()
+                        throw new IllegalArgumentException(path + " line " + line + ", column '" + PROBABILITIES + "." + e.getKey()
                                 + "': '" + e.getValue() + "' is not a number");
                     }
                     probabilities[k++] = e.getValue().floatValue();
