@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.snapscore.engine.image.ImageDecoder;
+import dev.snapscore.engine.photo.ScoreRow;
 import dev.snapscore.engine.photo.ScoredPhoto;
 
 import java.io.File;
@@ -85,20 +86,7 @@ public final class Report {
                 case REJECTED -> rejected++;
                 case ERROR -> errors++;
             }
-            ObjectNode n = rows.addObject();
-            n.put("name", r.file().substring(common.length()));
-            n.put("path", r.file());
-            n.put("line", r.line());
-            n.put("status", r.status().name().toLowerCase(java.util.Locale.ROOT));
-            if (r.label() != null) n.put("label", r.label());
-            if (r.probability() != null) n.put("p", r.probability());
-            if (r.probabilities() != null) {
-                ArrayNode ps = n.putArray("ps");
-                for (float p : r.probabilities()) ps.add(p);
-            }
-            if (r.expectedScore() != null) n.put("score", r.expectedScore());
-            if (r.faceFraction() != null) n.put("ff", r.faceFraction());
-            if (r.error() != null) n.put("error", r.error());
+            ObjectNode n = values(rows.addObject(), r, common);
             if (r.status() == ScoredPhoto.Status.ERROR) continue;
             Path photo = photos.get(r);
             if (photo == null) {
@@ -133,6 +121,24 @@ public final class Report {
             Files.deleteIfExists(tmp);
         }
         return new Summary(out, scores.rows().size(), ok, rejected, errors, thumbs.made(), thumbs.reused(), unreadable);
+    }
+
+    /** The row's values for the page, under short keys (10,000 rows make a page of a few MB). */
+    private static ObjectNode values(ObjectNode n, ScoresFile.Row r, String commonFolder) {
+        n.put("name", r.file().substring(commonFolder.length()));
+        n.put("path", r.file());
+        n.put("line", r.line());
+        n.put("status", ScoreRow.status(r.status()));
+        if (r.label() != null) n.put("label", r.label());
+        if (r.probability() != null) n.put("p", r.probability());
+        if (r.probabilities() != null) {
+            ArrayNode ps = n.putArray("ps");
+            for (float p : r.probabilities()) ps.add(p);
+        }
+        if (r.expectedScore() != null) n.put("score", r.expectedScore());
+        if (r.faceFraction() != null) n.put("ff", r.faceFraction());
+        if (r.error() != null) n.put("error", r.error());
+        return n;
     }
 
     /** A photo's file as the scores name it: absolute; else relative to here, else to the scores file's folder. */

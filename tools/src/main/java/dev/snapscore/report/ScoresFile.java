@@ -10,6 +10,7 @@ import org.apache.commons.csv.CSVRecord;
 
 import java.io.IOException;
 import java.io.StringReader;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -53,9 +54,22 @@ public record ScoresFile(Path path, List<String> labels, List<Row> rows) {
         throw new IllegalArgumentException(path + ": a scores file ends in .csv or .jsonl");
     }
 
-    static ScoresFile csv(Path path, String text) throws IOException {
+    static ScoresFile csv(Path path, String text) {
         if (text.isBlank()) throw new IllegalArgumentException(path + " is empty: no header line");
-        try (CSVParser parser = CSVFormat.DEFAULT.builder().setHeader().setSkipHeaderRecord(true).build().parse(new StringReader(text))) {
+        try {
+            return csv(path, text, CSVFormat.DEFAULT);
+        } catch (IOException | UncheckedIOException | IllegalStateException e) {
+            // spark-score's parts come from Spark's CSV writer, which escapes a quote inside a quoted field with a backslash.
+            try {
+                return csv(path, text, CSVFormat.DEFAULT.builder().setEscape('\\').build());
+            } catch (IOException | UncheckedIOException | IllegalStateException again) {
+                throw new IllegalArgumentException(path + ": not valid CSV: " + e.getMessage());
+            }
+        }
+    }
+
+    private static ScoresFile csv(Path path, String text, CSVFormat format) throws IOException {
+        try (CSVParser parser = format.builder().setHeader().setSkipHeaderRecord(true).build().parse(new StringReader(text))) {
             List<String> header = parser.getHeaderNames();
             for (String required : List.of(ScoreRow.FILE, ScoreRow.STATUS)) {
                 if (!header.contains(required)) {
@@ -90,9 +104,6 @@ public record ScoresFile(Path path, List<String> labels, List<Row> rows) {
                 rows.add(cells.row(status, probabilities, boxColumns > 0 ? cells.faceBox() : null));
             }
             return new ScoresFile(path, labels, List.copyOf(rows));
-        } catch (IllegalStateException | java.io.UncheckedIOException e) {
-            // commons-csv's complaint about malformed quoting names the position.
-            throw new IllegalArgumentException(path + ": not valid CSV: " + e.getMessage());
         }
     }
 

@@ -54,6 +54,18 @@ class ScoresFileTest {
     }
 
     @Test
+    void readsSparksCsvWhoseQuotesAreEscapedWithABackslash() throws IOException {
+        ScoresFile spark = ScoresFile.read(PINNED.resolve("spark-clean-0.01.csv")), score = ScoresFile.read(PINNED.resolve("score-clean-0.01-batch2.csv"));
+        assertEquals(score.rows().size(), spark.rows().size());
+        for (int i = 0; i < score.rows().size(); i++) {
+            assertEquals(score.rows().get(i).file(), spark.rows().get(i).file());
+            assertEquals(score.rows().get(i).error(), spark.rows().get(i).error());
+            assertArrayEquals(score.rows().get(i).faceBox(), spark.rows().get(i).faceBox());
+        }
+        assertError("scores.csv: not valid CSV: ", HEADER + "a.jpg,error,,,,,,,\"unclosed\" quote\n");
+    }
+
+    @Test
     void readsJsonLinesAndCsvWithoutFaceBoxes() throws IOException {
         ScoresFile jsonl = ScoresFile.read(PINNED.resolve("score-batch2.jsonl")), csv = ScoresFile.read(PINNED.resolve("score.csv"));
         assertEquals(csv.labels(), jsonl.labels());
