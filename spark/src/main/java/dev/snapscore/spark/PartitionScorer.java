@@ -92,7 +92,7 @@ final class PartitionScorer implements MapPartitionsFunction<Row, Row> {
                 if (p.status() == ScoredPhoto.Status.OK) inBatch++;
                 pending.add(p);
             }
-            for (ScoredPhoto s : pipeline.score(lease.session(), lease.buffer(), pending)) ready.add(ScoreColumns.row(s, labels));
+            for (ScoredPhoto s : pipeline.score(lease.session(), lease.buffer(), pending)) ready.add(ScoreColumns.row(s, labels, settings.cleaning() != null));
         }
     }
 }

@@ -12,13 +12,15 @@ import java.util.List;
 
 /**
  * The output table: {@link ScoreRow}'s columns, in its order, as {@code snapscore score}'s CSV has them —
- * file, status, label, probability, one {@code p_<label>} per label, expected_score, face_fraction, error.
- * Columns that do not apply to a row (a label for an error row, a face fraction without cleaning) are null.
+ * file, status, label, probability, one {@code p_<label>} per label, expected_score, face_fraction, with cleaning
+ * the largest face's box (face_x, face_y, face_w, face_h), error. Columns that do not apply to a row (a label for
+ * an error row, a face fraction without cleaning) are null.
  */
 public final class ScoreColumns {
     public static final String FILE = ScoreRow.FILE, STATUS = ScoreRow.STATUS, LABEL = ScoreRow.LABEL,
             PROBABILITY = ScoreRow.PROBABILITY, EXPECTED_SCORE = ScoreRow.EXPECTED_SCORE,
-            FACE_FRACTION = ScoreRow.FACE_FRACTION, ERROR = ScoreRow.ERROR;
+            FACE_FRACTION = ScoreRow.FACE_FRACTION, FACE_X = ScoreRow.FACE_X, FACE_Y = ScoreRow.FACE_Y,
+            FACE_W = ScoreRow.FACE_W, FACE_H = ScoreRow.FACE_H, ERROR = ScoreRow.ERROR;
     /** Status values, as {@code snapscore score} writes them. */
     public static final String OK = ScoreRow.status(ScoredPhoto.Status.OK), REJECTED = ScoreRow.status(ScoredPhoto.Status.REJECTED),
             FAILED = ScoreRow.status(ScoredPhoto.Status.ERROR);
@@ -31,8 +33,9 @@ public final class ScoreColumns {
         return ScoreRow.probabilityColumn(label);
     }
 
-    public static StructType schema(List<String> labels) {
-        return DataTypes.createStructType(ScoreRow.columns(labels).stream()
+    /** The table's columns; {@code faceBox}: the photos are cleaned. */
+    public static StructType schema(List<String> labels, boolean faceBox) {
+        return DataTypes.createStructType(ScoreRow.columns(labels, faceBox).stream()
                 .map(c -> DataTypes.createStructField(c.name(), sparkType(c.type()), c.nullable())).toList());
     }
 
@@ -40,11 +43,12 @@ public final class ScoreColumns {
         if (type == String.class) return DataTypes.StringType;
         if (type == Float.class) return DataTypes.FloatType;
         if (type == Double.class) return DataTypes.DoubleType;
+        if (type == Integer.class) return DataTypes.IntegerType;
         throw new IllegalArgumentException("no Spark type for " + type);
     }
 
     /** A photo's row, for a model with {@code labels} labels. */
-    static Row row(ScoredPhoto photo, int labels) {
-        return RowFactory.create(ScoreRow.values(photo, labels));
+    static Row row(ScoredPhoto photo, int labels, boolean faceBox) {
+        return RowFactory.create(ScoreRow.values(photo, labels, faceBox));
     }
 }

@@ -88,7 +88,7 @@ public final class SparkScoreJob {
 
     /** The output's columns for this model's labels. */
     public StructType schema() {
-        return ScoreColumns.schema(spec.labels());
+        return ScoreColumns.schema(spec.labels(), settings.cleaning() != null);
     }
 
     /**

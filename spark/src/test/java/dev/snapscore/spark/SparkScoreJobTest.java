@@ -82,6 +82,16 @@ class SparkScoreJobTest {
             assertEquals(want.status().name().toLowerCase(Locale.ROOT), got.getAs(ScoreColumns.STATUS), where + "status");
             assertEquals(want.error(), got.getAs(ScoreColumns.ERROR), where + "error");
             assertEquals(want.faceFraction(), got.<Double>getAs(ScoreColumns.FACE_FRACTION), where + "face fraction");
+            boolean cleaned = List.of(got.schema().fieldNames()).contains(ScoreColumns.FACE_X);
+            if (!cleaned) assertNull(want.faces(), where + "a face check, yet no face box columns");
+            if (cleaned) {
+                var f = want.faces();
+                boolean found = f != null && f.count() > 0;
+                assertEquals(found ? f.largestX() : null, got.getAs(ScoreColumns.FACE_X), where + "face x");
+                assertEquals(found ? f.largestY() : null, got.getAs(ScoreColumns.FACE_Y), where + "face y");
+                assertEquals(found ? f.largestWidth() : null, got.getAs(ScoreColumns.FACE_W), where + "face w");
+                assertEquals(found ? f.largestHeight() : null, got.getAs(ScoreColumns.FACE_H), where + "face h");
+            }
             Prediction p = want.prediction();
             if (p == null) {
                 assertNull(got.getAs(ScoreColumns.LABEL), where + "no label");
@@ -148,6 +158,10 @@ class SparkScoreJobTest {
         Row astronaut = rows.get(photos.resolve("astronaut.png").toAbsolutePath().toString());
         assertEquals(ScoreColumns.REJECTED, astronaut.getAs(ScoreColumns.STATUS));
         assertEquals(0.0513, astronaut.<Double>getAs(ScoreColumns.FACE_FRACTION), 1e-4);
+        // The box serve --clean answers for the astronaut (testdata/pinned-rows/serve-clean.jsonl).
+        assertEquals(List.of(164, 53, 116, 116), List.of(astronaut.<Integer>getAs(ScoreColumns.FACE_X),
+                astronaut.<Integer>getAs(ScoreColumns.FACE_Y), astronaut.<Integer>getAs(ScoreColumns.FACE_W),
+                astronaut.<Integer>getAs(ScoreColumns.FACE_H)));
         assertEquals(ScoreColumns.OK, rows.get(photos.resolve("chelsea.png").toAbsolutePath().toString()).getAs(ScoreColumns.STATUS));
     }
 

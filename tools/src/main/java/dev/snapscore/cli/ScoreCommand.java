@@ -46,6 +46,10 @@ final class ScoreCommand implements Callable<Integer> {
     @ArgGroup(exclusive = false, heading = "Cleaning (with --clean):%n")
     CleanOptions cleanOptions = new CleanOptions();
 
+    @Option(names = "--html", paramLabel = "FILE",
+            description = "After scoring, write the --out rows as an HTML contact sheet (as `snapscore report` does).")
+    Path html;
+
     @Option(names = "--resume", description = "Append to an existing --out, skipping photos it already has a row for.")
     boolean resume;
 
@@ -66,19 +70,21 @@ final class ScoreCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         if (resume && out == null) throw new IllegalArgumentException("--resume needs --out");
+        if (html != null && out == null) throw new IllegalArgumentException("--html needs --out: the page is made from its rows");
         int workers = threads != null ? threads : Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
         if (workers < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + workers);
         PrintWriter err = spec.commandLine().getErr();
         ImageDecoder decoder = new ImageDecoder(ImageDecoder.DEFAULT_MAX_BYTES, maxPixels);
         Path modelPath = model != null ? model : BundledModel.path();
         List<Path> all = ImageFiles.list(roots, null);
+        long errors;
 
         try (Model m = Model.load(modelPath, modelFlags.options());
              Session session = m.newSession();
              PhotoPipeline pipeline = PhotoPipeline.forModel(m.spec(), decoder, decode.options(),
                      clean ? FaceCheck.clean(cleanOptions.settings(), cleanOptions.minFaceFraction) : null);
-             ScoreOutput output = out != null ? ScoreOutput.open(out, m.spec().labels(), resume)
-                     : ScoreOutput.to(spec.commandLine().getOut(), m.spec().labels())) {
+             ScoreOutput output = out != null ? ScoreOutput.open(out, m.spec().labels(), clean, resume)
+                     : ScoreOutput.to(spec.commandLine().getOut(), m.spec().labels(), clean)) {
             List<Path> todo = all.stream().filter(f -> !output.has(f)).toList();
             if (resume) err.printf("resuming %s: %d photos already scored, %d to go%n", out, all.size() - todo.size(), todo.size());
             var options = new BatchScorer.Options(batch, workers);
@@ -101,7 +107,9 @@ final class ScoreCommand implements Callable<Integer> {
                     stats.decodeSeconds(), stats.cleanSeconds(), workers, workers == 1 ? "" : "s", stats.inferenceSeconds(), batch);
             if (model == null) err.println("note: the bundled demo model has random weights; its scores mean nothing about photos");
             err.flush();
-            return stats.errors() > 0 ? SnapscoreCli.SOME_ERRORS : SnapscoreCli.OK;
+            errors = stats.errors();
         }
+        if (html != null) ReportCommand.write(out, html, Runtime.getRuntime().availableProcessors(), err);
+        return errors > 0 ? SnapscoreCli.SOME_ERRORS : SnapscoreCli.OK;
     }
 }

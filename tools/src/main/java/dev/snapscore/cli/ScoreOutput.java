@@ -37,39 +37,40 @@ final class ScoreOutput implements BatchScorer.Sink, Closeable {
 
     private final Format format;
     private final List<String> labels;
+    private final boolean faceBox;
     private final Writer out;
     private final CSVPrinter csv;
     private final Set<String> done;
     private final boolean ownsWriter;
 
-    private ScoreOutput(Format format, List<String> labels, Writer out, Set<String> done, boolean writeHeader,
+    private ScoreOutput(Format format, List<String> labels, boolean faceBox, Writer out, Set<String> done, boolean writeHeader,
                         boolean ownsWriter) throws IOException {
         this.ownsWriter = ownsWriter;
         this.format = format;
         this.labels = labels;
+        this.faceBox = faceBox;
         this.out = out;
         this.done = done;
         this.csv = format == Format.CSV ? new CSVPrinter(out, CSVFormat.DEFAULT) : null;
         if (csv != null && writeHeader) {
-            csv.printRecord(columns(labels));
+            csv.printRecord(ScoreRow.names(labels, faceBox));
             csv.flush();
         }
     }
 
-    static List<String> columns(List<String> labels) {
-        return ScoreRow.names(labels);
-    }
-
-    /** Rows as CSV to a writer this output does not close (standard output; no resume). */
-    static ScoreOutput to(Writer writer, List<String> labels) throws IOException {
-        return new ScoreOutput(Format.CSV, labels, writer, Set.of(), true, false);
+    /**
+     * Rows as CSV to a writer this output does not close (standard output; no resume). {@code faceBox}: the
+     * photos are cleaned, so rows carry the largest face's box.
+     */
+    static ScoreOutput to(Writer writer, List<String> labels, boolean faceBox) throws IOException {
+        return new ScoreOutput(Format.CSV, labels, faceBox, writer, Set.of(), true, false);
     }
 
     /**
      * Opens {@code file} (.csv or .jsonl) for appending. Without {@code resume}, an existing non-empty file is
      * refused rather than overwritten.
      */
-    static ScoreOutput open(Path file, List<String> labels, boolean resume) throws IOException {
+    static ScoreOutput open(Path file, List<String> labels, boolean faceBox, boolean resume) throws IOException {
         String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
         Format format = name.endsWith(".csv") ? Format.CSV : name.endsWith(".jsonl") ? Format.JSONL : null;
         if (format == null) throw new IllegalArgumentException("--out must end in .csv or .jsonl, got " + file);
@@ -81,12 +82,12 @@ final class ScoreOutput implements BatchScorer.Sink, Closeable {
         if (exists) {
             cutTornLine(file);
             String text = Files.readString(file);
-            if (format == Format.CSV) readCsv(file, text, labels, done);
+            if (format == Format.CSV) readCsv(file, text, labels, faceBox, done);
             else readJsonl(file, text, done);
         }
         if (file.toAbsolutePath().getParent() != null) Files.createDirectories(file.toAbsolutePath().getParent());
         Writer w = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-        return new ScoreOutput(format, labels, w, done, format == Format.CSV && Files.size(file) == 0, true);
+        return new ScoreOutput(format, labels, faceBox, w, done, format == Format.CSV && Files.size(file) == 0, true);
     }
 
     /** A kill can stop a write mid-line: drop everything after the last newline. */
@@ -101,13 +102,16 @@ final class ScoreOutput implements BatchScorer.Sink, Closeable {
         }
     }
 
-    private static void readCsv(Path file, String text, List<String> labels, Set<String> done) throws IOException {
+    private static void readCsv(Path file, String text, List<String> labels, boolean faceBox, Set<String> done) throws IOException {
         if (text.isEmpty()) return;
         try (Reader r = new StringReader(text);
              CSVParser parser = CSVFormat.DEFAULT.builder().setHeader().setSkipHeaderRecord(true).build().parse(r)) {
-            if (!parser.getHeaderNames().equals(columns(labels))) {
-                throw new IllegalArgumentException(file + " has columns " + parser.getHeaderNames() + ", this model writes "
-                        + columns(labels) + "; was it written with another model?");
+            List<String> columns = ScoreRow.names(labels, faceBox);
+            if (!parser.getHeaderNames().equals(columns)) {
+                String why = parser.getHeaderNames().equals(ScoreRow.names(labels, !faceBox))
+                        ? "was it written " + (faceBox ? "without" : "with") + " --clean?" : "was it written with another model?";
+                throw new IllegalArgumentException(file + " has columns " + parser.getHeaderNames() + ", this run writes "
+                        + columns + "; " + why);
             }
             for (CSVRecord rec : parser) done.add(key(Path.of(rec.get("file"))));
         }
@@ -145,7 +149,7 @@ final class ScoreOutput implements BatchScorer.Sink, Closeable {
     public void write(List<ScoredPhoto> rows) throws IOException {
         for (ScoredPhoto row : rows) {
             if (format == Format.CSV) {
-                csv.printRecord(ScoreRow.csv(row, labels.size()));
+                csv.printRecord(ScoreRow.csv(row, labels.size(), faceBox));
             } else {
                 out.write(JSON.writeValueAsString(ScoreRow.jsonLine(row, labels)));
                 out.write('\n');

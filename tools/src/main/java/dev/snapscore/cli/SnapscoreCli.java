@@ -15,7 +15,7 @@ import java.io.UncheckedIOException;
         footer = {"", "Also, each in its own JVM: train (Deeplearning4j trains, exports in snapscore's format), spark-score and bench;",
                 "`snapscore train --help`, `snapscore spark-score --help`, `snapscore bench --help`."},
         subcommands = {ScoreCommand.class, CleanCommand.class, ServeCommand.class, VerifyCommand.class, ConvertCommand.class,
-                InspectCommand.class, GenerateCommand.class, QuantizeCommand.class, CompareCommand.class, PreprocessCommand.class,
+                InspectCommand.class, GenerateCommand.class, QuantizeCommand.class, CompareCommand.class, PreprocessCommand.class, ReportCommand.class,
                 CommandLine.HelpCommand.class})
 public final class SnapscoreCli implements Runnable {
     /** Exit codes shared by every verb. */

@@ -155,6 +155,18 @@ class ScoreAndCleanTest {
         assertEquals(2, run("score", "--model", MODEL, dir.resolve("missing").toString()).code());
     }
 
+    /** With --clean the rows have the face box columns, so a resume must clean (or not) as the first run did. */
+    @Test
+    void resumeRefusesToMixRowsWithAndWithoutFaceBoxes(@TempDir Path dir) throws IOException {
+        Path out = dir.resolve("plain.csv");
+        assertEquals(0, run("score", "--model", MODEL, "--out", out.toString(), PhotoFolders.SAMPLES.toString()).code());
+        String before = Files.readString(out);
+        CliRun r = run("score", "--model", MODEL, "--clean", "--resume", "--out", out.toString(), PhotoFolders.SAMPLES.toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("was it written without --clean?"), r.err());
+        assertEquals(before, Files.readString(out));
+    }
+
     @Test
     void cleanAppliesTheThresholdAroundTheAstronautsFace(@TempDir Path dir) throws IOException {
         // The astronaut's largest face is 5.13% of the photo (OpenCV, scale 1.3, min neighbours 0).
