@@ -44,6 +44,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.Executors;
 
 /**
@@ -271,24 +272,23 @@ public final class ScoreServer implements AutoCloseable {
             busy(request, response, callback, "too many uploads in flight; retry later");
             return;
         }
-        byte[] image;
+        // The reservation is released before any refusal, which may spend a while dropping the rest of the body.
         try (held) {
             MeteredBody body = new MeteredBody(request, held, declared, limits.maxBodyBytes());
-            try {
-                image = multipart ? filePart(body, boundary, held) : bytes(body, length, held);
-            } catch (MeteredBody.Refused e) {
-                if (e.status() == 503) busy(request, response, callback, e.getMessage());
-                else refuse(request, response, callback, e.status(), e.getMessage());
-                return;
-            } catch (IllegalArgumentException e) {
-                refuse(request, response, callback, 400, e.getMessage()); // a form may be refused before its end arrived
-                return;
-            }
+            byte[] image = multipart ? filePart(body, boundary, held) : bytes(body, length, held);
             if (image.length == 0) {
                 answer(response, callback, 400, error(400, "empty body: send the image bytes"));
                 return;
             }
             scoreImage(image, response, callback);
+        } catch (MeteredBody.Refused e) {
+            if (e.status() == 503) busy(request, response, callback, e.getMessage());
+            else refuse(request, response, callback, e.status(), e.getMessage());
+        } catch (IllegalArgumentException e) {
+            refuse(request, response, callback, 400, e.getMessage()); // a form may be refused before its end arrived
+        } catch (IOException e) {
+            if (!(e.getCause() instanceof TimeoutException)) throw e;
+            refuse(request, response, callback, 408, "the body stalled for longer than the idle timeout");
         }
     }
 
@@ -364,6 +364,7 @@ public final class ScoreServer implements AutoCloseable {
             parts = parsed.join();
         } catch (CompletionException e) {
             if (e.getCause() instanceof MeteredBody.Refused refused) throw refused;
+            if (e.getCause() instanceof TimeoutException timeout) throw new IOException(timeout); // the body stalled
             throw new IllegalArgumentException("malformed multipart body: " + (e.getCause() == null ? e : e.getCause().getMessage()));
         }
         try (parts) {
