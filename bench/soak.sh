@@ -38,8 +38,11 @@ rss_mb() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 port=18180
 "$root/snapscore" serve --model "$model" --port "$port" --queue 128 2>"$work/serve.log" &
 server=$!
-for _ in $(seq 150); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
-curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$work/serve.log" >&2; exit 1; }
+# The launcher may build the jars first: wait as long as the server lives.
+until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
+  kill -0 "$server" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
+  sleep 0.5
+done
 pid=$(pgrep -P "$server" java || echo "$server") # the launcher execs java, or runs it as a child
 run() { wrk -t2 -c"$concurrency" -d"${1}s" --timeout 10s -s "$work/post.lua" "http://127.0.0.1:$port/v1/score" | grep RESULT; }
 echo "RSS at start: $(rss_mb "$pid") MB"
