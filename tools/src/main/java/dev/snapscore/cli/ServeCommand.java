@@ -52,6 +52,12 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--idle-timeout", defaultValue = "60", description = "Seconds a connection may send or read nothing (stalled uploads and headers are closed). Default: ${DEFAULT-VALUE}.")
     int idleTimeoutSeconds;
 
+    @Option(names = "--header-timeout", defaultValue = "30", description = "Seconds a request's line and headers may take to arrive, however slowly they trickle. Default: ${DEFAULT-VALUE}.")
+    int headerTimeoutSeconds;
+
+    @Option(names = "--max-connections", description = "Client connections held at once; more wait to be accepted. Default: half the file descriptor limit, at most 10000.")
+    Integer maxConnections;
+
     @Option(names = "--body-budget-bytes", description = "Bytes of request bodies held at once (503 beyond). Default: a quarter of the heap.")
     Long bodyBudgetBytes;
 
@@ -69,9 +75,10 @@ final class ServeCommand implements Callable<Integer> {
         Model m = Model.load(model != null ? model : BundledModel.path(), modelFlags.options());
         var options = Scorer.Options.defaults().withMaxBatch(maxBatch, Duration.ofMillis(maxDelayMs)).withCapacity(Math.max(queue, maxBatch))
                 .withDecoder(new ImageDecoder(maxBodyBytes, maxPixels)).withDecode(decode.options()).withDetector(clean ? cleanOptions.settings() : null);
-        var defaults = ScoreServer.Limits.defaults(maxBodyBytes);
-        var limits = new ScoreServer.Limits(maxBodyBytes, bodyBudgetBytes != null ? bodyBudgetBytes : defaults.bodyBudgetBytes(),
-                Duration.ofSeconds(idleTimeoutSeconds));
+        var limits = ScoreServer.Limits.defaults(maxBodyBytes)
+                .withTimeouts(Duration.ofSeconds(idleTimeoutSeconds), Duration.ofSeconds(headerTimeoutSeconds));
+        if (bodyBudgetBytes != null) limits = limits.withBodyBudget(bodyBudgetBytes);
+        if (maxConnections != null) limits = limits.withMaxConnections(maxConnections);
         Fatal.install();
         ScoreServer server = ScoreServer.start(host, port, Scorer.start(m, options), m.spec(), limits);
         CountDownLatch stopped = new CountDownLatch(1);

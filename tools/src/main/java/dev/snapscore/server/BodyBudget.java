@@ -3,9 +3,9 @@ package dev.snapscore.server;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Bytes of request bodies the server may hold at once. A request reserves before it reads (its declared
- * length, or chunk by chunk when it has none) and releases when it is answered, so that many concurrent
- * large uploads are refused with 503 instead of exhausting the heap. Thread-safe.
+ * Bytes of request bodies the server may hold at once. Each request holds a {@link Reservation}: its declared
+ * length up front, then more as bytes beyond it arrive or as the server copies them, all released when it is
+ * answered; so that many concurrent large uploads are refused with 503 instead of exhausting the heap. Thread-safe.
  */
 final class BodyBudget {
     private final long limit;
@@ -16,8 +16,12 @@ final class BodyBudget {
         this.limit = limit;
     }
 
-    /** Takes {@code bytes} if they fit, else takes nothing and returns false. */
-    boolean tryReserve(long bytes) {
+    /** A reservation of {@code bytes} to start with, or null if they do not fit. */
+    Reservation open(long bytes) {
+        return take(bytes) ? new Reservation(bytes) : null;
+    }
+
+    private boolean take(long bytes) {
         long now;
         do {
             now = used.get();
@@ -26,15 +30,29 @@ final class BodyBudget {
         return true;
     }
 
-    void release(long bytes) {
-        used.addAndGet(-bytes);
-    }
-
     long used() {
         return used.get();
     }
 
-    long limit() {
-        return limit;
+    /** What one request holds, released once when it is answered. */
+    final class Reservation implements AutoCloseable {
+        private long held;
+
+        private Reservation(long held) {
+            this.held = held;
+        }
+
+        /** Takes {@code bytes} more if they fit, else takes nothing and returns false. */
+        synchronized boolean grow(long bytes) {
+            if (!take(bytes)) return false;
+            held += bytes;
+            return true;
+        }
+
+        @Override
+        public synchronized void close() {
+            used.addAndGet(-held);
+            held = 0;
+        }
     }
 }

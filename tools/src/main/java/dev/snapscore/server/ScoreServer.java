@@ -14,10 +14,10 @@ import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.http.MultiPart;
 import org.eclipse.jetty.http.MultiPartFormData;
 import org.eclipse.jetty.io.Content;
-import org.eclipse.jetty.io.content.ByteBufferContentSource;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
@@ -26,19 +26,26 @@ import org.eclipse.jetty.server.handler.ErrorHandler;
 import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.eclipse.jetty.util.Blocker;
 import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.Promise;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
-import java.io.ByteArrayOutputStream;
+import com.sun.management.UnixOperatingSystemMXBean;
+
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeoutException;
 
 /**
  * snapscore over HTTP: {@code POST /v1/score} (image bytes or multipart), {@code GET /healthz},
@@ -66,8 +73,11 @@ public final class ScoreServer implements AutoCloseable {
      * @param maxBodyBytes    largest request body (413 beyond)
      * @param bodyBudgetBytes bytes of request bodies held at once, over all requests (503 beyond)
      * @param idleTimeout     a connection that sends or reads nothing for this long is closed (stalled uploads, headers)
+     * @param headerTimeout   a request whose line and headers take longer than this to arrive is closed (trickled headers)
+     * @param maxConnections  connections held at once; more wait in the kernel's listen backlog, so that a flood of
+     *                        stalled connections cannot use up the process's file descriptors
      */
-    public record Limits(long maxBodyBytes, long bodyBudgetBytes, Duration idleTimeout) {
+    public record Limits(long maxBodyBytes, long bodyBudgetBytes, Duration idleTimeout, Duration headerTimeout, int maxConnections) {
         public Limits {
             if (maxBodyBytes < 1) throw new IllegalArgumentException("max body bytes must be >= 1, got " + maxBodyBytes);
             if (bodyBudgetBytes < maxBodyBytes) {
@@ -75,11 +85,36 @@ public final class ScoreServer implements AutoCloseable {
                         + maxBodyBytes + " bytes)");
             }
             if (idleTimeout.isNegative() || idleTimeout.isZero()) throw new IllegalArgumentException("the idle timeout must be > 0");
+            if (headerTimeout.isNegative() || headerTimeout.isZero()) throw new IllegalArgumentException("the header timeout must be > 0");
+            if (maxConnections < 1) throw new IllegalArgumentException("max connections must be >= 1, got " + maxConnections);
         }
 
-        /** A budget of a quarter of the heap (at least one largest body, twice for multipart) and a 60 s idle timeout. */
+        /**
+         * A budget of a quarter of the heap (at least two largest bodies: a form's parts and the file copied out
+         * of them), a 60 s idle timeout, a 30 s header timeout, and connections up to half the process's file
+         * descriptor limit (at most 10,000).
+         */
         public static Limits defaults(long maxBodyBytes) {
-            return new Limits(maxBodyBytes, Math.max(2 * maxBodyBytes, Runtime.getRuntime().maxMemory() / 4), Duration.ofSeconds(60));
+            return new Limits(maxBodyBytes, Math.max(2 * maxBodyBytes, Runtime.getRuntime().maxMemory() / 4), Duration.ofSeconds(60),
+                    Duration.ofSeconds(30), defaultMaxConnections());
+        }
+
+        private static int defaultMaxConnections() {
+            long fds = ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix
+                    ? unix.getMaxFileDescriptorCount() : 4096;
+            return (int) Math.max(64, Math.min(10_000, fds / 2));
+        }
+
+        public Limits withTimeouts(Duration idleTimeout, Duration headerTimeout) {
+            return new Limits(maxBodyBytes, bodyBudgetBytes, idleTimeout, headerTimeout, maxConnections);
+        }
+
+        public Limits withBodyBudget(long bodyBudgetBytes) {
+            return new Limits(maxBodyBytes, bodyBudgetBytes, idleTimeout, headerTimeout, maxConnections);
+        }
+
+        public Limits withMaxConnections(int maxConnections) {
+            return new Limits(maxBodyBytes, bodyBudgetBytes, idleTimeout, headerTimeout, maxConnections);
         }
     }
 
@@ -90,6 +125,7 @@ public final class ScoreServer implements AutoCloseable {
     private final ModelSpec spec;
     private final Limits limits;
     private final BodyBudget budget;
+    private final HeaderTimeout headerTimeout;
     private final byte[] page;
     private volatile boolean draining;
 
@@ -116,7 +152,12 @@ public final class ScoreServer implements AutoCloseable {
         connector.setIdleTimeout(limits.idleTimeout().toMillis());
         connector.setAcceptQueueSize(256);
         jetty.addConnector(connector);
-        jetty.setHandler(new GracefulHandler(new Routes())); // stop waits for requests in flight and refuses new ones
+        // At the limit Jetty stops accepting; new connections wait in the listen backlog until some close.
+        jetty.addBean(new NetworkConnectionLimit(limits.maxConnections(), connector));
+        // GracefulHandler: stop waits for requests in flight and refuses new ones.
+        headerTimeout = new HeaderTimeout(new GracefulHandler(new Routes()), limits.headerTimeout());
+        connector.addEventListener(headerTimeout);
+        jetty.setHandler(headerTimeout);
         jetty.setErrorHandler(new JsonErrors());
         jetty.setStopAtShutdown(false); // the serve command drains in its own shutdown hook
     }
@@ -141,6 +182,11 @@ public final class ScoreServer implements AutoCloseable {
     /** The port it listens on (still known after {@link #stop}). */
     public int port() {
         return port;
+    }
+
+    /** Client connections open now. */
+    int openConnections() {
+        return connector.getConnectedEndPoints().size();
     }
 
     /** Exact paths; a known path with another method gets 405 and Allow; nothing of the request is echoed. */
@@ -220,57 +266,54 @@ public final class ScoreServer implements AutoCloseable {
             busy(request, response, callback, draining ? "shutting down" : "scorer is at capacity; retry later");
             return;
         }
-        Body body = readBody(request, length, multipart ? 2 : 1); // multipart holds the body and then its parts
-        try {
-            if (body.refusal() == 503) {
-                busy(request, response, callback, "too many uploads in flight; retry later");
-                return;
-            }
-            if (body.refusal() == 413) {
-                refuse(request, response, callback, 413, "body exceeds the limit of " + limits.maxBodyBytes() + " bytes");
-                return;
-            }
-            byte[] image = multipart ? filePart(body.bytes(), boundary) : body.bytes();
+        long declared = Math.max(length, 0);
+        BodyBudget.Reservation held = budget.open(declared);
+        if (held == null) {
+            busy(request, response, callback, "too many uploads in flight; retry later");
+            return;
+        }
+        // The reservation is released before any refusal, which may spend a while dropping the rest of the body.
+        try (held) {
+            MeteredBody body = new MeteredBody(request, held, declared, limits.maxBodyBytes());
+            byte[] image = multipart ? filePart(body, boundary, held) : bytes(body, length, held);
             if (image.length == 0) {
                 answer(response, callback, 400, error(400, "empty body: send the image bytes"));
                 return;
             }
             scoreImage(image, response, callback);
+        } catch (MeteredBody.Refused e) {
+            if (e.status() == 503) busy(request, response, callback, e.getMessage());
+            else refuse(request, response, callback, e.status(), e.getMessage());
         } catch (IllegalArgumentException e) {
-            answer(response, callback, 400, error(400, e.getMessage()));
-        } finally {
-            budget.release(body.reserved());
+            refuse(request, response, callback, 400, e.getMessage()); // a form may be refused before its end arrived
+        } catch (IOException e) {
+            if (!(e.getCause() instanceof TimeoutException)) throw e;
+            refuse(request, response, callback, 408, "the body stalled for longer than the idle timeout");
         }
-    }
-
-    /** A body read into the budget, or the status that refuses it (413, 503); {@code reserved} is the caller's to release. */
-    private record Body(byte[] bytes, long reserved, int refusal) {
     }
 
     /**
-     * Reads the body within the budget: a declared length is reserved (times {@code factor}) before
-     * reading, a body without one is reserved chunk by chunk as it arrives.
+     * An image body as one array: a declared length is read straight into it; a chunked body is gathered, then
+     * joined once the whole is known, the join reserved in the budget like the arriving bytes.
      */
-    private Body readBody(Request request, long length, int factor) throws IOException {
-        long reserved = length < 0 ? 0 : factor * length;
-        if (!budget.tryReserve(reserved)) return new Body(null, 0, 503);
-        try {
-            InputStream in = Content.Source.asInputStream(request);
-            if (length >= 0) return new Body(in.readNBytes((int) length), reserved, 0);
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            byte[] chunk = new byte[CHUNK];
-            int n;
-            while ((n = in.read(chunk)) > 0) {
-                if (out.size() + n > limits.maxBodyBytes()) return new Body(null, reserved, 413);
-                if (!budget.tryReserve((long) factor * n)) return new Body(null, reserved, 503);
-                reserved += (long) factor * n;
-                out.write(chunk, 0, n);
-            }
-            return new Body(out.toByteArray(), reserved, 0);
-        } catch (IOException | RuntimeException e) {
-            budget.release(reserved);
-            throw e;
+    private static byte[] bytes(MeteredBody body, long length, BodyBudget.Reservation held) throws IOException {
+        InputStream in = Content.Source.asInputStream(body);
+        if (length >= 0) {
+            byte[] all = new byte[(int) length];
+            if (in.readNBytes(all, 0, all.length) < all.length) throw new EOFException("the body ended before its Content-Length");
+            return all;
         }
+        List<byte[]> chunks = new ArrayList<>();
+        long total = 0;
+        for (byte[] chunk; (chunk = in.readNBytes(CHUNK)).length > 0; total += chunk.length) chunks.add(chunk);
+        if (!held.grow(total)) throw new MeteredBody.Refused(503, "too many uploads in flight; retry later");
+        byte[] all = new byte[(int) total];
+        int at = 0;
+        for (byte[] chunk : chunks) {
+            System.arraycopy(chunk, 0, all, at, chunk.length);
+            at += chunk.length;
+        }
+        return all;
     }
 
     private void scoreImage(byte[] image, Response response, Callback callback) throws IOException {
@@ -302,15 +345,29 @@ public final class ScoreServer implements AutoCloseable {
         answer(response, callback, 200, "application/json", JSON.writeValueAsBytes(ScoreRow.http(scored, spec.labels())));
     }
 
-    /** The file part of a form: the first part with a file name, or the only part; text fields are skipped. */
-    private byte[] filePart(byte[] body, String boundary) {
+    /**
+     * The file part of a form (the first part with a file name, or the only part; text fields are skipped),
+     * parsed by Jetty's parser as the body arrives: a malformed form is refused at its first bad part, and the
+     * parts hold the body's own buffers, not a copy of it. The file is copied out once, that copy reserved too.
+     */
+    private byte[] filePart(MeteredBody body, String boundary, BodyBudget.Reservation held) throws IOException {
         MultiPartFormData.Parser parser = new MultiPartFormData.Parser(boundary);
         parser.setMaxParts(16);
         parser.setMaxLength(limits.maxBodyBytes());
         parser.setMaxMemoryFileSize(limits.maxBodyBytes());
         parser.setPartHeadersMaxLength(8 * 1024);
         parser.setUseFilesForPartsWithoutFileName(false);
-        try (MultiPartFormData.Parts parts = parser.parse(new ByteBufferContentSource(ByteBuffer.wrap(body))).join()) {
+        CompletableFuture<MultiPartFormData.Parts> parsed = new CompletableFuture<>();
+        parser.parse(body, Promise.Invocable.toPromise(parsed));
+        MultiPartFormData.Parts parts;
+        try {
+            parts = parsed.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof MeteredBody.Refused refused) throw refused;
+            if (e.getCause() instanceof TimeoutException timeout) throw new IOException(timeout); // the body stalled
+            throw new IllegalArgumentException("malformed multipart body: " + (e.getCause() == null ? e : e.getCause().getMessage()));
+        }
+        try (parts) {
             MultiPart.Part file = null;
             for (MultiPart.Part p : parts) {
                 if (p.getFileName() != null) {
@@ -320,14 +377,10 @@ public final class ScoreServer implements AutoCloseable {
             }
             if (file == null && parts.size() == 1) file = parts.get(0);
             if (file == null) throw new IllegalArgumentException("multipart form without a file part");
-            ByteBuffer content = Content.Source.asByteBuffer(file.getContentSource());
-            byte[] bytes = new byte[content.remaining()];
-            content.get(bytes);
+            byte[] bytes = new byte[(int) file.getLength()];
+            if (!held.grow(bytes.length)) throw new MeteredBody.Refused(503, "too many uploads in flight; retry later");
+            Content.Source.asInputStream(file.getContentSource()).readNBytes(bytes, 0, bytes.length);
             return bytes;
-        } catch (IOException e) {
-            throw new IllegalArgumentException("malformed multipart body: " + e.getMessage());
-        } catch (CompletionException e) {
-            throw new IllegalArgumentException("malformed multipart body: " + (e.getCause() == null ? e : e.getCause().getMessage()));
         }
     }
 
@@ -340,6 +393,8 @@ public final class ScoreServer implements AutoCloseable {
         counter(b, "snapscore_requests_failed_total", "Admitted requests that failed (bad images).", m.errors());
         counter(b, "snapscore_requests_completed_total", "Requests scored.", m.completed());
         gauge(b, "snapscore_body_bytes_in_flight", "Bytes of request bodies held now (the budget bounds them).", budget.used());
+        gauge(b, "snapscore_connections_open", "Client connections open now (--max-connections bounds them).", openConnections());
+        counter(b, "snapscore_header_timeouts_total", "Connections closed for sending their headers too slowly.", headerTimeout.closed());
         b.append("# HELP snapscore_batch_size Images per inference run.\n# TYPE snapscore_batch_size histogram\n");
         long cumulative = 0, sum = 0;
         for (int size = 1; size < m.batchSizes().length; size++) {

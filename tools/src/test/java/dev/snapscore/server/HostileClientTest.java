@@ -61,7 +61,7 @@ class HostileClientTest {
         }
         // Room for two largest bodies at once; a 2 s idle timeout.
         server = ScoreServer.start("127.0.0.1", 0, Scorer.start(model, Scorer.Options.defaults()), model.spec(),
-                new ScoreServer.Limits(MAX_BODY, 2L * MAX_BODY + 100_000, Duration.ofSeconds(2)));
+                new ScoreServer.Limits(MAX_BODY, 2L * MAX_BODY + 100_000, Duration.ofSeconds(2), Duration.ofSeconds(2), 64));
     }
 
     @AfterAll

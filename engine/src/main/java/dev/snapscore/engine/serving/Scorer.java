@@ -130,13 +130,17 @@ public final class Scorer implements AutoCloseable {
 
     /** Scores an encoded photo (JPEG, PNG, BMP, WebP, TIFF). Fails with ImageException for a bad photo. */
     public CompletableFuture<ScoredPhoto> submit(byte[] encoded) {
-        PhotoSource source = PhotoSource.of("image", encoded);
-        return admit(image -> pipeline.prepare(source, image, 0));
+        return submit(PhotoSource.of("image", encoded));
     }
 
     /** Scores a photo file. */
     public CompletableFuture<ScoredPhoto> submit(Path file) {
-        return admit(image -> pipeline.prepare(PhotoSource.of(file), image, 0));
+        return submit(PhotoSource.of(file));
+    }
+
+    /** Scores a photo from any source; a {@link PhotoSource#reading} source is read on a decode worker, holding its slot meanwhile. */
+    public CompletableFuture<ScoredPhoto> submit(PhotoSource source) {
+        return admit(image -> pipeline.prepare(source, image, 0));
     }
 
     /** Scores an already preprocessed image: (C, H, W) f32 in the spec's input layout (NCHW or NHWC), copied now. */
