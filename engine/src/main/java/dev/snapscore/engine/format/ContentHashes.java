@@ -1,0 +1,133 @@
+package dev.snapscore.engine.format;
+
+import dev.snapscore.engine.spec.Tensor;
+import dev.snapscore.engine.spec.Weights;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * SHA-256 identities of what a compiled plan depends on: a model's content and the engine's own code. A file's
+ * hash is computed once and remembered in a memo folder under its real path, size, modification and change
+ * times and inode, so a later load only reads its attributes (SHA-256 of VGG16's 262 MB weights takes about
+ * 0.25 s with SHA-NI; looking it up, well under a millisecond).
+ */
+public final class ContentHashes {
+    private ContentHashes() {
+    }
+
+    /**
+     * The identity of the model read from {@code path} as {@code loaded}: for a snapscore model directory, its
+     * spec.json and every safetensors file in it (files read only on first sight); for an ONNX file, the file
+     * and the imported tensors, which also covers external data files (the import has read them anyway).
+     */
+    public static String model(Path path, LoadedModel loaded, Path memoDir) throws IOException {
+        MessageDigest md = sha256();
+        if (Files.isDirectory(path) || path.getFileName().toString().equals(ModelDirectory.SPEC_FILE)) {
+            Path dir = Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
+            List<Path> files;
+            try (Stream<Path> list = Files.list(dir)) {
+                files = list.filter(f -> Files.isRegularFile(f) && (f.getFileName().toString().equals(ModelDirectory.SPEC_FILE)
+                        || f.getFileName().toString().endsWith(".safetensors"))).sorted().toList();
+            }
+            for (Path f : files) update(md, f.getFileName() + "=" + file(f, memoDir) + "\n");
+        } else {
+            update(md, path.getFileName() + "=" + file(path, memoDir) + "\n");
+            tensors(md, loaded.weights());
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+
+    /**
+     * The identity of the engine's code, which decides what prepared weights hold (layouts asked for, Winograd's
+     * transforms): its jar (memoised like a model file) or, run from a classes folder, every class file in it.
+     */
+    public static String engineCode(Path memoDir) throws IOException {
+        Path location;
+        try {
+            location = Path.of(ContentHashes.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        } catch (java.net.URISyntaxException | RuntimeException e) {
+            throw new IOException("cannot find the engine's code: " + e.getMessage(), e);
+        }
+        if (Files.isRegularFile(location)) return file(location, memoDir);
+        MessageDigest md = sha256();
+        List<Path> classes;
+        try (Stream<Path> walk = Files.walk(location)) {
+            classes = walk.filter(f -> f.toString().endsWith(".class")).sorted().toList();
+        }
+        for (Path c : classes) {
+            update(md, location.relativize(c) + "\n");
+            md.update(Files.readAllBytes(c));
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+
+    /** SHA-256 of {@code file}'s bytes, from the memo when the file's attributes are those it was hashed with. */
+    static String file(Path file, Path memoDir) throws IOException {
+        Path real = file.toRealPath();
+        Map<String, Object> a = Files.readAttributes(real, "unix:size,lastModifiedTime,ctime,ino,dev");
+        String stamp = a.get("size") + " " + a.get("lastModifiedTime") + " " + a.get("ctime") + " " + a.get("ino") + " " + a.get("dev");
+        Path memo = memoDir.resolve(HexFormat.of().formatHex(sha256().digest(real.toString().getBytes(StandardCharsets.UTF_8)))
+                .substring(0, 32) + ".sha256");
+        try {
+            List<String> lines = Files.readAllLines(memo);
+            if (lines.size() == 3 && lines.get(0).equals(real.toString()) && lines.get(1).equals(stamp)
+                    && lines.get(2).matches("[0-9a-f]{64}")) {
+                return lines.get(2);
+            }
+        } catch (IOException | RuntimeException e) {
+            // no memo, or an unreadable one: hash the file
+        }
+        MessageDigest md = sha256();
+        // Mapped in an arena, so the pages leave this process when hashed rather than when a GC finds the buffer.
+        try (FileChannel ch = FileChannel.open(real, StandardOpenOption.READ); Arena arena = Arena.ofConfined()) {
+            long size = ch.size();
+            for (long at = 0; at < size; at += 1L << 30) {
+                md.update(ch.map(FileChannel.MapMode.READ_ONLY, at, Math.min(1L << 30, size - at), arena).asByteBuffer());
+            }
+        }
+        String hash = HexFormat.of().formatHex(md.digest());
+        // Stamped before hashing would race a writer; a file changed while hashed gets a new stamp, so a later load rehashes it.
+        Map<String, Object> after = Files.readAttributes(real, "unix:size,lastModifiedTime,ctime,ino,dev");
+        if (after.equals(a)) {
+            try {
+                Files.createDirectories(memoDir);
+                AtomicFiles.write(memo, ch -> ch.write(java.nio.ByteBuffer.wrap(
+                        (real + "\n" + stamp + "\n" + hash + "\n").getBytes(StandardCharsets.UTF_8))));
+            } catch (IOException e) {
+                // an unwritable memo only costs the next load this hash again
+            }
+        }
+        return hash;
+    }
+
+    private static void tensors(MessageDigest md, Weights weights) {
+        for (Tensor t : weights.tensors().values()) {
+            update(md, t.name() + " " + t.type() + " " + java.util.Arrays.toString(t.shape()) + "\n");
+            md.update(t.data().asByteBuffer());
+        }
+    }
+
+    private static void update(MessageDigest md, String s) {
+        md.update(s.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JDK always has SHA-256", e);
+        }
+    }
+}
