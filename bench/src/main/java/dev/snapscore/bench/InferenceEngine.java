@@ -33,6 +33,8 @@ interface InferenceEngine extends AutoCloseable {
             case "snapscore" -> new SnapscoreEngine(modelDir, batch, threads, ModelOptions.defaults());
             case "snapscore-winograd" -> new SnapscoreEngine(modelDir, batch, threads,
                     ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.WINOGRAD));
+            case "snapscore-auto" -> new SnapscoreEngine(modelDir, batch, threads,
+                    ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.AUTO));
             case "snapscore-bf16" -> new SnapscoreEngine(modelDir, batch, threads,
                     ModelOptions.defaults().withPrecision(Precision.BF16));
             case "snapscore-int8" -> new SnapscoreEngine(int8Dir, batch, threads, ModelOptions.defaults());

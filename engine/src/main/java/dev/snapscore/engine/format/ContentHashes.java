@@ -60,7 +60,8 @@ public final class ContentHashes {
         } catch (java.net.URISyntaxException | RuntimeException e) {
             throw new IOException("cannot find the engine's code: " + e.getMessage(), e);
         }
-        if (Files.isRegularFile(location)) return file(location, memoDir);
+        // A jar (often one with every dependency and native library in it): snapscore's own classes, once per jar file.
+        if (Files.isRegularFile(location)) return memoised(location, memoDir, "classes", ContentHashes::ownClasses);
         MessageDigest md = sha256();
         List<Path> classes;
         try (Stream<Path> walk = Files.walk(location)) {
@@ -73,13 +74,39 @@ public final class ContentHashes {
         return HexFormat.of().formatHex(md.digest());
     }
 
+    /** SHA-256 of the {@code dev/snapscore/} classes in {@code jar}, in name order. */
+    private static String ownClasses(Path jar) throws IOException {
+        MessageDigest md = sha256();
+        try (java.util.zip.ZipFile zip = new java.util.zip.ZipFile(jar.toFile())) {
+            List<? extends java.util.zip.ZipEntry> own = zip.stream()
+                    .filter(e -> e.getName().startsWith("dev/snapscore/") && e.getName().endsWith(".class"))
+                    .sorted(java.util.Comparator.comparing(java.util.zip.ZipEntry::getName)).toList();
+            for (java.util.zip.ZipEntry e : own) {
+                update(md, e.getName() + "\n");
+                try (var in = zip.getInputStream(e)) {
+                    md.update(in.readAllBytes());
+                }
+            }
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+
     /** SHA-256 of {@code file}'s bytes, from the memo when the file's attributes are those it was hashed with. */
     static String file(Path file, Path memoDir) throws IOException {
+        return memoised(file, memoDir, "sha256", ContentHashes::bytes);
+    }
+
+    private interface Hasher {
+        String hash(Path file) throws IOException;
+    }
+
+    /** {@code hasher}'s hash of {@code file}, from the memo (of that {@code kind}) when the file's attributes are those it was hashed with. */
+    private static String memoised(Path file, Path memoDir, String kind, Hasher hasher) throws IOException {
         Path real = file.toRealPath();
         Map<String, Object> a = Files.readAttributes(real, "unix:size,lastModifiedTime,ctime,ino,dev");
         String stamp = a.get("size") + " " + a.get("lastModifiedTime") + " " + a.get("ctime") + " " + a.get("ino") + " " + a.get("dev");
         Path memo = memoDir.resolve(HexFormat.of().formatHex(sha256().digest(real.toString().getBytes(StandardCharsets.UTF_8)))
-                .substring(0, 32) + ".sha256");
+                .substring(0, 32) + "." + kind);
         try {
             List<String> lines = Files.readAllLines(memo);
             if (lines.size() == 3 && lines.get(0).equals(real.toString()) && lines.get(1).equals(stamp)
@@ -89,15 +116,7 @@ public final class ContentHashes {
         } catch (IOException | RuntimeException e) {
             // no memo, or an unreadable one: hash the file
         }
-        MessageDigest md = sha256();
-        // Mapped in an arena, so the pages leave this process when hashed rather than when a GC finds the buffer.
-        try (FileChannel ch = FileChannel.open(real, StandardOpenOption.READ); Arena arena = Arena.ofConfined()) {
-            long size = ch.size();
-            for (long at = 0; at < size; at += 1L << 30) {
-                md.update(ch.map(FileChannel.MapMode.READ_ONLY, at, Math.min(1L << 30, size - at), arena).asByteBuffer());
-            }
-        }
-        String hash = HexFormat.of().formatHex(md.digest());
+        String hash = hasher.hash(real);
         // Stamped before hashing would race a writer; a file changed while hashed gets a new stamp, so a later load rehashes it.
         Map<String, Object> after = Files.readAttributes(real, "unix:size,lastModifiedTime,ctime,ino,dev");
         if (after.equals(a)) {
@@ -110,6 +129,19 @@ public final class ContentHashes {
             }
         }
         return hash;
+    }
+
+    /** SHA-256 of a file's bytes. */
+    private static String bytes(Path real) throws IOException {
+        MessageDigest md = sha256();
+        // Mapped in an arena, so the pages leave this process when hashed rather than when a GC finds the buffer.
+        try (FileChannel ch = FileChannel.open(real, StandardOpenOption.READ); Arena arena = Arena.ofConfined()) {
+            long size = ch.size();
+            for (long at = 0; at < size; at += 1L << 30) {
+                md.update(ch.map(FileChannel.MapMode.READ_ONLY, at, Math.min(1L << 30, size - at), arena).asByteBuffer());
+            }
+        }
+        return HexFormat.of().formatHex(md.digest());
     }
 
     private static void tensors(MessageDigest md, Weights weights) {
