@@ -18,7 +18,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 /**
- * SHA-256 identities of what a compiled plan depends on: a model's content and the engine's own code. A file's
+ * Identities of what a compiled plan depends on: a model's content and the engine's own code. A file's
  * hash is computed once and remembered in a memo folder under its real path, size, modification and change
  * times and inode, so a later load only reads its attributes (SHA-256 of VGG16's 262 MB weights takes about
  * 0.25 s with SHA-NI; looking it up, well under a millisecond).
@@ -33,7 +33,7 @@ public final class ContentHashes {
      * and the imported tensors, which also covers external data files (the import has read them anyway).
      */
     public static String model(Path path, LoadedModel loaded, Path memoDir) throws IOException {
-        MessageDigest md = sha256();
+        StringBuilder id = new StringBuilder();
         if (Files.isDirectory(path) || path.getFileName().toString().equals(ModelDirectory.SPEC_FILE)) {
             Path dir = Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
             List<Path> files;
@@ -41,12 +41,15 @@ public final class ContentHashes {
                 files = list.filter(f -> Files.isRegularFile(f) && (f.getFileName().toString().equals(ModelDirectory.SPEC_FILE)
                         || f.getFileName().toString().endsWith(".safetensors"))).sorted().toList();
             }
-            for (Path f : files) update(md, f.getFileName() + "=" + file(f, memoDir) + "\n");
+            // The files' own hashes side by side: nothing more to hash on a load that finds them in the memo.
+            for (Path f : files) id.append(f.getFileName()).append('=').append(file(f, memoDir)).append(' ');
         } else {
-            update(md, path.getFileName() + "=" + file(path, memoDir) + "\n");
+            MessageDigest md = sha256();
             tensors(md, loaded.weights());
+            id.append(path.getFileName()).append('=').append(file(path, memoDir)).append(" tensors=")
+                    .append(HexFormat.of().formatHex(md.digest())).append(' ');
         }
-        return HexFormat.of().formatHex(md.digest());
+        return id.toString().trim();
     }
 
     /**
@@ -105,8 +108,10 @@ public final class ContentHashes {
         Path real = file.toRealPath();
         Map<String, Object> a = Files.readAttributes(real, "unix:size,lastModifiedTime,ctime,ino,dev");
         String stamp = a.get("size") + " " + a.get("lastModifiedTime") + " " + a.get("ctime") + " " + a.get("ino") + " " + a.get("dev");
-        Path memo = memoDir.resolve(HexFormat.of().formatHex(sha256().digest(real.toString().getBytes(StandardCharsets.UTF_8)))
-                .substring(0, 32) + "." + kind);
+        // Named by a checksum of the path, which the memo repeats: paths that share a name only cost a rehash.
+        java.util.zip.CRC32C name = new java.util.zip.CRC32C();
+        name.update(real.toString().getBytes(StandardCharsets.UTF_8));
+        Path memo = memoDir.resolve(String.format("%08x.%s", (int) name.getValue(), kind));
         try {
             List<String> lines = Files.readAllLines(memo);
             if (lines.size() == 3 && lines.get(0).equals(real.toString()) && lines.get(1).equals(stamp)
