@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
 public class InferenceBenchmark {
-    @Param({"snapscore", "snapscore-winograd", "snapscore-bf16", "snapscore-int8", "onnxruntime", "onnxruntime-int8", "opencv-dnn"})
+    @Param({"snapscore", "snapscore-winograd", "snapscore-auto", "snapscore-bf16", "snapscore-int8", "onnxruntime", "onnxruntime-int8", "opencv-dnn"})
     public String engine;
 
     /** A model directory (model.onnx, and snapscore's format); the runner sets it. */

@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
 @BenchmarkMode(Mode.SampleTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 public class LatencyBenchmark {
-    @Param({"snapscore", "snapscore-winograd", "snapscore-bf16", "snapscore-int8", "onnxruntime", "onnxruntime-int8", "opencv-dnn"})
+    @Param({"snapscore", "snapscore-winograd", "snapscore-auto", "snapscore-bf16", "snapscore-int8", "onnxruntime", "onnxruntime-int8", "opencv-dnn"})
     public String engine;
 
     @Param({"models/vgg-mini"})

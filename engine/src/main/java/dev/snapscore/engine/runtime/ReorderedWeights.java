@@ -27,6 +27,9 @@ import java.util.Map;
  * <p>The source stays open for such later reorders, but each source tensor is {@linkplain Weights#release
  * released} once copied: a mapped file's pages then leave the resident set instead of doubling the
  * weights' share of it, and come back from the page cache only if another layout is ever needed.
+ *
+ * <p>With a {@link PlanCache}, a tensor the cache holds in exactly the layout asked for is not made at all: its
+ * memory object points into the cache's mapping, and the source is never read.
  */
 final class ReorderedWeights implements AutoCloseable {
     /** A weight buffer in a oneDNN layout: {@code data} is this arena's memory, or a plan cache's mapping. */
