@@ -91,9 +91,13 @@ class PlanCacheTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"f32", "auto", "bf16", "int8"})
+    @ValueSource(strings = {"f32", "auto", "bf16", "int8", "onnx"})
     void aCacheHitRunsBitForBitAsTheMissThatWroteIt(String kind, @TempDir Path cache) {
-        Path model = kind.equals("int8") ? int8Model : MINI;
+        Path model = switch (kind) {
+            case "int8" -> int8Model;
+            case "onnx" -> MINI.resolve("model.onnx"); // keyed by the file and the imported tensors
+            default -> MINI;
+        };
         ModelOptions options = ModelOptions.defaults().withCacheDir(cache);
         options = switch (kind) {
             case "auto" -> options.withConvolution(ConvolutionAlgorithm.AUTO);
