@@ -57,8 +57,9 @@ public final class BenchMain implements Callable<Integer> {
     List<String> batches;
 
     @Option(names = "--load", description = {"Instead of JMH: cold start and end-to-end throughput, a fresh JVM per run",
-            "(load ms, first inference ms, peak RSS, images/s from JPEG files) for snapscore, snapscore-winograd, snapscore-int8,",
-            "onnxruntime, onnxruntime-int8; writes load.md and load.json."})
+            "(load ms, first and warm inference ms, peak RSS, images/s from JPEG files) for snapscore, snapscore-winograd,",
+            "snapscore-auto, snapscore-bf16 (where the CPU has bf16), snapscore-int8 (each without a plan cache, with an empty one",
+            "and with the one that wrote), onnxruntime, onnxruntime-int8; writes load.md and load.json."})
     boolean load;
 
     @Option(names = "--repeats", defaultValue = "3", description = "--load: runs per engine. Default: ${DEFAULT-VALUE}.")
@@ -93,7 +94,7 @@ public final class BenchMain implements Callable<Integer> {
         // As `snapscore score`: batches of 8, every core but one decoding.
         int workers = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
         if (load && !smoke) {
-            List<String> measured = engines != null ? engines : LoadBench.ENGINES;
+            List<String> measured = engines != null ? engines : LoadBench.defaultEngines();
             System.out.println(LoadBench.run(new LoadBench.Settings(modelDir, int8Dir, measured, t, repeats, images, 8, workers),
                     results));
             System.out.println("results: " + results.toAbsolutePath());
@@ -141,7 +142,7 @@ public final class BenchMain implements Callable<Integer> {
         Collection<RunResult> runs = new Runner(options.build()).run();
         if (smoke) {
             // The load mode too, one short run per engine, so it cannot rot; its numbers mean nothing here.
-            System.out.println(LoadBench.run(new LoadBench.Settings(modelDir, int8Dir, LoadBench.ENGINES, t, 1, 4, 2, workers),
+            System.out.println(LoadBench.run(new LoadBench.Settings(modelDir, int8Dir, LoadBench.defaultEngines(), t, 1, 4, 2, workers),
                     results));
         }
 

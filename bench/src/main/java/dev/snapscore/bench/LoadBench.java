@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.snapscore.dnnl.Dnnl;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -27,7 +28,10 @@ import java.util.stream.Stream;
  * and the best of its runs. Writes {@code load.json} (every run) and {@code load.md} (the table).
  */
 final class LoadBench {
-    static final List<String> ENGINES = List.of("snapscore", "snapscore-winograd", "snapscore-int8", "onnxruntime", "onnxruntime-int8");
+    static final List<String> ENGINES = List.of("snapscore", "snapscore-winograd", "snapscore-auto", "snapscore-bf16", "snapscore-int8",
+            "onnxruntime", "onnxruntime-int8");
+    /** How a snapscore engine's runs in one repeat use the plan cache: none, then an empty cache (miss), then the one the miss wrote (hit). */
+    static final List<String> CACHE_RUNS = List.of("off", "miss", "hit");
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final long CHILD_TIMEOUT_MINUTES = 10;
 
@@ -48,9 +52,20 @@ final class LoadBench {
         }
     }
 
-    /** One child run, as it reported itself; the end-to-end fields are NaN when no photos were scored. */
-    record Run(String engine, int repeat, double launchToFirstResultMs, double processMs, double loadMs,
-               double firstInferenceMs, double peakRssMb, double e2eImagesPerSecond, double e2ePeakRssMb) {
+    /** {@link #ENGINES} this CPU runs: bf16 only where oneDNN has bf16 kernels. */
+    static List<String> defaultEngines() {
+        return ENGINES.stream().filter(e -> !e.equals("snapscore-bf16") || Dnnl.hasBf16()).toList();
+    }
+
+    /**
+     * One child run, as it reported itself; the end-to-end fields are NaN when no photos were scored. {@code cache}: how a
+     * snapscore load used its plan cache (off, miss, hit), "-" for ONNX Runtime.
+     */
+    record Run(String engine, String cache, int repeat, double launchToFirstResultMs, double processMs, double loadMs,
+               double firstInferenceMs, double warmInferenceMs, double peakRssMb, double e2eImagesPerSecond, double e2ePeakRssMb) {
+        String label() {
+            return cache.equals("-") ? engine : engine + " (cache " + cache + ")";
+        }
     }
 
     private LoadBench() {
@@ -65,11 +80,19 @@ final class LoadBench {
             if (photos != null) SyntheticPhotos.write(photos, s.images(), 7, "jpg");
             for (int r = 1; r <= s.repeats(); r++) {
                 for (String engine : s.engines()) {
-                    Run run = runChild(engine, r, s, photos);
-                    System.out.printf(Locale.ROOT, "%-17s run %d: load %.0f ms, first image %.0f ms, peak RSS %.0f MB%s%n",
-                            engine, r, run.loadMs(), run.firstInferenceMs(), run.peakRssMb(),
-                            photos == null ? "" : String.format(Locale.ROOT, ", %.2f images/s", run.e2eImagesPerSecond()));
-                    runs.add(run);
+                    boolean snapscore = engine.startsWith("snapscore");
+                    Path cacheDir = snapscore ? Files.createTempDirectory("snapscore-load-cache") : null;
+                    try {
+                        for (String cache : snapscore ? CACHE_RUNS : List.of("-")) {
+                            Run run = runChild(engine, cache, r, s, photos, cacheDir);
+                            System.out.printf(Locale.ROOT, "%-30s run %d: load %.0f ms, first image %.0f ms (warm %.0f), peak RSS %.0f MB%s%n",
+                                    run.label(), r, run.loadMs(), run.firstInferenceMs(), run.warmInferenceMs(), run.peakRssMb(),
+                                    photos == null ? "" : String.format(Locale.ROOT, ", %.2f images/s", run.e2eImagesPerSecond()));
+                            runs.add(run);
+                        }
+                    } finally {
+                        if (cacheDir != null) deleteTree(cacheDir);
+                    }
                 }
             }
         } finally {
@@ -103,15 +126,23 @@ final class LoadBench {
         return markdown;
     }
 
-    private static Run runChild(String engine, int repeat, Settings s, Path photos) throws IOException, InterruptedException {
+    private static void deleteTree(Path dir) throws IOException {
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(f);
+        }
+    }
+
+    private static Run runChild(String engine, String cache, int repeat, Settings s, Path photos, Path cacheDir)
+            throws IOException, InterruptedException {
         boolean int8 = engine.endsWith("-int8");
         String probe = int8 ? engine.replace("-int8", "") : engine;
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow"));
-        String cache = System.getProperty("org.bytedeco.javacpp.cachedir");
-        if (cache != null) command.add("-Dorg.bytedeco.javacpp.cachedir=" + cache);
+        String javacppCache = System.getProperty("org.bytedeco.javacpp.cachedir");
+        if (javacppCache != null) command.add("-Dorg.bytedeco.javacpp.cachedir=" + javacppCache);
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), LoadProbe.class.getName(), probe,
-                (int8 ? s.int8Dir() : s.modelDir()).toAbsolutePath().toString(), Integer.toString(s.threads())));
+                (int8 ? s.int8Dir() : s.modelDir()).toAbsolutePath().toString(), Integer.toString(s.threads()),
+                cache.equals("-") || cache.equals("off") ? "-" : cacheDir.toString()));
         if (photos != null) {
             command.addAll(List.of(photos.toString(), Integer.toString(s.batch()), Integer.toString(s.workers())));
         }
@@ -129,9 +160,14 @@ final class LoadBench {
             throw new IllegalStateException(engine + " run " + repeat + " failed (exit " + child.exitValue() + "):\n" + tail(output));
         }
         JsonNode r = JSON.readTree(line.substring(LoadProbe.MARKER.length()));
-        Run run = new Run(engine, repeat, r.path("firstResultAtEpochMs").asLong() - launchedAt, processMs,
-                r.path("loadMs").asDouble(), r.path("firstInferenceMs").asDouble(), r.path("peakRssMb").asDouble(),
-                r.path("e2eImagesPerSecond").asDouble(Double.NaN), r.path("e2ePeakRssMb").asDouble(Double.NaN));
+        Run run = new Run(engine, cache, repeat, r.path("firstResultAtEpochMs").asLong() - launchedAt, processMs,
+                r.path("loadMs").asDouble(), r.path("firstInferenceMs").asDouble(), r.path("warmInferenceMs").asDouble(),
+                r.path("peakRssMb").asDouble(), r.path("e2eImagesPerSecond").asDouble(Double.NaN), r.path("e2ePeakRssMb").asDouble(Double.NaN));
+        // The probe says how the load used the cache; a "hit" that rebuilt something would measure the wrong thing.
+        String used = r.path("cache").asText();
+        if (!cache.equals("-") && !used.equals(cache)) {
+            throw new IllegalStateException(engine + " run " + repeat + ": expected a cache " + cache + ", the load reports " + used);
+        }
         // A probe that reports nothing measurable is broken, whatever the machine's speed.
         if (!(run.loadMs() > 0 && run.firstInferenceMs() > 0 && run.launchToFirstResultMs() > 0)
                 || (photos != null && !(run.e2eImagesPerSecond() > 0))) {
@@ -162,18 +198,21 @@ final class LoadBench {
                     .append(s.workers()).append(" worker thread(s), batches of ").append(s.batch()).append(", after one untimed batch.\n");
         }
         md.append("Load average (1/5/15 min) before: ").append(loadBefore).append("; after: ").append(loadAfter).append(".\n\n");
-        md.append("| engine | launch → first result ms | load ms | first inference ms | peak RSS MB |");
+        md.append("snapscore loads run without a plan cache (off), with an empty one (miss: prepares the weights, hashes the model, ")
+                .append("writes the cache) and with the one the miss wrote (hit: maps it).\n\n");
+        md.append("| engine | launch → first result ms | load ms | first inference ms | warm inference ms | peak RSS MB |");
         if (s.images() > 0) md.append(" e2e images/s | e2e peak RSS MB |");
-        md.append("\n| --- | ---: | ---: | ---: | ---: |");
+        md.append("\n| --- | ---: | ---: | ---: | ---: | ---: |");
         if (s.images() > 0) md.append(" ---: | ---: |");
         md.append('\n');
         Map<String, List<Run>> byEngine = new LinkedHashMap<>();
-        for (Run r : runs) byEngine.computeIfAbsent(r.engine(), k -> new ArrayList<>()).add(r);
+        for (Run r : runs) byEngine.computeIfAbsent(r.label(), k -> new ArrayList<>()).add(r);
         byEngine.forEach((engine, list) -> {
             md.append("| ").append(engine)
                     .append(" | ").append(cell(list, Run::launchToFirstResultMs, false, "%.0f"))
                     .append(" | ").append(cell(list, Run::loadMs, false, "%.0f"))
                     .append(" | ").append(cell(list, Run::firstInferenceMs, false, "%.0f"))
+                    .append(" | ").append(cell(list, Run::warmInferenceMs, false, "%.0f"))
                     .append(" | ").append(cell(list, Run::peakRssMb, false, "%.0f")).append(" |");
             if (s.images() > 0) {
                 md.append(' ').append(cell(list, Run::e2eImagesPerSecond, true, "%.2f"))

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.snapscore.engine.ConvolutionAlgorithm;
 import dev.snapscore.engine.ModelOptions;
 import dev.snapscore.engine.Model;
+import dev.snapscore.engine.Precision;
 import dev.snapscore.engine.Session;
 import dev.snapscore.engine.batch.BatchScorer;
 import dev.snapscore.engine.format.SpecJson;
@@ -18,6 +19,7 @@ import dev.snapscore.engine.image.Photo;
 import dev.snapscore.engine.image.Preprocessor;
 import dev.snapscore.engine.photo.PhotoPipeline;
 import dev.snapscore.engine.photo.ScoredPhoto;
+import dev.snapscore.engine.runtime.PlanCache;
 import dev.snapscore.engine.spec.ModelSpec;
 
 import java.io.IOException;
@@ -41,8 +43,9 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
  * model, runs one preprocessed image, reads its peak RSS, and then (when given a folder) scores every JPEG
  * in it end to end. Prints one line, {@value #MARKER} followed by a JSON object, for {@link LoadBench}.
  *
- * <p>Usage: {@code LoadProbe ENGINE MODEL_DIR THREADS [JPEG_DIR BATCH WORKERS]}, where ENGINE is
- * snapscore or snapscore-winograd (MODEL_DIR in snapscore's format) or onnxruntime (MODEL_DIR/model.onnx).
+ * <p>Usage: {@code LoadProbe ENGINE MODEL_DIR THREADS CACHE_DIR [JPEG_DIR BATCH WORKERS]}, where ENGINE is
+ * snapscore, snapscore-winograd, snapscore-auto or snapscore-bf16 (MODEL_DIR in snapscore's format, its plan cache in
+ * CACHE_DIR, or none if that is "-") or onnxruntime (MODEL_DIR/model.onnx).
  */
 public final class LoadProbe {
     static final String MARKER = "@@loadprobe ";
@@ -51,20 +54,26 @@ public final class LoadProbe {
     }
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 3 && args.length != 6) {
-            System.err.println("usage: LoadProbe snapscore|snapscore-winograd|onnxruntime MODEL_DIR THREADS [JPEG_DIR BATCH WORKERS]");
+        if (args.length != 4 && args.length != 7) {
+            System.err.println("usage: LoadProbe snapscore|snapscore-winograd|snapscore-auto|snapscore-bf16|onnxruntime MODEL_DIR THREADS "
+                    + "CACHE_DIR|- [JPEG_DIR BATCH WORKERS]");
             System.exit(2);
         }
         String engine = args[0];
         Path modelDir = Path.of(args[1]);
         int threads = Integer.parseInt(args[2]);
+        ModelOptions cache = args[3].equals("-") ? ModelOptions.defaults().withCache(false)
+                : ModelOptions.defaults().withCacheDir(Path.of(args[3]));
         ObjectNode out = new ObjectMapper().createObjectNode();
         long start = System.nanoTime();
         try (Probe probe = switch (engine) {
-            case "snapscore" -> new SnapscoreProbe(modelDir, threads, ConvolutionAlgorithm.DIRECT);
-            case "snapscore-winograd" -> new SnapscoreProbe(modelDir, threads, ConvolutionAlgorithm.WINOGRAD);
+            case "snapscore" -> new SnapscoreProbe(modelDir, threads, cache);
+            case "snapscore-winograd" -> new SnapscoreProbe(modelDir, threads, cache.withConvolution(ConvolutionAlgorithm.WINOGRAD));
+            case "snapscore-auto" -> new SnapscoreProbe(modelDir, threads, cache.withConvolution(ConvolutionAlgorithm.AUTO));
+            case "snapscore-bf16" -> new SnapscoreProbe(modelDir, threads, cache.withPrecision(Precision.BF16));
             case "onnxruntime" -> new OrtProbe(modelDir, threads);
-            default -> throw new IllegalArgumentException("unknown engine " + engine + " (snapscore, snapscore-winograd, onnxruntime)");
+            default -> throw new IllegalArgumentException("unknown engine " + engine
+                    + " (snapscore, snapscore-winograd, snapscore-auto, snapscore-bf16, onnxruntime)");
         }) {
             long loaded = System.nanoTime();
             probe.runOne();
@@ -73,13 +82,22 @@ public final class LoadProbe {
             out.put("loadMs", (loaded - start) / 1e6);
             out.put("firstInferenceMs", (first - loaded) / 1e6);
             out.put("peakRssMb", peakRssMb());
-            if (args.length == 6) {
+            out.put("cache", probe.cache());
+            // A warm inference, for "first vs warm": the best of three more runs of the same image.
+            double warm = Double.MAX_VALUE;
+            for (int i = 0; i < 3; i++) {
+                long t = System.nanoTime();
+                probe.runOne();
+                warm = Math.min(warm, (System.nanoTime() - t) / 1e6);
+            }
+            out.put("warmInferenceMs", warm);
+            if (args.length == 7) {
                 List<Path> jpegs;
-                try (Stream<Path> files = Files.list(Path.of(args[3]))) {
+                try (Stream<Path> files = Files.list(Path.of(args[4]))) {
                     jpegs = files.filter(f -> f.getFileName().toString().endsWith(".jpg")).sorted().toList();
                 }
-                if (jpegs.isEmpty()) throw new IllegalArgumentException("no .jpg files in " + args[3]);
-                int batch = Integer.parseInt(args[4]), workers = Integer.parseInt(args[5]);
+                if (jpegs.isEmpty()) throw new IllegalArgumentException("no .jpg files in " + args[4]);
+                int batch = Integer.parseInt(args[5]), workers = Integer.parseInt(args[6]);
                 // One untimed batch first: both engines build what a full batch needs, as a server would at start.
                 probe.score(jpegs.subList(0, Math.min(batch, jpegs.size())), batch, workers);
                 long t = System.nanoTime();
@@ -112,6 +130,11 @@ public final class LoadProbe {
         /** One random preprocessed image through the model. */
         void runOne() throws Exception;
 
+        /** How the load used a plan cache: "hit", "miss", "partial" (some tensors rebuilt) or "off". */
+        default String cache() {
+            return "off";
+        }
+
         /** Decodes, preprocesses and scores every photo, {@code batch} at a time; returns how many scored. */
         int score(List<Path> jpegs, int batch, int workers) throws Exception;
 
@@ -124,8 +147,12 @@ public final class LoadProbe {
         private final Model model;
         private final Session session;
 
-        SnapscoreProbe(Path modelDir, int threads, ConvolutionAlgorithm convolutions) {
-            model = Model.load(modelDir, ModelOptions.defaults().withConvolution(convolutions));
+        private final String cache;
+
+        SnapscoreProbe(Path modelDir, int threads, ModelOptions options) {
+            model = Model.load(modelDir, options.withThreads(threads));
+            PlanCache.Report r = model.planCache();
+            cache = r == null ? "off" : r.built() == 0 ? "hit" : r.mapped() == 0 ? "miss" : "partial";
             Session s = null;
             try {
                 s = model.newSession(threads);
@@ -133,6 +160,11 @@ public final class LoadProbe {
                 if (s == null) model.close();
             }
             session = s;
+        }
+
+        @Override
+        public String cache() {
+            return cache;
         }
 
         @Override

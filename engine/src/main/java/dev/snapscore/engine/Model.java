@@ -4,6 +4,7 @@ import dev.snapscore.dnnl.Dnnl;
 import dev.snapscore.engine.format.LoadedModel;
 import dev.snapscore.engine.format.ModelFormats;
 import dev.snapscore.engine.runtime.OneDnnNetwork;
+import dev.snapscore.engine.runtime.PlanCache;
 import dev.snapscore.engine.spec.ModelSpec;
 
 import java.nio.file.Path;
@@ -34,11 +35,11 @@ public final class Model implements AutoCloseable {
     private final Set<Session> sessions = new LinkedHashSet<>();
     private boolean closed;
 
-    private Model(LoadedModel loaded, ModelOptions options) {
+    private Model(LoadedModel loaded, ModelOptions options, PlanCache cache) {
         this.loaded = loaded;
         this.options = options;
         try {
-            this.network = new OneDnnNetwork(loaded.spec(), loaded.weights(), options);
+            this.network = new OneDnnNetwork(loaded.spec(), loaded.weights(), options, cache);
         } catch (RuntimeException e) {
             loaded.close();
             throw e;
@@ -77,7 +78,14 @@ public final class Model implements AutoCloseable {
             if (cause instanceof Error err) throw err;
             throw e;
         }
-        return new Model(loaded, options);
+        PlanCache cache;
+        try {
+            cache = PlanCaches.open(path, loaded, options);
+        } catch (RuntimeException e) {
+            loaded.close();
+            throw e;
+        }
+        return new Model(loaded, options, cache);
     }
 
     /**
@@ -90,7 +98,7 @@ public final class Model implements AutoCloseable {
 
     /** As {@link #of(LoadedModel)}, run as {@code options} say. */
     public static Model of(LoadedModel loaded, ModelOptions options) {
-        return new Model(loaded, options);
+        return new Model(loaded, options, null); // no file, so no plan cache
     }
 
     public ModelSpec spec() {
@@ -104,6 +112,14 @@ public final class Model implements AutoCloseable {
     /** Whether the model's f32 layers run in bf16 (asked for, or chosen by {@link Precision#AUTO}). */
     public boolean runsBf16() {
         return network.bf16();
+    }
+
+    /**
+     * How this model used its plan cache: tensors mapped from it, tensors built, whether it was (re)written, and why
+     * a file was refused; null when the model has none ({@link ModelOptions#cache()} off, or made by {@link #of}).
+     */
+    public PlanCache.Report planCache() {
+        return network.cacheReport();
     }
 
     /** A session running on {@link ModelOptions#threads()} threads (every core by default). */

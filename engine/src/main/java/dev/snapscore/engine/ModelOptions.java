@@ -1,5 +1,6 @@
 package dev.snapscore.engine;
 
+import java.nio.file.Path;
 import java.util.Objects;
 
 /**
@@ -9,8 +10,13 @@ import java.util.Objects;
  * @param convolution how f32 3×3 convolutions run ({@link ConvolutionAlgorithm#DIRECT} by default)
  * @param threads     oneDNN (OpenMP) threads of a session made by {@link Model#newSession()}: every core by default
  * @param maxBatch    the largest batch one run accepts; callers split bigger inputs
+ * @param cache       whether {@link Model#load} keeps the prepared weights and {@code auto}'s choices in a plan cache
+ *                    file and memory-maps them on later loads (on by default)
+ * @param cacheDir    the plan cache's folder; null for the default: a {@code .snapscore-cache} folder beside the
+ *                    model where that is writable, else {@code $XDG_CACHE_HOME/snapscore} ({@code ~/.cache/snapscore})
  */
-public record ModelOptions(Precision precision, ConvolutionAlgorithm convolution, int threads, int maxBatch) {
+public record ModelOptions(Precision precision, ConvolutionAlgorithm convolution, int threads, int maxBatch,
+                           boolean cache, Path cacheDir) {
     /** The upper bound of {@link #maxBatch}, and its default. */
     public static final int MAX_BATCH = 1024;
 
@@ -23,24 +29,35 @@ public record ModelOptions(Precision precision, ConvolutionAlgorithm convolution
         }
     }
 
-    /** f32, direct convolutions, every core, batches up to {@link #MAX_BATCH}. */
+    /** f32, direct convolutions, every core, batches up to {@link #MAX_BATCH}, the plan cache in its default folder. */
     public static ModelOptions defaults() {
-        return new ModelOptions(Precision.F32, ConvolutionAlgorithm.DIRECT, Runtime.getRuntime().availableProcessors(), MAX_BATCH);
+        return new ModelOptions(Precision.F32, ConvolutionAlgorithm.DIRECT, Runtime.getRuntime().availableProcessors(),
+                MAX_BATCH, true, null);
     }
 
     public ModelOptions withPrecision(Precision p) {
-        return new ModelOptions(p, convolution, threads, maxBatch);
+        return new ModelOptions(p, convolution, threads, maxBatch, cache, cacheDir);
     }
 
     public ModelOptions withConvolution(ConvolutionAlgorithm c) {
-        return new ModelOptions(precision, c, threads, maxBatch);
+        return new ModelOptions(precision, c, threads, maxBatch, cache, cacheDir);
     }
 
     public ModelOptions withThreads(int t) {
-        return new ModelOptions(precision, convolution, t, maxBatch);
+        return new ModelOptions(precision, convolution, t, maxBatch, cache, cacheDir);
     }
 
     public ModelOptions withMaxBatch(int b) {
-        return new ModelOptions(precision, convolution, threads, b);
+        return new ModelOptions(precision, convolution, threads, b, cache, cacheDir);
+    }
+
+    /** With the plan cache on or off. */
+    public ModelOptions withCache(boolean on) {
+        return new ModelOptions(precision, convolution, threads, maxBatch, on, cacheDir);
+    }
+
+    /** With the plan cache in {@code dir} (null: the default folder). */
+    public ModelOptions withCacheDir(Path dir) {
+        return new ModelOptions(precision, convolution, threads, maxBatch, cache, dir);
     }
 }

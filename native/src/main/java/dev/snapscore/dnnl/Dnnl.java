@@ -102,6 +102,9 @@ public final class Dnnl {
     static final MethodHandle memory_desc_get_size = dnnl("dnnl_memory_desc_get_size", JAVA_LONG, ADDRESS);
     static final MethodHandle memory_desc_query = dnnl("dnnl_memory_desc_query", JAVA_INT, ADDRESS, JAVA_INT, ADDRESS);
     static final MethodHandle memory_desc_equal = dnnl("dnnl_memory_desc_equal", JAVA_INT, ADDRESS, ADDRESS);
+    static final MethodHandle memory_desc_get_blob = dnnl("dnnl_memory_desc_get_blob", JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
+    static final MethodHandle memory_desc_create_with_blob = dnnl("dnnl_memory_desc_create_with_blob",
+            JAVA_INT, ADDRESS, ADDRESS);
 
     static final MethodHandle memory_create = dnnl("dnnl_memory_create", JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
     static final MethodHandle memory_set_data_handle = dnnl("dnnl_memory_set_data_handle", JAVA_INT, ADDRESS, ADDRESS);
@@ -194,6 +197,19 @@ public final class Dnnl {
         try {
             MemorySegment v = ((MemorySegment) version.invokeExact()).reinterpret(12);
             return v.get(JAVA_INT, 0) + "." + v.get(JAVA_INT, 4) + "." + v.get(JAVA_INT, 8);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@link #version()} and the git hash of its sources ("3.11.0+abc123…"), or the version alone where the build has none. */
+    public static String build() {
+        try {
+            // dnnl_version_t: int major, minor, patch; const char *hash (at offset 16)
+            MemorySegment v = ((MemorySegment) version.invokeExact()).reinterpret(24);
+            MemorySegment hash = v.get(ADDRESS, 16);
+            String h = hash.equals(MemorySegment.NULL) ? "" : hash.reinterpret(64).getString(0).trim();
+            return h.isEmpty() ? version() : version() + "+" + h;
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -62,6 +63,37 @@ public final class MemoryDesc extends NativeHandle {
     static MemoryDesc copyOf(MemorySegment borrowed) {
         return new MemoryDesc(create("dnnl_memory_desc_clone",
                 (out, tmp) -> (int) Dnnl.memory_desc_clone.invokeExact(out, borrowed)));
+    }
+
+    /**
+     * This descriptor serialised by oneDNN ({@code dnnl_memory_desc_get_blob}): its dimensions, type and full
+     * layout, blocking included, readable back by {@link #fromBlob} with the same oneDNN build.
+     */
+    public byte[] toBlob() {
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment size = tmp.allocate(JAVA_LONG);
+            Dnnl.check((int) Dnnl.memory_desc_get_blob.invokeExact(MemorySegment.NULL, size, handle()), "dnnl_memory_desc_get_blob");
+            MemorySegment blob = tmp.allocate(size.get(JAVA_LONG, 0));
+            Dnnl.check((int) Dnnl.memory_desc_get_blob.invokeExact(blob, size, handle()), "dnnl_memory_desc_get_blob");
+            return blob.asSlice(0, size.get(JAVA_LONG, 0)).toArray(JAVA_BYTE);
+        } catch (Throwable t) {
+            throw Dnnl.rethrow(t);
+        }
+    }
+
+    /**
+     * A descriptor from {@link #toBlob()}'s bytes. oneDNN reads the blob without a length, so it must be one this
+     * oneDNN build wrote, checked for integrity first (a checksum): this refuses only blobs too short to hold a
+     * descriptor's size field.
+     */
+    public static MemoryDesc fromBlob(byte[] blob) {
+        if (blob.length < Long.BYTES) throw new IllegalArgumentException("a memory descriptor blob of " + blob.length + " bytes");
+        return new MemoryDesc(create("dnnl_memory_desc_create_with_blob", (out, tmp) -> {
+            // Extra zero bytes, so a blob shorter than oneDNN expects is never read past its allocation.
+            MemorySegment b = tmp.allocate(blob.length + 4096L);
+            MemorySegment.copy(blob, 0, b, JAVA_BYTE, 0, blob.length);
+            return (int) Dnnl.memory_desc_create_with_blob.invokeExact(out, b);
+        }));
     }
 
     /** Bytes a buffer of this layout needs (including any blocking padding). */

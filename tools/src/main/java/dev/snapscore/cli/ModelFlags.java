@@ -5,7 +5,9 @@ import dev.snapscore.engine.ModelOptions;
 import dev.snapscore.engine.Precision;
 import picocli.CommandLine.Option;
 
-/** {@code --convolution} and {@code --precision} for verbs that load a model: how its f32 layers run. */
+import java.nio.file.Path;
+
+/** {@code --convolution}, {@code --precision} and the plan cache flags for verbs that load a model: how it is prepared and run. */
 final class ModelFlags {
     @Option(names = "--convolution", paramLabel = "direct|winograd|auto", defaultValue = "direct",
             description = {"How f32 3x3 convolutions run: direct (oneDNN's), winograd (F(4,3) on the wide layers, "
@@ -19,8 +21,18 @@ final class ModelFlags {
                     + "has it). Default: f32."})
     Precision precision;
 
+    @Option(names = "--cache-dir", paramLabel = "DIR",
+            description = {"Folder of the plan cache (the model's prepared weights, memory-mapped by later loads). "
+                    + "Default: .snapscore-cache beside the model where that is writable, else $XDG_CACHE_HOME/snapscore "
+                    + "(~/.cache/snapscore)."})
+    Path cacheDir;
+
+    @Option(names = "--no-cache", description = {"Prepare the weights at every load; neither read nor write a plan cache."})
+    boolean noCache;
+
     /** The model options these flags ask for, the rest default. */
     ModelOptions options() {
-        return ModelOptions.defaults().withConvolution(algorithm).withPrecision(precision);
+        return ModelOptions.defaults().withConvolution(algorithm).withPrecision(precision).withCache(!noCache)
+                .withCacheDir(cacheDir);
     }
 }

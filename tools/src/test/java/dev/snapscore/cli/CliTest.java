@@ -44,6 +44,41 @@ class CliTest {
         assertTrue(fail.out().contains("FAIL"));
     }
 
+    /** --cache-dir holds the plan file the first run writes and the second maps (same result); --no-cache writes none. */
+    @Test
+    void verifyWritesThePlanCacheWhereToldAndNoneWithNoCache(@TempDir Path dir) throws Exception {
+        Path cache = dir.resolve("cache"), none = dir.resolve("none");
+        String[] verify = {"verify", "--model", BUNDLED.toString(), "--reference", BUNDLED.resolve("io.safetensors").toString()};
+        CliRun first = run(concat(verify, "--cache-dir", cache.toString()));
+        assertEquals(0, first.code(), first.out() + first.err());
+        List<Path> plans;
+        try (var files = Files.list(cache)) {
+            plans = files.filter(f -> f.getFileName().toString().endsWith(".plan")).toList();
+        }
+        assertEquals(1, plans.size(), "one plan file in " + cache);
+        long written = Files.getLastModifiedTime(plans.getFirst()).toMillis();
+        CliRun second = run(concat(verify, "--cache-dir", cache.toString()));
+        assertEquals(0, second.code(), second.out() + second.err());
+        assertEquals(lastLine(first), lastLine(second), "the mapped plan computes what the built one did");
+        assertEquals(written, Files.getLastModifiedTime(plans.getFirst()).toMillis(), "a hit does not rewrite the file");
+
+        CliRun off = run(concat(verify, "--no-cache", "--cache-dir", none.toString()));
+        assertEquals(0, off.code(), off.out() + off.err());
+        assertEquals(lastLine(first), lastLine(off));
+        assertTrue(Files.notExists(none), "--no-cache writes nothing");
+    }
+
+    /** verify's last line, max_abs_diff=… (the lines above it include a time). */
+    private static String lastLine(CliRun r) {
+        return r.out().strip().lines().reduce((a, b) -> b).orElseThrow();
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
+    }
+
     /** A tf2onnx model's NHWC input: the reference input is [N, H, W, C], as the model takes it. */
     @Test
     void verifyReadsAnNhwcModelsReferenceInputAsNhwc(@TempDir Path dir) throws Exception {

@@ -10,6 +10,7 @@ import dev.snapscore.engine.spec.Weights;
 import java.lang.foreign.Arena;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A model compiled for oneDNN: the CPU engine, the weights in the layouts the primitives chose, and one
@@ -25,6 +26,7 @@ public final class OneDnnNetwork implements AutoCloseable {
     private final DnnlEngine engine;
     private final Arena arena = Arena.ofShared(); // reordered weights
     private final ReorderedWeights weights;
+    private final PlanCache cache; // null without one; closed after the weights that may point into it
     private final Map<Integer, NetworkPlan> plans = new HashMap<>();
     private boolean closed;
 
@@ -40,23 +42,42 @@ public final class OneDnnNetwork implements AutoCloseable {
      * @throws IllegalArgumentException if {@code options} ask for bf16 on a CPU without bf16 instructions, or for an int8 model
      */
     public OneDnnNetwork(ModelSpec spec, Weights weights, ModelOptions options) {
-        this(spec, weights, lowering(spec, options, CpuCapabilities.detect()), options);
+        this(spec, weights, options, null);
+    }
+
+    /**
+     * As above, with the prepared weights and {@code auto}'s choices taken from {@code cache} where it holds them and
+     * written to it after each new plan. Takes ownership of {@code cache} (closed with this, or on failure).
+     */
+    public OneDnnNetwork(ModelSpec spec, Weights weights, ModelOptions options, PlanCache cache) {
+        this(spec, weights, lowering(spec, options, CpuCapabilities.detect(), cache), options, cache);
     }
 
     /** As decided by {@code lowering} (tests run the non-VNNI and Winograd forms on any CPU and small model). */
     OneDnnNetwork(ModelSpec spec, Weights weights, Lowering lowering) {
-        this(spec, weights, lowering, ModelOptions.defaults());
+        this(spec, weights, lowering, ModelOptions.defaults(), null);
     }
 
-    private OneDnnNetwork(ModelSpec spec, Weights weights, Lowering lowering, ModelOptions options) {
+    /** {@link #lowering(ModelSpec, ModelOptions, CpuCapabilities)}, closing {@code cache} if the options are refused. */
+    private static Lowering lowering(ModelSpec spec, ModelOptions options, CpuCapabilities cpu, PlanCache cache) {
+        try {
+            return lowering(spec, options, cpu);
+        } catch (RuntimeException e) {
+            if (cache != null) cache.close();
+            throw e;
+        }
+    }
+
+    private OneDnnNetwork(ModelSpec spec, Weights weights, Lowering lowering, ModelOptions options, PlanCache cache) {
         this.spec = spec;
         this.lowering = lowering;
         this.timeConvolutions = options.convolution() == ConvolutionAlgorithm.AUTO && !lowering.bf16();
         this.maxBatch = options.maxBatch();
         this.threads = options.threads();
         this.source = weights;
+        this.cache = cache;
         this.engine = DnnlEngine.cpu();
-        this.weights = new ReorderedWeights(engine, weights, arena);
+        this.weights = new ReorderedWeights(engine, weights, arena, cache);
         try {
             plan(1);
         } catch (RuntimeException e) {
@@ -119,7 +140,18 @@ public final class OneDnnNetwork implements AutoCloseable {
         if (batch < 1 || batch > maxBatch) {
             throw new IllegalArgumentException("batch size must be 1.." + maxBatch + ", got " + batch);
         }
-        return plans.computeIfAbsent(batch, n -> NetworkPlan.compile(engine, spec, loweringFor(n), n, weights));
+        NetworkPlan plan = plans.get(batch);
+        if (plan == null) {
+            plan = NetworkPlan.compile(engine, spec, loweringFor(batch), batch, weights);
+            plans.put(batch, plan);
+            if (cache != null) cache.writeIfChanged(weights.all());
+        }
+        return plan;
+    }
+
+    /** How this network used its plan cache so far, or null without one. */
+    public synchronized PlanCache.Report cacheReport() {
+        return cache == null ? null : cache.report();
     }
 
     /** The lowering for {@code batch}: with AUTO, Winograd for the layers where it ran faster at this batch size. */
@@ -127,8 +159,12 @@ public final class OneDnnNetwork implements AutoCloseable {
         if (!timeConvolutions) return lowering;
         Lowering everywhere = new Lowering(lowering.cpu(), false, Winograd.Rule.ANY);
         if (everywhere.lower(spec, batch).stream().noneMatch(l -> l instanceof Lowered.WinogradConv)) return lowering;
-        return lowering.withWinogradOnly(
-                ConvolutionTimer.winogradFaster(engine, spec, source, weights, lowering, everywhere, batch, threads));
+        Set<String> chosen = cache == null ? null : cache.winogradLayers(batch, threads);
+        if (chosen == null) {
+            chosen = ConvolutionTimer.winogradFaster(engine, spec, source, weights, lowering, everywhere, batch, threads);
+            if (cache != null) cache.recordWinogradLayers(batch, threads, chosen);
+        }
+        return lowering.withWinogradOnly(chosen);
     }
 
     /** Names of oneDNN's chosen implementation per step for {@code batch}, e.g. for logs and benchmarks. */
@@ -148,5 +184,6 @@ public final class OneDnnNetwork implements AutoCloseable {
         weights.close();
         arena.close();
         engine.close();
+        if (cache != null) cache.close();
     }
 }

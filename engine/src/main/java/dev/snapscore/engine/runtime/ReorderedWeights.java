@@ -27,22 +27,36 @@ import java.util.Map;
  * <p>The source stays open for such later reorders, but each source tensor is {@linkplain Weights#release
  * released} once copied: a mapped file's pages then leave the resident set instead of doubling the
  * weights' share of it, and come back from the page cache only if another layout is ever needed.
+ *
+ * <p>With a {@link PlanCache}, a tensor the cache holds in exactly the layout asked for is not made at all: its
+ * memory object points into the cache's mapping, and the source is never read.
  */
 final class ReorderedWeights implements AutoCloseable {
-    /** A weight buffer in a oneDNN layout. */
-    record Entry(MemoryDesc desc, DnnlMemory memory) {
+    /** A weight buffer in a oneDNN layout: {@code data} is this arena's memory, or a plan cache's mapping. */
+    record Entry(MemoryDesc desc, DnnlMemory memory, MemorySegment data) {
     }
 
     private final DnnlEngine engine;
     private final Weights source;
     private final Arena arena;
+    private final PlanCache cache; // null: every tensor is made from the source
     private final Map<String, List<Entry>> entries = new HashMap<>();
+    private final Map<Float, Entry> scalars = new HashMap<>();
 
     /** Reordered buffers are allocated in {@code arena}, which the caller owns and closes after this. */
     ReorderedWeights(DnnlEngine engine, Weights source, Arena arena) {
+        this(engine, source, arena, null);
+    }
+
+    /**
+     * As above, taking each tensor from {@code cache} (owned by the caller, closed after this) where it holds it in
+     * the layout asked for, instead of making it.
+     */
+    ReorderedWeights(DnnlEngine engine, Weights source, Arena arena, PlanCache cache) {
         this.engine = engine;
         this.source = source;
         this.arena = arena;
+        this.cache = cache;
     }
 
     /**
@@ -53,7 +67,8 @@ final class ReorderedWeights implements AutoCloseable {
         MemoryDesc wanted = pd.weightsDesc();
         Entry held = held(name, wanted);
         if (held != null) return held;
-        Entry e = reorder(name, dims, userTag, wanted);
+        Entry e = cached(name, wanted);
+        if (e == null) e = reorder(name, dims, userTag, wanted);
         entries.get(name).add(e);
         return e;
     }
@@ -71,6 +86,11 @@ final class ReorderedWeights implements AutoCloseable {
     synchronized Entry derived(String key, String from, long[] dims, int userTag, MemoryDesc wanted, Derivation derive) {
         Entry held = held(key, wanted);
         if (held != null) return held;
+        Entry hit = cached(key, wanted);
+        if (hit != null) {
+            entries.get(key).add(hit);
+            return hit;
+        }
         Tensor t = from == null ? null : source.tensors().get(from);
         try (Arena tmp = Arena.ofShared()) { // a derivation may fill it from several threads
             Entry e = reorder(derive.values(t == null ? null : t.toF32(tmp).data(), tmp), Dnnl.F32, dims, userTag, wanted);
@@ -81,6 +101,24 @@ final class ReorderedWeights implements AutoCloseable {
             wanted.close();
             throw ex;
         }
+    }
+
+    /** {@code name} in {@code wanted}'s layout (which the entry then owns) from the plan cache, or null. */
+    private Entry cached(String name, MemoryDesc wanted) {
+        try {
+            MemorySegment data = cache == null ? null : cache.find(name, wanted);
+            return data == null ? null : new Entry(wanted, DnnlMemory.wrap(engine, wanted, data), data);
+        } catch (RuntimeException e) {
+            wanted.close();
+            throw e;
+        }
+    }
+
+    /** Every tensor held, for the plan cache. */
+    synchronized List<PlanCache.Tensor> all() {
+        List<PlanCache.Tensor> all = new ArrayList<>();
+        entries.forEach((name, list) -> list.forEach(e -> all.add(new PlanCache.Tensor(name, e.desc(), e.data()))));
+        return all;
     }
 
     /** The entry of {@code name} already in {@code wanted}'s layout (then {@code wanted} is closed), or null. */
@@ -118,10 +156,10 @@ final class ReorderedWeights implements AutoCloseable {
 
     /** A one-element f32 memory holding {@code value} (an activation scale), shared by equal values. */
     synchronized Entry scalar(float value) {
-        List<Entry> known = entries.computeIfAbsent("scalar " + Float.floatToIntBits(value), k -> new ArrayList<>());
-        if (!known.isEmpty()) return known.getFirst();
+        Entry known = scalars.get(value);
+        if (known != null) return known;
         Entry e = copy(MemorySegment.ofArray(new float[] {value}), MemoryDesc.of(new long[] {1}, Dnnl.TAG_A));
-        known.add(e);
+        scalars.put(value, e);
         return e;
     }
 
@@ -129,6 +167,11 @@ final class ReorderedWeights implements AutoCloseable {
         MemoryDesc wanted = MemoryDesc.of(dims, dims.length == 1 ? Dnnl.TAG_A : Dnnl.TAG_AB);
         Entry held = held(name, wanted);
         if (held != null) return held;
+        Entry hit = cached(name, wanted);
+        if (hit != null) {
+            entries.get(name).add(hit);
+            return hit;
+        }
         Tensor t;
         try {
             t = source.get(name, length);
@@ -150,7 +193,7 @@ final class ReorderedWeights implements AutoCloseable {
         try {
             MemorySegment buffer = desc.allocate(arena);
             MemorySegment.copy(values, 0, buffer, 0, desc.byteSize());
-            return new Entry(desc, DnnlMemory.wrap(engine, desc, buffer));
+            return new Entry(desc, DnnlMemory.wrap(engine, desc, buffer), buffer);
         } catch (RuntimeException ex) {
             desc.close();
             throw ex;
@@ -194,18 +237,19 @@ final class ReorderedWeights implements AutoCloseable {
                 dst.close();
                 throw ex;
             }
-            return new Entry(wanted, dst);
+            return new Entry(wanted, dst, buffer);
         }
     }
 
     @Override
     public synchronized void close() {
-        for (List<Entry> list : entries.values()) {
-            for (Entry e : list) {
-                e.memory().close();
-                e.desc().close();
-            }
+        List<Entry> all = new ArrayList<>(scalars.values());
+        entries.values().forEach(all::addAll);
+        for (Entry e : all) {
+            e.memory().close();
+            e.desc().close();
         }
         entries.clear();
+        scalars.clear();
     }
 }

@@ -1,0 +1,170 @@
+package dev.snapscore.engine.format;
+
+import dev.snapscore.engine.spec.Tensor;
+import dev.snapscore.engine.spec.Weights;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * Identities of what a compiled plan depends on: a model's content and the engine's own code. A file's
+ * hash is computed once and remembered in a memo folder under its real path, size, modification and change
+ * times and inode, so a later load only reads its attributes (SHA-256 of VGG16's 275 MB of weights takes about
+ * 0.25 s with SHA-NI; looking it up, well under a millisecond).
+ */
+public final class ContentHashes {
+    private ContentHashes() {
+    }
+
+    /**
+     * The identity of the model read from {@code path} as {@code loaded}: for a snapscore model directory, its
+     * spec.json and every safetensors file in it (files read only on first sight); for an ONNX file, the file
+     * and the imported tensors, which also covers external data files (the import has read them anyway).
+     */
+    public static String model(Path path, LoadedModel loaded, Path memoDir) throws IOException {
+        StringBuilder id = new StringBuilder();
+        if (Files.isDirectory(path) || path.getFileName().toString().equals(ModelDirectory.SPEC_FILE)) {
+            Path dir = Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
+            List<Path> files;
+            try (Stream<Path> list = Files.list(dir)) {
+                files = list.filter(f -> Files.isRegularFile(f) && (f.getFileName().toString().equals(ModelDirectory.SPEC_FILE)
+                        || f.getFileName().toString().endsWith(".safetensors"))).sorted().toList();
+            }
+            // The files' own hashes side by side: nothing more to hash on a load that finds them in the memo.
+            for (Path f : files) id.append(f.getFileName()).append('=').append(file(f, memoDir)).append(' ');
+        } else {
+            MessageDigest md = sha256();
+            tensors(md, loaded.weights());
+            id.append(path.getFileName()).append('=').append(file(path, memoDir)).append(" tensors=")
+                    .append(HexFormat.of().formatHex(md.digest())).append(' ');
+        }
+        return id.toString().trim();
+    }
+
+    /**
+     * The identity of the engine's code, which decides what prepared weights hold (layouts asked for, Winograd's
+     * transforms): its jar (memoised like a model file) or, run from a classes folder, every class file in it.
+     */
+    public static String engineCode(Path memoDir) throws IOException {
+        Path location;
+        try {
+            location = Path.of(ContentHashes.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        } catch (java.net.URISyntaxException | RuntimeException e) {
+            throw new IOException("cannot find the engine's code: " + e.getMessage(), e);
+        }
+        // A jar (often one with every dependency and native library in it): snapscore's own classes, once per jar file.
+        if (Files.isRegularFile(location)) return memoised(location, memoDir, "classes", ContentHashes::ownClasses);
+        MessageDigest md = sha256();
+        List<Path> classes;
+        try (Stream<Path> walk = Files.walk(location)) {
+            classes = walk.filter(f -> f.toString().endsWith(".class")).sorted().toList();
+        }
+        for (Path c : classes) {
+            update(md, location.relativize(c) + "\n");
+            md.update(Files.readAllBytes(c));
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+
+    /** SHA-256 of the {@code dev/snapscore/} classes in {@code jar}, in name order. */
+    private static String ownClasses(Path jar) throws IOException {
+        MessageDigest md = sha256();
+        try (java.util.zip.ZipFile zip = new java.util.zip.ZipFile(jar.toFile())) {
+            List<? extends java.util.zip.ZipEntry> own = zip.stream()
+                    .filter(e -> e.getName().startsWith("dev/snapscore/") && e.getName().endsWith(".class"))
+                    .sorted(java.util.Comparator.comparing(java.util.zip.ZipEntry::getName)).toList();
+            for (java.util.zip.ZipEntry e : own) {
+                update(md, e.getName() + "\n");
+                try (var in = zip.getInputStream(e)) {
+                    md.update(in.readAllBytes());
+                }
+            }
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+
+    /** SHA-256 of {@code file}'s bytes, from the memo when the file's attributes are those it was hashed with. */
+    static String file(Path file, Path memoDir) throws IOException {
+        return memoised(file, memoDir, "sha256", ContentHashes::bytes);
+    }
+
+    private interface Hasher {
+        String hash(Path file) throws IOException;
+    }
+
+    /** {@code hasher}'s hash of {@code file}, from the memo (of that {@code kind}) when the file's attributes are those it was hashed with. */
+    private static String memoised(Path file, Path memoDir, String kind, Hasher hasher) throws IOException {
+        Path real = file.toRealPath();
+        Map<String, Object> a = Files.readAttributes(real, "unix:size,lastModifiedTime,ctime,ino,dev");
+        String stamp = a.get("size") + " " + a.get("lastModifiedTime") + " " + a.get("ctime") + " " + a.get("ino") + " " + a.get("dev");
+        // Named by a checksum of the path, which the memo repeats: paths that share a name only cost a rehash.
+        java.util.zip.CRC32C name = new java.util.zip.CRC32C();
+        name.update(real.toString().getBytes(StandardCharsets.UTF_8));
+        Path memo = memoDir.resolve(String.format("%08x.%s", (int) name.getValue(), kind));
+        try {
+            List<String> lines = Files.readAllLines(memo);
+            if (lines.size() == 3 && lines.get(0).equals(real.toString()) && lines.get(1).equals(stamp)
+                    && lines.get(2).matches("[0-9a-f]{64}")) {
+                return lines.get(2);
+            }
+        } catch (IOException | RuntimeException e) {
+            // no memo, or an unreadable one: hash the file
+        }
+        String hash = hasher.hash(real);
+        // Stamped before hashing would race a writer; a file changed while hashed gets a new stamp, so a later load rehashes it.
+        Map<String, Object> after = Files.readAttributes(real, "unix:size,lastModifiedTime,ctime,ino,dev");
+        if (after.equals(a)) {
+            try {
+                Files.createDirectories(memoDir);
+                AtomicFiles.write(memo, ch -> ch.write(java.nio.ByteBuffer.wrap(
+                        (real + "\n" + stamp + "\n" + hash + "\n").getBytes(StandardCharsets.UTF_8))));
+            } catch (IOException e) {
+                // an unwritable memo only costs the next load this hash again
+            }
+        }
+        return hash;
+    }
+
+    /** SHA-256 of a file's bytes. */
+    private static String bytes(Path real) throws IOException {
+        MessageDigest md = sha256();
+        // Mapped in an arena, so the pages leave this process when hashed rather than when a GC finds the buffer.
+        try (FileChannel ch = FileChannel.open(real, StandardOpenOption.READ); Arena arena = Arena.ofConfined()) {
+            long size = ch.size();
+            for (long at = 0; at < size; at += 1L << 30) {
+                md.update(ch.map(FileChannel.MapMode.READ_ONLY, at, Math.min(1L << 30, size - at), arena).asByteBuffer());
+            }
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+
+    private static void tensors(MessageDigest md, Weights weights) {
+        for (Tensor t : weights.tensors().values()) {
+            update(md, t.name() + " " + t.type() + " " + java.util.Arrays.toString(t.shape()) + "\n");
+            md.update(t.data().asByteBuffer());
+        }
+    }
+
+    private static void update(MessageDigest md, String s) {
+        md.update(s.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JDK always has SHA-256", e);
+        }
+    }
+}
