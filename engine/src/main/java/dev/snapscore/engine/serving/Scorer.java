@@ -31,8 +31,8 @@ import java.util.function.Function;
  * Scores photos for many concurrent callers with dynamic micro-batching: requests are decoded and
  * preprocessed on a worker pool, then one inference thread runs up to {@code maxBatch} of them at a time,
  * waiting at most {@code maxDelay} after the first for others to join. While it waits, the inference
- * thread prepares queued requests itself, so a worker pool smaller than the cores never leaves it idle. At most {@code capacity} requests
- * are in the scorer at once; beyond that, {@link #submit} fails fast with a
+ * thread prepares queued requests itself, so a worker pool smaller than the cores never leaves it idle.
+ * At most {@code capacity} requests are in the scorer at once; beyond that, {@link #submit} fails fast with a
  * {@link ScorerOverloadedException} instead of queueing without bound. Thread-safe.
  *
  * <pre>{@code
@@ -238,12 +238,14 @@ public final class Scorer implements AutoCloseable {
 
     /**
      * The next prepared request, or null once {@code deadline} passes (unless {@code forever}); until one is
-     * ready, runs queued preparations here instead of waiting for a worker to get to them.
+     * ready, runs queued preparations here instead of waiting for a worker to get to them (so a batch may
+     * start up to one photo's preparation after its deadline).
      */
     private Request await(boolean forever, long deadline) throws InterruptedException {
         while (true) {
             Request r = ready.poll();
             if (r != null) return r;
+            if (!forever && deadline - System.nanoTime() <= 0) return null;
             Runnable job = toPrepare.poll();
             if (job != null) {
                 job.run();
@@ -253,9 +255,7 @@ public final class Scorer implements AutoCloseable {
             if (forever) {
                 news.acquire();
             } else {
-                long wait = deadline - System.nanoTime();
-                if (wait <= 0) return null;
-                news.tryAcquire(wait, TimeUnit.NANOSECONDS);
+                news.tryAcquire(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
             }
         }
     }
