@@ -37,7 +37,7 @@ final class ScoreCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "8", description = "Images per inference run. Default: ${DEFAULT-VALUE}.")
     int batch;
 
-    @Option(names = "--threads", description = "Threads that decode and preprocess photos. Default: cores - 1 (at least 1); inference uses every core.")
+    @Option(names = "--threads", description = "Threads that decode, clean and preprocess photos besides the inference thread, which does so too while its next batch is not full (0: only it). Default: cores - 1 (at least 1); inference uses every core.")
     Integer threads;
 
     @Option(names = "--clean", description = "Clean with the face rule first: photos it rejects get status 'rejected' and are not scored.")
@@ -72,7 +72,7 @@ final class ScoreCommand implements Callable<Integer> {
         if (resume && out == null) throw new IllegalArgumentException("--resume needs --out");
         if (html != null && out == null) throw new IllegalArgumentException("--html needs --out: the page is made from its rows");
         int workers = threads != null ? threads : Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
-        if (workers < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + workers);
+        if (workers < 0) throw new IllegalArgumentException("--threads must be >= 0, got " + workers);
         PrintWriter err = spec.commandLine().getErr();
         ImageDecoder decoder = new ImageDecoder(ImageDecoder.DEFAULT_MAX_BYTES, maxPixels);
         Path modelPath = model != null ? model : BundledModel.path();
@@ -103,8 +103,10 @@ final class ScoreCommand implements Callable<Integer> {
             err.printf("scored %d, rejected %d, errors %d of %d photos in %.2f s (%.2f photos/s)%n", stats.scored(),
                     stats.rejected(), stats.errors(), stats.total(), stats.seconds(),
                     stats.seconds() > 0 ? stats.total() / stats.seconds() : 0);
-            err.printf("time: decode+preprocess %.2f s and clean %.2f s (CPU, %d worker%s), inference %.2f s (wall, batch %d)%n",
-                    stats.decodeSeconds(), stats.cleanSeconds(), workers, workers == 1 ? "" : "s", stats.inferenceSeconds(), batch);
+            err.printf("time: decode+preprocess %.2f s and clean %.2f s (summed over %d worker%s and the inference thread, "
+                            + "which did %.2f s of it), inference %.2f s (wall, batch %d), waiting for photos %.2f s%n",
+                    stats.decodeSeconds(), stats.cleanSeconds(), workers, workers == 1 ? "" : "s", stats.helpedSeconds(),
+                    stats.inferenceSeconds(), batch, stats.waitingSeconds());
             if (model == null) err.println("note: the bundled demo model has random weights; its scores mean nothing about photos");
             err.flush();
             errors = stats.errors();

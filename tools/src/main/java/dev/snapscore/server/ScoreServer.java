@@ -392,6 +392,9 @@ public final class ScoreServer implements AutoCloseable {
         counter(b, "snapscore_requests_rejected_total", "Requests refused because the scorer was full (HTTP 503).", m.rejected());
         counter(b, "snapscore_requests_failed_total", "Admitted requests that failed (bad images).", m.errors());
         counter(b, "snapscore_requests_completed_total", "Requests scored.", m.completed());
+        counter(b, "snapscore_requests_prepared_by_inference_total",
+                "Requests the inference thread decoded itself while its batch was not full (the rest: decode workers).",
+                m.preparedByInference());
         gauge(b, "snapscore_body_bytes_in_flight", "Bytes of request bodies held now (the budget bounds them).", budget.used());
         gauge(b, "snapscore_connections_open", "Client connections open now (--max-connections bounds them).", openConnections());
         counter(b, "snapscore_header_timeouts_total", "Connections closed for sending their headers too slowly.", headerTimeout.closed());

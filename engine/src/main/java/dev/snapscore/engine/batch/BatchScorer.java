@@ -16,21 +16,25 @@ import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Function;
 
 /**
  * Scores a list of photos as a pipeline: worker threads run the {@link PhotoPipeline} (read, decode,
  * optionally clean, preprocess) ahead of the inference thread, which runs full batches and hands rows to a
- * sink in input order. One photo's failure is that photo's error row; the run goes on.
+ * sink in input order. While its next batch is not full, the inference thread prepares photos too, so
+ * decoding never leaves it waiting while there is a photo left to decode. One photo's failure is that
+ * photo's error row; the run goes on.
  */
 public final class BatchScorer {
     /**
      * @param batch   images per inference run
-     * @param workers threads that decode and preprocess (inference uses the session's own threads)
+     * @param workers threads that decode and preprocess besides the inference thread, which does so while its
+     *                batch is not full (inference uses the session's own threads); 0: only the inference thread
      */
     public record Options(int batch, int workers) {
         public Options {
             if (batch < 1) throw new IllegalArgumentException("batch must be >= 1, got " + batch);
-            if (workers < 1) throw new IllegalArgumentException("workers must be >= 1, got " + workers);
+            if (workers < 0) throw new IllegalArgumentException("workers must be >= 0, got " + workers);
         }
     }
 
@@ -39,9 +43,13 @@ public final class BatchScorer {
         void write(List<ScoredPhoto> rows) throws IOException;
     }
 
-    /** Totals: decode and clean are CPU time summed over workers; inference is the wall time of its runs. */
+    /**
+     * Totals: decode and clean are time summed over the threads that prepared photos, {@code helpedSeconds}
+     * the part of them the inference thread did; inference is the wall time of its runs, and
+     * {@code waitingSeconds} the inference thread's time blocked on a photo a worker was still preparing.
+     */
     public record Stats(int scored, int rejected, int errors, double seconds, double decodeSeconds,
-                        double cleanSeconds, double inferenceSeconds) {
+                        double cleanSeconds, double helpedSeconds, double inferenceSeconds, double waitingSeconds) {
         public int total() {
             return scored + rejected + errors;
         }
@@ -62,8 +70,9 @@ public final class BatchScorer {
             throws IOException {
         long imageBytes = session.model().spec().input().elements() * Float.BYTES;
         int window = 2 * options.batch() + 2 * options.workers();
-        LongAdder decodeNanos = new LongAdder(), cleanNanos = new LongAdder();
-        long inferenceNanos = 0;
+        LongAdder decodeNanos = new LongAdder(), cleanNanos = new LongAdder(), helpedNanos = new LongAdder();
+        Thread inferenceThread = Thread.currentThread();
+        long inferenceNanos = 0, waitingNanos;
         int scored = 0, rejected = 0, errors = 0;
         long start = System.nanoTime();
         try (Arena arena = Arena.ofShared()) {
@@ -72,7 +81,7 @@ public final class BatchScorer {
             for (int i = 0; i < window; i++) free.add(arena.allocate(imageBytes, 64));
             MemorySegment batch = arena.allocate(options.batch() * imageBytes, 64);
 
-            java.util.function.Function<Path, Staged> prepare = file -> {
+            Function<Path, Staged> prepare = file -> {
                 MemorySegment image;
                 try {
                     image = free.take();
@@ -83,6 +92,7 @@ public final class BatchScorer {
                 PreparedPhoto p = pipeline.prepare(PhotoSource.of(file), image, 0);
                 decodeNanos.add(p.prepareNanos());
                 cleanNanos.add(p.cleanNanos());
+                if (Thread.currentThread() == inferenceThread) helpedNanos.add(p.prepareNanos() + p.cleanNanos());
                 if (p.status() == ScoredPhoto.Status.OK) return new Staged(image, p);
                 free.add(image);
                 return new Staged(null, p);
@@ -121,9 +131,10 @@ public final class BatchScorer {
                     pending.clear();
                     inBatch = 0;
                 }
+                waitingNanos = workers.waitedNanos();
             }
         }
         return new Stats(scored, rejected, errors, (System.nanoTime() - start) / 1e9, decodeNanos.sum() / 1e9,
-                cleanNanos.sum() / 1e9, inferenceNanos / 1e9);
+                cleanNanos.sum() / 1e9, helpedNanos.sum() / 1e9, inferenceNanos / 1e9, waitingNanos / 1e9);
     }
 }

@@ -21,18 +21,18 @@ import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
  * Scores photos for many concurrent callers with dynamic micro-batching: requests are decoded and
  * preprocessed on a worker pool, then one inference thread runs up to {@code maxBatch} of them at a time,
- * waiting at most {@code maxDelay} after the first for others to join. At most {@code capacity} requests
- * are in the scorer at once; beyond that, {@link #submit} fails fast with a
+ * waiting at most {@code maxDelay} after the first for others to join. While it waits, the inference
+ * thread prepares queued requests itself, so a worker pool smaller than the cores never leaves it idle.
+ * At most {@code capacity} requests are in the scorer at once; beyond that, {@link #submit} fails fast with a
  * {@link ScorerOverloadedException} instead of queueing without bound. Thread-safe.
  *
  * <pre>{@code
@@ -45,7 +45,7 @@ public final class Scorer implements AutoCloseable {
 
     /**
      * @param capacity  requests admitted at once (queued, decoding or being scored)
-     * @param workers   threads that decode and preprocess
+     * @param workers   threads that decode and preprocess, besides the inference thread while it waits
      * @param decode    fast or exact decoding, and the face cascade's resolution
      * @param detector  face settings, or null to skip face detection (faces are reported, never rejected)
      */
@@ -99,7 +99,10 @@ public final class Scorer implements AutoCloseable {
     private final BlockingQueue<MemorySegment> freeImages;
     private final BlockingQueue<Request> ready = new LinkedBlockingQueue<>();
     private final Semaphore admitted;
-    private final ExecutorService decoders;
+    private final LinkedBlockingQueue<Runnable> toPrepare = new LinkedBlockingQueue<>();
+    private final ThreadPoolExecutor decoders;
+    /** Released for every request made ready and every preparation queued: wakes the waiting inference thread. */
+    private final Semaphore news = new Semaphore(0);
     private final Thread batcher;
     private final ScorerMetrics metrics;
     private final MemorySegment batch;
@@ -118,7 +121,8 @@ public final class Scorer implements AutoCloseable {
         this.batch = arena.allocate(options.maxBatch() * imageBytes, 64);
         this.admitted = new Semaphore(options.capacity());
         this.metrics = new ScorerMetrics(options.maxBatch());
-        this.decoders = Executors.newFixedThreadPool(options.workers(), Thread.ofPlatform().name("snapscore-scorer-decode-", 0).daemon(true).factory());
+        this.decoders = new ThreadPoolExecutor(options.workers(), options.workers(), 0, TimeUnit.MILLISECONDS, toPrepare,
+                Thread.ofPlatform().name("snapscore-scorer-decode-", 0).daemon(true).factory());
         session.prepare(options.maxBatch());
         this.batcher = Thread.ofPlatform().name("snapscore-scorer-batcher").daemon(true).start(this::batchLoop);
     }
@@ -196,12 +200,14 @@ public final class Scorer implements AutoCloseable {
                 }
                 if (p.failure() == null) {
                     ready.add(new Request(image, p, result, submitted));
+                    news.release();
                     return;
                 }
                 freeImages.add(image);
                 result.completeExceptionally(p.failure() instanceof ImageException || p.failure() instanceof IllegalArgumentException
                         ? p.failure() : new ImageException("cannot prepare the image: " + p.failure(), p.failure()));
             });
+            news.release();
         } catch (java.util.concurrent.RejectedExecutionException e) {
             result.completeExceptionally(new IllegalStateException("scorer is closed"));
         }
@@ -210,35 +216,51 @@ public final class Scorer implements AutoCloseable {
 
     private void batchLoop() {
         List<Request> group = new ArrayList<>(options.maxBatch());
-        while (true) {
-            Request first;
-            try {
-                first = ready.take();
-            } catch (InterruptedException e) {
-                return;
-            }
-            if (first == STOP) return;
-            group.add(first);
-            long deadline = System.nanoTime() + options.maxDelay().toNanos();
-            boolean stop = false;
-            while (group.size() < options.maxBatch()) {
-                Request next;
-                try {
-                    long wait = deadline - System.nanoTime();
-                    next = wait > 0 ? ready.poll(wait, TimeUnit.NANOSECONDS) : ready.poll();
-                } catch (InterruptedException e) {
-                    next = null;
-                }
-                if (next == null) break;
+        boolean stopping = false;
+        long deadline = 0;
+        try {
+            while (true) {
+                // Once closing, the workers are done: only requests already prepared are left.
+                Request next = stopping ? ready.poll() : await(group.isEmpty(), deadline);
                 if (next == STOP) {
-                    stop = true;
-                    break;
+                    stopping = true;
+                    continue;
                 }
-                group.add(next);
+                if (next != null) {
+                    if (group.isEmpty()) deadline = System.nanoTime() + options.maxDelay().toNanos();
+                    group.add(next);
+                    if (group.size() < options.maxBatch()) continue;
+                }
+                if (group.isEmpty()) return; // stopping, and nothing left
+                runGroup(group);
+                group.clear();
             }
-            runGroup(group);
-            group.clear();
-            if (stop) return;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * The next prepared request, or null once {@code deadline} passes (unless {@code forever}); until one is
+     * ready, runs queued preparations here instead of waiting for a worker to get to them (so a batch may
+     * start up to one photo's preparation after its deadline).
+     */
+    private Request await(boolean forever, long deadline) throws InterruptedException {
+        while (true) {
+            Request r = ready.poll();
+            if (r != null) return r;
+            if (!forever && deadline - System.nanoTime() <= 0) return null;
+            Runnable job = toPrepare.poll();
+            if (job != null) {
+                job.run();
+                metrics.preparedByInference();
+                continue;
+            }
+            if (forever) {
+                news.acquire();
+            } else {
+                news.tryAcquire(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
+            }
         }
     }
 
@@ -265,8 +287,9 @@ public final class Scorer implements AutoCloseable {
         closed = true;
         decoders.shutdown();
         try {
-            decoders.awaitTermination(1, TimeUnit.MINUTES); // every accepted photo is now queued or failed
+            decoders.awaitTermination(1, TimeUnit.MINUTES); // every accepted photo is now queued, failed, or being prepared by the batcher
             ready.add(STOP);
+            news.release();
             batcher.join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -4,7 +4,8 @@ import java.util.Arrays;
 
 /**
  * Counters and distributions of a {@link Scorer}: queue depth, batch sizes, latency percentiles over the
- * most recent requests, acceptances, rejections and errors. Thread-safe.
+ * most recent requests, acceptances, rejections and errors, and how many requests the inference thread
+ * prepared itself. Thread-safe.
  */
 public final class ScorerMetrics {
     private static final int LATENCY_WINDOW = 4096;
@@ -12,7 +13,7 @@ public final class ScorerMetrics {
     private final long[] batchSizes; // index = images in the batch
     private final double[] latenciesMs = new double[LATENCY_WINDOW];
     private long latencyCount;
-    private long accepted, rejected, errors, completed, batches;
+    private long accepted, rejected, errors, completed, batches, preparedByInference;
 
     ScorerMetrics(int maxBatch) {
         batchSizes = new long[maxBatch + 1];
@@ -30,6 +31,10 @@ public final class ScorerMetrics {
         errors++;
     }
 
+    synchronized void preparedByInference() {
+        preparedByInference++;
+    }
+
     synchronized void batch(int size) {
         batches++;
         batchSizes[size]++;
@@ -45,7 +50,7 @@ public final class ScorerMetrics {
         int n = (int) Math.min(latencyCount, LATENCY_WINDOW);
         double[] recent = Arrays.copyOf(latenciesMs, n);
         Arrays.sort(recent);
-        return new Snapshot(queueDepth, accepted, rejected, errors, completed, batches, batchSizes.clone(),
+        return new Snapshot(queueDepth, accepted, rejected, errors, completed, batches, preparedByInference, batchSizes.clone(),
                 percentile(recent, 0.5), percentile(recent, 0.9), percentile(recent, 0.99));
     }
 
@@ -55,10 +60,12 @@ public final class ScorerMetrics {
     }
 
     /**
+     * @param preparedByInference requests the inference thread decoded and preprocessed itself, while it had
+     *                            no full batch and they were still queued for the workers
      * @param batchSizes count of batches by size (index = images)
      * @param p50Ms      latency from submission to result, over the last 4096 requests
      */
     public record Snapshot(int queueDepth, long accepted, long rejected, long errors, long completed, long batches,
-                           long[] batchSizes, double p50Ms, double p90Ms, double p99Ms) {
+                           long preparedByInference, long[] batchSizes, double p50Ms, double p90Ms, double p99Ms) {
     }
 }

@@ -4,7 +4,9 @@ import dev.snapscore.engine.ImageException;
 import dev.snapscore.engine.Model;
 import dev.snapscore.engine.Prediction;
 import dev.snapscore.engine.Session;
+import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.FaceDetector;
+import dev.snapscore.engine.image.ImageDecoder;
 import dev.snapscore.engine.photo.ScoredPhoto;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -86,6 +88,31 @@ class ScorerTest {
             assertEquals(160, batchedImages, "every image ran in exactly one batch");
             assertTrue(multi > 0, "concurrent requests were batched together: " + java.util.Arrays.toString(m.batchSizes()));
             assertTrue(m.p50Ms() > 0 && m.p99Ms() >= m.p50Ms());
+        }
+    }
+
+    /**
+     * One decode worker and a queue of requests: the inference thread, waiting for a full batch, prepares
+     * queued requests itself, and every request is still answered once with its own photo's scores.
+     */
+    @Test
+    void theInferenceThreadPreparesQueuedRequestsItself() {
+        var options = new Scorer.Options(8, Duration.ofMillis(5), 96, 1, ImageDecoder.withDefaults(), DecodeOptions.DEFAULT, null);
+        try (Scorer scorer = Scorer.start(model, options)) {
+            List<CompletableFuture<ScoredPhoto>> results = new ArrayList<>();
+            for (int i = 0; i < 96; i++) results.add(scorer.submit(photos.get(i % 3)));
+            for (int i = 0; i < 96; i++) {
+                ScoredPhoto s = results.get(i).join();
+                assertEquals(alone.get(i % 3).labelIndex(), s.prediction().labelIndex(), "request " + i);
+                assertArrayEquals(alone.get(i % 3).probabilities(), s.prediction().probabilities(), 1e-5f, "request " + i);
+            }
+            var m = scorer.metrics();
+            assertEquals(96, m.completed());
+            long batched = 0;
+            for (int size = 1; size < m.batchSizes().length; size++) batched += size * m.batchSizes()[size];
+            assertEquals(96, batched, "every request ran in exactly one batch");
+            assertTrue(m.preparedByInference() > 0 && m.preparedByInference() < 96,
+                    "the inference thread and the worker both prepared requests: " + m.preparedByInference() + " by inference");
         }
     }
 
