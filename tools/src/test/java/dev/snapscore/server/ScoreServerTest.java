@@ -219,7 +219,7 @@ class ScoreServerTest {
             int answered = 0;
             for (var f : answers) {
                 try {
-                    HttpResponse<String> r = f.get();
+                    HttpResponse<String> r = f.get(2, java.util.concurrent.TimeUnit.MINUTES); // a hang fails, naming itself
                     assertTrue(r.statusCode() == 200 || r.statusCode() == 503, r.statusCode() + " " + r.body());
                     if (r.statusCode() == 200) answered++;
                 } catch (java.util.concurrent.ExecutionException e) {

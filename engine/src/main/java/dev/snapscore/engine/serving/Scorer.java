@@ -142,7 +142,10 @@ public final class Scorer implements AutoCloseable {
         return submit(PhotoSource.of(file));
     }
 
-    /** Scores a photo from any source; a {@link PhotoSource#reading} source is read on a decode worker, holding its slot meanwhile. */
+    /**
+     * Scores a photo from any source; a {@link PhotoSource#reading} source is read where it is prepared (a decode worker,
+     * or the inference thread while it waits), holding its slot meanwhile: give it bytes that are at hand, not a network read.
+     */
     public CompletableFuture<ScoredPhoto> submit(PhotoSource source) {
         return admit(image -> pipeline.prepare(source, image, 0));
     }
