@@ -29,7 +29,7 @@ class TransferLearningTest {
     static void setUp() throws Exception {
         base = dir.resolve("base");
         photos = dir.resolve("photos");
-        EngineCli.locate().runOrThrow("generate", "--width-multiplier", "0.03125", "--head", "8", "--classes", "3",
+        EngineCli.locate().runOrThrow("generate", "--width", "0.03125", "--head", "8", "--classes", "3",
                 "--input-size", "64", "--seed", "5", base.toString());
         SyntheticPhotos.writeFolders(photos, 6, 11);
     }
