@@ -52,8 +52,9 @@ public final class Dl4jNetwork {
      * Adam following {@code learningRate} (a schedule over iterations), with weight decay (DL4J applies it to
      * weights, not biases); {@code batchNorm} puts a batch normalisation after each convolution, before its ReLU.
      */
-    public record Hyper(ISchedule learningRate, double weightDecay, long seed, boolean freezeBase, boolean batchNorm) {
+    public record Hyper(ISchedule learningRate, double weightDecay, long seed, boolean freezeBase, boolean batchNorm, double bnDecay) {
         public Hyper {
+            if (!(bnDecay > 0 && bnDecay < 1)) throw new IllegalArgumentException("batch norm decay must be in (0, 1), got " + bnDecay);
             Objects.requireNonNull(learningRate, "learningRate");
             if (!(weightDecay >= 0)) throw new IllegalArgumentException("weight decay must be >= 0, got " + weightDecay);
             if (batchNorm && freezeBase) throw new IllegalArgumentException("batch normalisation is for a base trained from scratch, not a frozen one");
@@ -62,6 +63,18 @@ public final class Dl4jNetwork {
 
     /** DL4J's default epsilon, named here because the export folds it into the weights. */
     static final double BN_EPS = 1e-5;
+    /** DL4J's default decay of the running statistics (PyTorch's momentum 0.1). */
+    static final double BN_DECAY = 0.9;
+
+    /**
+     * The running statistics' decay for {@code stepsPerEpoch}: DL4J's 0.9 unless that would leave more than
+     * 5% of their initial (0, 1) after the first epoch; a small data set (4 steps an epoch) would otherwise be
+     * validated, and exported, with statistics that are mostly the initial guess, while every batch it trained
+     * on was normalised by its own.
+     */
+    static double bnDecay(int stepsPerEpoch) {
+        return Math.min(BN_DECAY, Math.pow(0.05, 1.0 / Math.max(1, stepsPerEpoch)));
+    }
 
     public static MultiLayerNetwork build(Architecture arch, Hyper hyper) {
         var list = new NeuralNetConfiguration.Builder()
@@ -86,7 +99,7 @@ public final class Dl4jNetwork {
                     // conv (no bias: BN's beta is one) → BN → the activation, folded back into one conv at export.
                     // The activation is a layer of its own: DL4J's BatchNormalization ignores the one it is given.
                     list.layer(index++, conv.activation(org.nd4j.linalg.activations.Activation.IDENTITY).hasBias(false).build());
-                    list.layer(index++, new BatchNormalization.Builder().eps(BN_EPS).useLogStd(false).name(c.name() + ".bn").build());
+                    list.layer(index++, new BatchNormalization.Builder().eps(BN_EPS).decay(hyper.bnDecay()).useLogStd(false).name(c.name() + ".bn").build());
                     yield new ActivationLayer.Builder().activation(activation).build();
                 }
                 case Layer.MaxPool p -> {

@@ -90,8 +90,10 @@ public final class TrainCommand implements Callable<Integer> {
                     "(a global average pool: Keras' VGG16(include_top=False) + GlobalAveragePooling2D). Default: ${DEFAULT-VALUE}."})
     ModelGenerator.Pool pool;
 
-    @Option(names = "--dropout", defaultValue = "0.5", description = "Dropout rate after each hidden dense layer. Default: ${DEFAULT-VALUE}.")
-    double dropout;
+    @Option(names = "--dropout", paramLabel = "RATE",
+            description = {"Dropout rate after each hidden dense layer. Default: 0 with batch norm (it regularises already, and",
+                    "dropout slowed a small data set's few steps; measured), else 0.5 (the original study's)."})
+    Double dropout;
 
     @Option(names = "--init", paramLabel = "MODEL",
             description = {"Initialise the convolution base from this model and freeze it; its conv widths replace --width.",
@@ -202,8 +204,9 @@ public final class TrainCommand implements Callable<Integer> {
 
         LoadedModel base = init == null ? null : readInit(init);
         try {
-            Architecture arch = base == null ? Architecture.vgg16(width, pool, head, dropout, data.classes(), inputSize)
-                    : initArchitecture(base.spec(), data.classes());
+            double dropoutRate = dropout != null ? dropout : withBatchNorm ? 0 : 0.5;
+            Architecture arch = base == null ? Architecture.vgg16(width, pool, head, dropoutRate, data.classes(), inputSize)
+                    : initArchitecture(base.spec(), data.classes(), dropoutRate);
             Path cacheDir = cache != null ? cache : Files.createTempDirectory("snapscore-train");
             try (InputCache inputs = InputCache.build(engine, data, arch.input().height(), cacheDir)) {
                 double preprocessSeconds = (System.nanoTime() - started) / 1e9;
@@ -216,8 +219,9 @@ public final class TrainCommand implements Callable<Integer> {
                 int stepsPerEpoch = Math.max(1, (trainImages + batch - 1) / batch), steps = stepsPerEpoch * epochs;
                 int warmup = (int) Math.min(Math.round(warmupEpochs * stepsPerEpoch), steps / 2);
                 double peak = learningRate != null ? learningRate : frozen ? LR_FROZEN : LR_SCRATCH;
+                if (withBatchNorm) out.printf("batch norm: running statistics decay %.3f a step%n", Dl4jNetwork.bnDecay(stepsPerEpoch));
                 MultiLayerNetwork net = Dl4jNetwork.build(arch, new Dl4jNetwork.Hyper(LearningRate.warmupCosine(peak, warmup, steps),
-                        weightDecay, seed, frozen, withBatchNorm));
+                        weightDecay, seed, frozen, withBatchNorm, Dl4jNetwork.bnDecay(stepsPerEpoch)));
                 Trainer.Resumed resumed = null;
                 if (resume != null) {
                     resumed = Trainer.restoreInto(net, resume);
@@ -334,7 +338,7 @@ public final class TrainCommand implements Callable<Integer> {
      * The init model's conv base with this command's pool and head; its preprocessing must be the engine's
      * default. An NHWC-input model's base is the same network on NCHW inputs, which DL4J trains on.
      */
-    private Architecture initArchitecture(ModelSpec s, int classes) {
+    private Architecture initArchitecture(ModelSpec s, int classes, double dropout) {
         if (!s.preprocess().equals(Preprocess.CAFFE)) {
             throw new IllegalArgumentException(init + " preprocesses with " + s.preprocess() + "; training uses " + Preprocess.CAFFE);
         }

@@ -30,7 +30,7 @@ class BatchNormExportTest {
     @Test
     void foldedExportMatchesDl4jWithItsBatchNormLayers() throws Exception {
         Architecture arch = Architecture.vgg16(0.0625, ModelGenerator.Pool.NONE, List.of(16), 0, 3, 32);
-        MultiLayerNetwork net = Dl4jNetwork.build(arch, new Dl4jNetwork.Hyper(LearningRate.warmupCosine(1e-3, 1, 4), 1e-4, 7, false, true));
+        MultiLayerNetwork net = Dl4jNetwork.build(arch, new Dl4jNetwork.Hyper(LearningRate.warmupCosine(1e-3, 1, 4), 1e-4, 7, false, true, 0.9));
         assertEquals(13 * 3 + 5 + 2, net.getLayers().length, "13 conv + BN + ReLU, 5 pools, 2 dense layers");
         Nd4j.getRandom().setSeed(11);
         // A few training steps move the running statistics away from DL4J's initial (0, 1) ...

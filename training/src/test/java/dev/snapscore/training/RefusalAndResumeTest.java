@@ -75,8 +75,8 @@ class RefusalAndResumeTest {
         assertTrue(resumed.out().contains(", step 10"), resumed.out());
         assertFalse(resumed.out().contains("epoch   1/4") || resumed.out().contains("epoch   2/4"), resumed.out());
         // the learning rate of epoch 3's first step is the 4-epoch schedule's at step 10 (warm-up: one epoch, 5 steps)
-        assertEquals(LearningRate.at(1e-3, 5, 20, 10), resumed.figure("epoch   3/4", "lr "), 1e-3 * LearningRate.at(1e-3, 5, 20, 10));
-        assertEquals(LearningRate.at(1e-3, 5, 20, 15), resumed.figure("epoch   4/4", "lr "), 1e-3 * LearningRate.at(1e-3, 5, 20, 15));
+        assertEquals(LearningRate.at(1e-3, 5, 20, 10), resumed.figure("epoch   3/4", "lr "), 5e-3 * LearningRate.at(1e-3, 5, 20, 10)); // printed to 3 digits
+        assertEquals(LearningRate.at(1e-3, 5, 20, 15), resumed.figure("epoch   4/4", "lr "), 5e-3 * LearningRate.at(1e-3, 5, 20, 15));
         String state = ModelSerializer.getObjectFromFile(ck.resolve("last.zip").toFile(), Trainer.State.KEY);
         Trainer.State after = Trainer.State.of(state);
         assertEquals(4, after.epochs().size());
@@ -84,8 +84,8 @@ class RefusalAndResumeTest {
         assertEquals(Trainer.State.of(before).epochs(), after.epochs().subList(0, 2), "the first two epochs are the first run's");
 
         // What --resume puts into a freshly built network: the checkpoint's weights, Adam's moments and counters.
-        Architecture arch = Architecture.vgg16(0.03125, ModelGenerator.Pool.NONE, List.of(8), 0.5, 2, 32);
-        MultiLayerNetwork net = Dl4jNetwork.build(arch, new Dl4jNetwork.Hyper(LearningRate.warmupCosine(1e-3, 5, 20), 1e-4, 5, false, true));
+        Architecture arch = Architecture.vgg16(0.03125, ModelGenerator.Pool.NONE, List.of(8), 0, 2, 32);
+        MultiLayerNetwork net = Dl4jNetwork.build(arch, new Dl4jNetwork.Hyper(LearningRate.warmupCosine(1e-3, 5, 20), 1e-4, 5, false, true, Dl4jNetwork.bnDecay(5)));
         Trainer.restoreInto(net, saved.resolve("last.zip"));
         MultiLayerNetwork checkpoint = ModelSerializer.restoreMultiLayerNetwork(saved.resolve("last.zip").toFile(), true);
         assertEquals(checkpoint.params(), net.params());
