@@ -55,6 +55,10 @@ record LearningCheck(int correct, int n, double chance, int threshold, boolean l
     /** One plain sentence for the user. */
     String explain() {
         String accuracy = String.format("%d of %d validation images right (%.3f)", correct, n, correct / (double) n);
+        if (threshold > n) {
+            return String.format("the model's learning cannot be told: on %d validation images even all right happens by chance more"
+                    + " than %.0f%% of the time (%s); give more photos or a larger --validation.", n, ALPHA * 100, accuracy);
+        }
         if (correct < threshold) {
             return String.format("the model did not learn: %s is not clearly above chance. Always answering the most common class"
                     + " gets %.3f; a model that only guessed would get %d or more right %s (needed: %d, %.3f).", accuracy, chance,

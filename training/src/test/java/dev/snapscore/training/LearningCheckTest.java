@@ -43,6 +43,13 @@ class LearningCheckTest {
         LearningCheck noFall = LearningCheck.of(new Trainer.Outcome(List.of(e1, lucky), lucky, validation, false), labels, 2);
         assertFalse(noFall.learned());
         assertTrue(noFall.explain().contains("training loss never fell"), noFall.explain());
+
+        int[] tiny = {0, 16}; // one image a class, both right
+        var allRight = new Trainer.Epoch(2, 0.40, 0.30, 1.0, 2, 1);
+        LearningCheck few = LearningCheck.of(new Trainer.Outcome(List.of(e1, allRight), allRight, tiny, false), labels, 2);
+        assertEquals(3, few.threshold());
+        assertFalse(few.learned());
+        assertTrue(few.explain().contains("on 2 validation images even all right happens by chance"), few.explain());
     }
 
     @Test
