@@ -54,7 +54,7 @@ class TransferLearningTest {
         Path onnx = Path.of("../engine/src/test/resources/onnx-exporters/tv-vgg16-bn-op13-fold.onnx");
         Path out = dir.resolve("from-torchvision");
         Train run = Train.run("--data", photos.toString(), "--init", onnx.toString(), "--head", "16", "--epochs", "1",
-                "--batch", "4", "--validation", "0.3", "--export-anyway", "--export", out.toString());
+                "--batch", "4", "--validation", "0.3", "--export-anyway", "--checkpoints", out + "-ck", "--export", out.toString());
         assertEquals(0, run.code(), run.out() + run.err());
         assertTrue(run.out().contains("13 conv layers, head [16], 2 classes"), run.out());
         try (var base = dev.snapscore.engine.format.ModelFormats.read(onnx);
@@ -72,7 +72,7 @@ class TransferLearningTest {
 
     private static void checkFrozen(Path init, Path out) throws IOException {
         Train run = Train.run("--data", photos.toString(), "--init", init.toString(), "--head", "16", "--epochs", "2",
-                "--batch", "4", "--lr", "1e-2", "--validation", "0.3", "--export-anyway", "--export", out.toString());
+                "--batch", "4", "--lr", "1e-2", "--validation", "0.3", "--export-anyway", "--checkpoints", out + "-ck", "--export", out.toString());
         assertEquals(0, run.code(), run.out() + run.err());
         assertTrue(run.out().contains("base frozen, from " + init), run.out());
         try (Weights before = Safetensors.read(base.resolve("weights.safetensors"));
