@@ -26,9 +26,15 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--arch", defaultValue = "vgg16", description = "Architecture (vgg16). Default: ${DEFAULT-VALUE}.")
     String arch;
 
-    @Option(names = "--width-multiplier", defaultValue = "1.0",
-            description = "Scales every conv width (1.0 = VGG16's 64..512). Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--width", defaultValue = "1.0",
+            description = "Width multiplier: scales every conv width (1.0 = VGG16's 64..512), as `train --width`. Default: ${DEFAULT-VALUE}.")
     double widthMultiplier;
+
+    /** The old name, kept working for existing scripts; not shown in the help. */
+    @Option(names = "--width-multiplier", hidden = true)
+    void deprecatedWidthMultiplier(double value) {
+        widthMultiplier = value;
+    }
 
     @Option(names = "--head", split = ",", defaultValue = "2048,1024,512,64",
             description = "Hidden dense widths, comma-separated. Default: ${DEFAULT-VALUE}.")

@@ -159,7 +159,7 @@ class CliTest {
     @Test
     void generateWritesALoadableModelAndOnnx(@TempDir Path dir) {
         Path out = dir.resolve("gen");
-        CliRun r = run("generate", "--width-multiplier", "0.125", "--head", "32,16", "--classes", "3", "--input-size", "32",
+        CliRun r = run("generate", "--width", "0.125", "--head", "32,16", "--classes", "3", "--input-size", "32",
                 "--flatten", "nhwc", "--seed", "5", out.toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(Files.isRegularFile(out.resolve("model.onnx")));
@@ -180,6 +180,7 @@ class CliTest {
     void generateWritesTheKerasShapeAndItScoresLikeItsNchwTwin(@TempDir Path dir) throws Exception {
         Path nhwc = dir.resolve("nhwc"), nchw = dir.resolve("nchw");
         for (Path out : new Path[] {nhwc, nchw}) {
+            // --width's old name, still accepted (hidden from the help)
             CliRun r = run("generate", "--width-multiplier", "0.125", "--head", "16", "--classes", "3", "--input-size", "64",
                     "--pool", "gap", "--input-layout", out == nhwc ? "nhwc" : "nchw", "--seed", "5", out.toString());
             assertEquals(0, r.code(), r.err());

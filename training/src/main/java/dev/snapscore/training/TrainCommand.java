@@ -35,9 +35,12 @@ import java.util.concurrent.Callable;
                 "preprocessed by the engine itself (OpenCV INTER_AREA to 224x224, BGR minus the",
                 "Caffe means), so training sees exactly what `score` sees.",
                 "Exit codes: 0 done, 1 the export does not reproduce DL4J within --tolerance,",
-                "2 bad input."})
+                "2 bad input, 3 the model did not learn (validation accuracy not clearly above chance, or",
+                "the training loss never fell): not exported unless --export-anyway, checkpoint kept."})
 public final class TrainCommand implements Callable<Integer> {
-    static final int OK = 0, EXPORT_MISMATCH = 1, BAD_INPUT = 2;
+    static final int OK = 0, EXPORT_MISMATCH = 1, BAD_INPUT = 2, NOT_LEARNED = 3;
+    /** Peak learning rates chosen by measurement (README, Training): from scratch with batch norm; a frozen base. */
+    static final double LR_SCRATCH = 1e-3, LR_FROZEN = 1e-3;
 
     static final class Source {
         @Option(names = "--data", paramLabel = "DIR", description = "A folder per class (e.g. DIR/selfie/, DIR/notselfie/).")
@@ -66,8 +69,13 @@ public final class TrainCommand implements Callable<Integer> {
             description = "With --posts: ascending like-count edges; class = number of edges <= likes. Default ${DEFAULT-VALUE}: min(likes, 9).")
     long[] buckets;
 
-    @Option(names = "--width", defaultValue = "1.0", description = "VGG16 width multiplier (1.0 = VGG16). Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--width", defaultValue = "1.0", description = "VGG16 width multiplier (1.0 = VGG16), as `generate --width`. Default: ${DEFAULT-VALUE}.")
     double width;
+
+    @Option(names = "--batch-norm", negatable = true,
+            description = {"Batch normalisation after each convolution while training, folded into the convolutions at export",
+                    "(the exported graph is the plain VGG). Default: on when the base trains from scratch, off with --init."})
+    Boolean batchNorm;
 
     @Option(names = "--input-size", defaultValue = "224", paramLabel = "PIXELS",
             description = "Input height and width (224 is VGG16's; smaller trains faster, e.g. for trials). Default: ${DEFAULT-VALUE}.")
@@ -82,11 +90,15 @@ public final class TrainCommand implements Callable<Integer> {
                     "(a global average pool: Keras' VGG16(include_top=False) + GlobalAveragePooling2D). Default: ${DEFAULT-VALUE}."})
     ModelGenerator.Pool pool;
 
-    @Option(names = "--dropout", defaultValue = "0.5", description = "Dropout rate after each hidden dense layer. Default: ${DEFAULT-VALUE}.")
-    double dropout;
+    @Option(names = "--dropout", paramLabel = "RATE",
+            description = {"Dropout rate after each hidden dense layer. Default: 0 with batch norm (it regularises already, and",
+                    "dropout slowed a small data set's few steps; measured), else 0.5 (the original study's)."})
+    Double dropout;
 
     @Option(names = "--init", paramLabel = "MODEL",
-            description = "Initialise the convolution base from this model (snapscore directory, .onnx or Keras .h5) and freeze it; its conv widths replace --width.")
+            description = {"Initialise the convolution base from this model and freeze it; its conv widths replace --width.",
+                    "A snapscore directory, an .onnx file (torchvision's VGGs as torch.onnx.export writes them, batch norm folded),",
+                    "or a Keras .h5 (model.save())."})
     Path init;
 
     @Option(names = "--fine-tune-base", description = "With --init: train the base too instead of freezing it.")
@@ -98,8 +110,14 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "16", description = "Images per step. Default: ${DEFAULT-VALUE}.")
     int batch;
 
-    @Option(names = "--lr", defaultValue = "1e-4", description = "Adam learning rate. Default: ${DEFAULT-VALUE}.")
-    double learningRate;
+    @Option(names = "--lr", paramLabel = "RATE",
+            description = {"Adam's peak learning rate: a linear warm-up to it over --warmup-epochs, then a cosine decay to a",
+                    "hundredth of it at the last epoch. Default: " + LR_SCRATCH + " from scratch, " + LR_FROZEN + " with a frozen base."})
+    Double learningRate;
+
+    @Option(names = "--warmup-epochs", defaultValue = "1", paramLabel = "EPOCHS",
+            description = "Epochs of linear learning-rate warm-up (at most half of --epochs). Default: ${DEFAULT-VALUE}.")
+    double warmupEpochs;
 
     @Option(names = "--weight-decay", defaultValue = "1e-4", description = "Weight decay (weights, not biases). Default: ${DEFAULT-VALUE}.")
     double weightDecay;
@@ -119,8 +137,14 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "Seed for initial weights, split, order and augmentation. Default: ${DEFAULT-VALUE}.")
     long seed;
 
-    @Option(names = "--checkpoints", paramLabel = "DIR", description = "Write best.zip and last.zip (DL4J models) here after each epoch.")
+    @Option(names = "--checkpoints", paramLabel = "DIR",
+            description = "Write best.zip and last.zip (DL4J models with their optimizer state) here after each epoch.")
     Path checkpoints;
+
+    @Option(names = "--resume", paramLabel = "CHECKPOINT",
+            description = {"Continue from a checkpoint (last.zip, or best.zip) of a run with the same data and network options:",
+                    "its weights, Adam's state, the step and epoch counts; trains up to --epochs in all."})
+    Path resume;
 
     @Option(names = "--cache", paramLabel = "DIR", description = "Where the preprocessed inputs go. Default: a temporary folder, deleted at the end.")
     Path cache;
@@ -133,6 +157,9 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--tolerance", defaultValue = "1e-4", description = "Export check: largest allowed probability difference. Default: ${DEFAULT-VALUE}.")
     double tolerance;
+
+    @Option(names = "--export-anyway", description = "Export even when the model did not learn (exit code 3 otherwise, nothing exported).")
+    boolean exportAnyway;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -161,34 +188,73 @@ public final class TrainCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         if (augment && crop < 0) throw new IllegalArgumentException("--crop must be >= 0, got " + crop);
         if (!(tolerance >= 0)) throw new IllegalArgumentException("--tolerance must be >= 0, got " + tolerance);
+        if (!(warmupEpochs >= 0)) throw new IllegalArgumentException("--warmup-epochs must be >= 0, got " + warmupEpochs);
+        if (learningRate != null && !(learningRate > 0)) throw new IllegalArgumentException("--lr must be > 0, got " + learningRate);
+        boolean frozen = init != null && !fineTuneBase;
+        boolean withBatchNorm = batchNorm != null ? batchNorm : init == null;
+        if (withBatchNorm && init != null) {
+            throw new IllegalArgumentException("--batch-norm is for a base trained from scratch; with --init the base keeps its own weights");
+        }
+        if (resume != null && !Files.isRegularFile(resume)) throw new IllegalArgumentException("no such checkpoint: " + resume);
         Trainer.Options options = new Trainer.Options(epochs, batch, validation, patience, augment, augment ? crop : 0, seed, checkpoints);
         if (source.keras != null) return convertKeras(out);
+        long started = System.nanoTime();
         Labelled data = readData(out);
         EngineCli engine = EngineCli.locate();
 
         LoadedModel base = init == null ? null : readInit(init);
         try {
-            Architecture arch = base == null ? Architecture.vgg16(width, pool, head, dropout, data.classes(), inputSize)
-                    : initArchitecture(base.spec(), data.classes());
+            double dropoutRate = dropout != null ? dropout : withBatchNorm ? 0 : 0.5;
+            Architecture arch = base == null ? Architecture.vgg16(width, pool, head, dropoutRate, data.classes(), inputSize)
+                    : initArchitecture(base.spec(), data.classes(), dropoutRate);
             Path cacheDir = cache != null ? cache : Files.createTempDirectory("snapscore-train");
             try (InputCache inputs = InputCache.build(engine, data, arch.input().height(), cacheDir)) {
+                double preprocessSeconds = (System.nanoTime() - started) / 1e9;
+                out.printf("preprocessed %d images to %dx%d in %.1f s (the engine's decoder, in a child JVM)%n", data.size(),
+                        arch.input().height(), arch.input().width(), preprocessSeconds);
                 for (Map.Entry<Path, String> e : inputs.unreadable().entrySet()) {
                     out.println("unreadable image, skipped: " + e.getValue());
                 }
-                MultiLayerNetwork net = Dl4jNetwork.build(arch,
-                        new Dl4jNetwork.Hyper(learningRate, weightDecay, seed, base != null && !fineTuneBase));
-                if (base != null) {
+                int trainImages = Trainer.split(inputs.data().labels(), inputs.data().classes(), validation, seed)[0].length;
+                int stepsPerEpoch = Math.max(1, (trainImages + batch - 1) / batch), steps = stepsPerEpoch * epochs;
+                int warmup = (int) Math.min(Math.round(warmupEpochs * stepsPerEpoch), steps / 2);
+                double peak = learningRate != null ? learningRate : frozen ? LR_FROZEN : LR_SCRATCH;
+                if (withBatchNorm) out.printf("batch norm: running statistics decay %.3f a step%n", Dl4jNetwork.bnDecay(stepsPerEpoch));
+                MultiLayerNetwork net = Dl4jNetwork.build(arch, new Dl4jNetwork.Hyper(LearningRate.warmupCosine(peak, warmup, steps),
+                        weightDecay, seed, frozen, withBatchNorm, Dl4jNetwork.bnDecay(stepsPerEpoch)));
+                Trainer.Resumed resumed = null;
+                if (resume != null) {
+                    resumed = Trainer.restoreInto(net, resume);
+                } else if (base != null) {
                     Dl4jNetwork.loadBase(net, arch, base.weights());
-                    base.close();
                 }
+                if (base != null) base.close();
                 long[] params = Dl4jNetwork.parameterCounts(net);
-                out.printf("network: %d conv layers, %shead %s, %d classes; %,d parameters, %,d trained%s%n", arch.convs().size(),
-                        arch.pool() == ModelGenerator.Pool.GAP ? "global average pool, " : "", arch.head(), arch.classes(), params[0], params[1],
+                out.printf("network: %d conv layers%s, %shead %s, %d classes; %,d parameters, %,d trained%s%n", arch.convs().size(),
+                        withBatchNorm ? " with batch norm" : "", arch.pool() == ModelGenerator.Pool.GAP ? "global average pool, " : "",
+                        arch.head(), arch.classes(), params[0], params[1],
                         base == null ? "" : (fineTuneBase ? " (base from " : " (base frozen, from ") + init + ")");
-                Trainer.Outcome outcome = new Trainer(options, out).train(net, inputs);
+                out.printf("learning rate: warm-up to %.2e over %d steps, cosine decay to %.2e at step %d (%d steps an epoch)%n",
+                        peak, warmup, peak * LearningRate.FLOOR, steps, stepsPerEpoch);
+                long trainStart = System.nanoTime();
+                Trainer.Outcome outcome = new Trainer(options, out).train(net, inputs, resumed);
+                double trainSeconds = (System.nanoTime() - trainStart) / 1e9;
                 out.printf("best: epoch %d, val_loss %.4f, val_acc %.3f%n", outcome.best().epoch(), outcome.best().valLoss(),
                         outcome.best().valAccuracy());
+                LearningCheck learning = LearningCheck.of(outcome, inputs.data().labels(), inputs.data().classes());
+                if (!learning.learned()) {
+                    out.println(learning.explain());
+                    out.println("checkpoint kept: " + keepCheckpoint(net, outcome, inputs.data().classNames())
+                            + " (--resume it with more --epochs, or add photos; --init from a pretrained model helps most)");
+                    if (export == null || !exportAnyway) {
+                        if (export != null) out.println("NOT exported to " + export + " (--export-anyway exports it regardless)");
+                        return NOT_LEARNED;
+                    }
+                }
+                out.printf("time: preprocessing %.1f s, training %.1f s (%d epochs)%n", preprocessSeconds, trainSeconds,
+                        outcome.epochs().size() - (resumed == null ? 0 : resumed.state().epochs().size()));
                 if (export == null) return OK;
+                long exportStart = System.nanoTime();
                 String modelName = name != null ? name : export.toAbsolutePath().getFileName().toString();
                 ModelSpec exported = arch.spec(modelName, inputs.data().classNames(), inputs.data().values());
                 try (var weights = Dl4jNetwork.export(net, arch)) {
@@ -198,8 +264,10 @@ public final class TrainCommand implements Callable<Integer> {
                 var sampleInputs = ModelExport.stack(inputs, sample);
                 ModelExport.Check check = ModelExport.verify(engine, ModelExport.Dl4jOutputs.of(net, sampleInputs), export,
                         sampleInputs, tolerance, cacheDir);
-                out.printf("exported %s; engine vs DL4J on %d validation images: max abs diff %.3g in probabilities, %.3g in logits (tolerance %s, relative for logits)%n",
-                        export, sample.length, check.probabilities(), check.logits(), tolerance);
+                out.printf("%s %s%s; engine vs DL4J on %d validation images: max abs diff %.3g in probabilities, %.3g in logits (tolerance %s, relative for logits); %.1f s%n",
+                        check.passed() ? "exported" : "export FAILED its check:", export,
+                        learning.learned() ? "" : " (a model that did not learn, as --export-anyway asked)", sample.length,
+                        check.probabilities(), check.logits(), tolerance, (System.nanoTime() - exportStart) / 1e9);
                 if (!check.passed()) out.println(check.output().strip());
                 return check.passed() ? OK : EXPORT_MISMATCH;
             } finally {
@@ -208,6 +276,15 @@ public final class TrainCommand implements Callable<Integer> {
         } finally {
             if (base != null) base.close();
         }
+    }
+
+    /** The best epoch's network, where --resume can find it: the --checkpoints folder's best.zip, else a new folder. */
+    private Path keepCheckpoint(MultiLayerNetwork net, Trainer.Outcome outcome, List<String> classes) throws IOException {
+        if (checkpoints != null && Files.isRegularFile(checkpoints.resolve("best.zip"))) return checkpoints.resolve("best.zip");
+        Path file = Files.createTempDirectory("snapscore-train-checkpoint-").resolve("best.zip");
+        List<Trainer.Epoch> upToBest = outcome.epochs().subList(0, outcome.epochs().indexOf(outcome.best()) + 1);
+        Trainer.write(net, new Trainer.State(classes, upToBest, outcome.best().epoch(), 0), file);
+        return file;
     }
 
     private static LoadedModel readInit(Path init) {
@@ -261,7 +338,7 @@ public final class TrainCommand implements Callable<Integer> {
      * The init model's conv base with this command's pool and head; its preprocessing must be the engine's
      * default. An NHWC-input model's base is the same network on NCHW inputs, which DL4J trains on.
      */
-    private Architecture initArchitecture(ModelSpec s, int classes) {
+    private Architecture initArchitecture(ModelSpec s, int classes, double dropout) {
         if (!s.preprocess().equals(Preprocess.CAFFE)) {
             throw new IllegalArgumentException(init + " preprocesses with " + s.preprocess() + "; training uses " + Preprocess.CAFFE);
         }

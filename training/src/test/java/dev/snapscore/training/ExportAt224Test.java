@@ -24,7 +24,8 @@ class ExportAt224Test {
         SyntheticPhotos.writeFolders(photos, 5, 21);
         Path corrupt = Files.writeString(photos.resolve("vertical/zz-corrupt.jpg"), "\u00ff\u00d8\u00ff truncated");
         String[] args = {"--data", photos.toString(), "--width", "0.03125", "--head", "16,8", "--epochs", "1",
-                "--batch", "4", "--validation", "0.3", "--augment", "--export", model.toString()};
+                "--batch", "4", "--validation", "0.3", "--augment", "--export-anyway", "--checkpoints", dir.resolve("ck").toString(),
+                "--export", model.toString()};
         Train run = Train.run(args);
         assertEquals(0, run.code(), run.out() + run.err());
         assertTrue(run.out().contains("data: 11 images in 2 classes"), run.out());
@@ -37,7 +38,7 @@ class ExportAt224Test {
         Train again = Train.run(args);
         assertEquals(0, again.code(), again.out() + again.err());
         try (var s = Files.list(dir)) {
-            assertEquals(java.util.List.of("model", "photos"), s.map(p -> p.getFileName().toString()).sorted().toList());
+            assertEquals(java.util.List.of("ck", "model", "photos"), s.map(p -> p.getFileName().toString()).sorted().toList());
         }
     }
 
@@ -47,7 +48,8 @@ class ExportAt224Test {
         Files.writeString(precious.resolve("thesis.txt"), "do not lose");
         SyntheticPhotos.writeFolders(photos, 3, 22);
         Train run = Train.run("--data", photos.toString(), "--input-size", "32", "--width", "0.03125", "--head", "4",
-                "--epochs", "1", "--validation", "0.4", "--export", precious.toString());
+                "--epochs", "1", "--validation", "0.4", "--export-anyway", "--checkpoints", dir.resolve("ck").toString(),
+                "--export", precious.toString());
         assertEquals(2, run.code(), run.out() + run.err());
         assertTrue(run.err().contains("exists and is not a model directory"), run.err());
         assertEquals("do not lose", Files.readString(precious.resolve("thesis.txt")));

@@ -85,7 +85,7 @@ class KerasImportTest {
         KerasH5.Written keras = KerasH5.writeVgg16(h5, 2, 32, 8, 3, 4);
         SyntheticPhotos.writeFolders(photos, 4, 5);
         Train run = Train.run("--data", photos.toString(), "--init", h5.toString(), "--head", "8", "--epochs", "1",
-                "--batch", "4", "--validation", "0.25", "--export", out.toString());
+                "--batch", "4", "--validation", "0.25", "--export-anyway", "--checkpoints", dir.resolve("ck").toString(), "--export", out.toString());
         assertEquals(0, run.code(), run.out() + run.err());
         assertTrue(run.out().contains("base frozen, from " + h5), run.out());
         try (LoadedModel m = ModelDirectory.read(out)) {

@@ -20,7 +20,8 @@ class TrainCommandTest {
     void helpNamesTheOptions() {
         Train r = Train.run("--help");
         assertEquals(0, r.code());
-        for (String o : List.of("--data", "--posts", "--width", "--head", "--init", "--export", "--augment", "--patience")) {
+        for (String o : List.of("--data", "--posts", "--width", "--head", "--init", "--export", "--augment", "--patience",
+                "--[no-]batch-norm", "--lr", "--warmup-epochs", "--resume", "--export-anyway", "3 the model did not learn")) {
             assertTrue(r.out().contains(o), o + " missing from:\n" + r.out());
         }
     }
