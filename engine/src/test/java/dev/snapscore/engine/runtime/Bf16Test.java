@@ -69,11 +69,11 @@ class Bf16Test {
                 Tensor input = io.tensors().get("input");
                 int n = (int) input.dim(0), classes = loaded.spec().classes();
                 float[] want = TestRuns.logits(a, input.data(), n, classes), got = TestRuns.logits(b, input.data(), n, classes);
-                double error = relativeError(want, got);
+                double error = TestRuns.relativeError(want, got);
                 System.out.printf("bf16 %s (%d inputs): relative logit error %.5f%n", name, n, error);
                 assertTrue(error <= 0.02 && error > 0, name + ": relative logit error " + error);
                 for (int i = 0; i < n; i++) {
-                    assertEquals(argmax(want, i * classes, classes), argmax(got, i * classes, classes), name + " input " + i);
+                    assertEquals(TestRuns.argmax(want, i * classes, classes), TestRuns.argmax(got, i * classes, classes), name + " input " + i);
                 }
             }
         }
@@ -96,27 +96,11 @@ class Bf16Test {
              OneDnnExecutor a = f32.newExecutor(2); OneDnnExecutor b = bf16.newExecutor(2)) {
             MemorySegment x = TestRuns.images(arena, spec.input().elements(), n, seed);
             float[] want = TestRuns.logits(a, x, n, spec.classes()), got = TestRuns.logits(b, x, n, spec.classes());
-            double error = relativeError(want, got);
+            double error = TestRuns.relativeError(want, got);
             System.out.printf("bf16 seed %d (batch %d, %s): relative logit error %.5f%n", seed, n, spec.input(), error);
             assertTrue(error <= 0.02, "relative logit error " + error + " for " + spec.layers());
             assertTrue(error > 0, "bf16 rounds: the logits cannot all equal f32's");
         }
-    }
-
-    private static int argmax(float[] v, int from, int count) {
-        int best = 0;
-        for (int i = 1; i < count; i++) if (v[from + i] > v[from + best]) best = i;
-        return best;
-    }
-
-    /** ‖a − b‖ / ‖a‖ over all values. */
-    private static double relativeError(float[] a, float[] b) {
-        double diff = 0, norm = 0;
-        for (int i = 0; i < a.length; i++) {
-            diff += (a[i] - b[i]) * (double) (a[i] - b[i]);
-            norm += a[i] * (double) a[i];
-        }
-        return Math.sqrt(diff / norm);
     }
 
     /** On a CPU with bf16 instructions, every conv and dense step reads bf16 through an optimised (not reference) kernel. */

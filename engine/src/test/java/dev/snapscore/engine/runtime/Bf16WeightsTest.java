@@ -82,10 +82,10 @@ class Bf16WeightsTest {
                 int n = (int) input.dim(0), classes = loaded.spec().classes();
                 float[] want = io.tensors().get("logits").toFloatArray();
                 float[] got = TestRuns.logits(executor, input.data(), n, classes);
-                double error = relativeError(want, got);
+                double error = TestRuns.relativeError(want, got);
                 System.out.printf("bf16-stored %s: relative logit error against PyTorch %.5f%n", name, error);
                 assertTrue(error > 0 && error < 0.02, name + ": relative logit error " + error);
-                for (int i = 0; i < n; i++) assertEquals(argmax(want, i * classes, classes), argmax(got, i * classes, classes));
+                for (int i = 0; i < n; i++) assertEquals(TestRuns.argmax(want, i * classes, classes), TestRuns.argmax(got, i * classes, classes));
             }
         }
     }
@@ -145,19 +145,4 @@ class Bf16WeightsTest {
         }
     }
 
-    private static int argmax(float[] v, int from, int count) {
-        int best = 0;
-        for (int i = 1; i < count; i++) if (v[from + i] > v[from + best]) best = i;
-        return best;
-    }
-
-    /** ‖a − b‖ / ‖a‖ over all values. */
-    private static double relativeError(float[] a, float[] b) {
-        double diff = 0, norm = 0;
-        for (int i = 0; i < a.length; i++) {
-            diff += (a[i] - b[i]) * (double) (a[i] - b[i]);
-            norm += a[i] * (double) a[i];
-        }
-        return Math.sqrt(diff / norm);
-    }
 }

@@ -27,4 +27,21 @@ public final class TestRuns {
         executor.run(input, n, logits, probs);
         return logits;
     }
+
+    /** The index of the largest of {@code count} values from {@code from}. */
+    static int argmax(float[] v, int from, int count) {
+        int best = 0;
+        for (int i = 1; i < count; i++) if (v[from + i] > v[from + best]) best = i;
+        return best;
+    }
+
+    /** ‖a − b‖ / ‖a‖ over all values. */
+    static double relativeError(float[] a, float[] b) {
+        double diff = 0, norm = 0;
+        for (int i = 0; i < a.length; i++) {
+            diff += (a[i] - b[i]) * (double) (a[i] - b[i]);
+            norm += a[i] * (double) a[i];
+        }
+        return Math.sqrt(diff / norm);
+    }
 }
