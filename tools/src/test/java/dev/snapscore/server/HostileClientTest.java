@@ -50,18 +50,23 @@ class HostileClientTest {
     @BeforeAll
     static void start(@TempDir Path dir) throws Exception {
         model = Model.load(ScoreServerTest.MODEL);
-        BufferedImage img = new BufferedImage(64, 48, BufferedImage.TYPE_INT_RGB);
-        Random r = new Random(7);
-        for (int y = 0; y < img.getHeight(); y++) for (int x = 0; x < img.getWidth(); x++) img.setRGB(x, y, r.nextInt());
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ImageIO.write(img, "png", out);
-        png = out.toByteArray();
+        png = noisePng(7);
         try (Session s = model.newSession()) {
             alone = s.score(List.of(Files.write(dir.resolve("p.png"), png))).getFirst();
         }
         // Room for two largest bodies at once; a 2 s idle timeout.
         server = ScoreServer.start("127.0.0.1", 0, Scorer.start(model, Scorer.Options.defaults()), model.spec(),
                 new ScoreServer.Limits(MAX_BODY, 2L * MAX_BODY + 100_000, Duration.ofSeconds(2), Duration.ofSeconds(2), 64));
+    }
+
+    /** A 64×48 PNG of random pixels, the same for a seed: a photo with no face and no flat areas. */
+    static byte[] noisePng(long seed) throws java.io.IOException {
+        BufferedImage img = new BufferedImage(64, 48, BufferedImage.TYPE_INT_RGB);
+        Random r = new Random(seed);
+        for (int y = 0; y < img.getHeight(); y++) for (int x = 0; x < img.getWidth(); x++) img.setRGB(x, y, r.nextInt());
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ImageIO.write(img, "png", out);
+        return out.toByteArray();
     }
 
     @AfterAll

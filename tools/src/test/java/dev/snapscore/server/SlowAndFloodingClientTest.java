@@ -15,8 +15,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import javax.imageio.ImageIO;
-import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -26,7 +24,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -54,12 +51,7 @@ class SlowAndFloodingClientTest {
     @BeforeAll
     static void start(@TempDir Path dir) throws Exception {
         model = Model.load(ScoreServerTest.MODEL);
-        BufferedImage img = new BufferedImage(64, 48, BufferedImage.TYPE_INT_RGB);
-        Random r = new Random(11);
-        for (int y = 0; y < img.getHeight(); y++) for (int x = 0; x < img.getWidth(); x++) img.setRGB(x, y, r.nextInt());
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ImageIO.write(img, "png", out);
-        png = out.toByteArray();
+        png = HostileClientTest.noisePng(11);
         try (Session s = model.newSession()) {
             alone = s.score(List.of(Files.write(dir.resolve("p.png"), png))).getFirst();
         }
