@@ -21,21 +21,18 @@ final class ModelFlags {
                     + "has it). Default: f32."})
     Precision precision;
 
-    @Option(names = "--cache", description = {"Keep the model's prepared weights in a plan cache that later loads memory-map "
-            + "(faster starts, weights shared between processes; inference from it measured slower, so off by default)."})
-    boolean cache;
-
     @Option(names = "--cache-dir", paramLabel = "DIR",
-            description = {"Folder of the plan cache; implies --cache. Default: .snapscore-cache beside the model where that "
+            description = {"Folder of the plan cache (the model's prepared weights, memory-mapped by later loads: faster "
+                    + "starts, weights shared between processes). Default: .snapscore-cache beside the model where that "
                     + "is writable, else $XDG_CACHE_HOME/snapscore (~/.cache/snapscore)."})
     Path cacheDir;
 
-    @Option(names = "--no-cache", description = {"Neither read nor write a plan cache (the default; wins over --cache)."})
+    @Option(names = "--no-cache", description = {"Prepare the weights at every load; neither read nor write a plan cache."})
     boolean noCache;
 
     /** The model options these flags ask for, the rest default. */
     ModelOptions options() {
         return ModelOptions.defaults().withConvolution(algorithm).withPrecision(precision).withCacheDir(cacheDir)
-                .withCache((cache || cacheDir != null) && !noCache);
+                .withCache(!noCache);
     }
 }
