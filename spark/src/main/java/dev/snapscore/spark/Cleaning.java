@@ -9,9 +9,10 @@ import java.io.Serializable;
  * The face rule of {@code snapscore score --clean} (see {@link FaceCheck}), as plain values so it can
  * travel to executors.
  */
-public record Cleaning(double minFaceFraction, double scaleFactor, int minNeighbors, int minSize) implements Serializable {
+public record Cleaning(double minFaceFraction, double scaleFactor, int minNeighbors, int minSize, boolean allFaces)
+        implements Serializable {
     /** The selfie study's settings, the defaults of {@code snapscore clean}. */
-    public static final Cleaning STUDY = new Cleaning(0.15, 1.3, 0, 0);
+    public static final Cleaning STUDY = new Cleaning(0.15, 1.3, 0, 0, false);
 
     public Cleaning {
         if (!(minFaceFraction >= 0 && minFaceFraction < 1)) {
@@ -23,6 +24,6 @@ public record Cleaning(double minFaceFraction, double scaleFactor, int minNeighb
     }
 
     FaceCheck faceCheck() {
-        return FaceCheck.clean(new FaceDetector.Settings(scaleFactor, minNeighbors, minSize), minFaceFraction);
+        return FaceCheck.clean(new FaceDetector.Settings(scaleFactor, minNeighbors, minSize), minFaceFraction).scanningAllSizes(allFaces);
     }
 }

@@ -80,6 +80,11 @@ public final class SparkScoreCommand implements Callable<Integer> {
     @Option(names = "--min-size", defaultValue = "0", description = "With --clean: smallest face side in pixels (0: none). Default: ${DEFAULT-VALUE}.")
     int minSize;
 
+    @Option(names = "--all-faces", description = "With --clean: look for faces of every size, as the original study did (slower; "
+            + "rejected photos then report their small faces). Default: only faces big enough to pass --min-face-fraction, "
+            + "with the same decisions and the same largest face for every kept photo.")
+    boolean allFaces;
+
     @Option(names = "--exact-decode", description = "Decode every JPEG at its full size, as OpenCV's imread does (the reference). "
             + "Default: libjpeg decodes it at 1/2, 1/4 or 1/8 size, the smallest that still covers the model input (and the "
             + "face cascade's copy): 5x faster on 12 MP photos; the model input moves by about 0.5 of 0-255 on average "
@@ -132,7 +137,7 @@ public final class SparkScoreCommand implements Callable<Integer> {
         }
         Path modelPath = model != null ? model : bundledModel();
         if (!Files.exists(modelPath)) throw new ModelFormatException("no such model: " + modelPath);
-        Cleaning cleaning = clean ? new Cleaning(minFaceFraction, scaleFactor, minNeighbors, minSize) : null;
+        Cleaning cleaning = clean ? new Cleaning(minFaceFraction, scaleFactor, minNeighbors, minSize, allFaces) : null;
         var options = new SparkScoreJob.Options(modelPath, batch, ImageDecoder.DEFAULT_MAX_BYTES, maxPixels, cleaning,
                 new DecodeOptions(exactDecode, cleanResolution));
         PrintWriter err = spec.commandLine().getErr();

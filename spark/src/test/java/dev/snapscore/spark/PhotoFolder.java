@@ -113,7 +113,8 @@ final class PhotoFolder {
         Map<String, ScoredPhoto> rows = new LinkedHashMap<>();
         try (Model model = Model.load(MODEL); Session session = model.newSession(1);
              PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), decoder, decode, cleaning == null ? null
-                     : FaceCheck.clean(new FaceDetector.Settings(cleaning.scaleFactor(), cleaning.minNeighbors(), cleaning.minSize()), cleaning.minFaceFraction()))) {
+                     : FaceCheck.clean(new FaceDetector.Settings(cleaning.scaleFactor(), cleaning.minNeighbors(), cleaning.minSize()), cleaning.minFaceFraction())
+                             .scanningAllSizes(cleaning.allFaces()))) {
             List<ScoredPhoto> all = new ArrayList<>();
             BatchScorer.run(session, pipeline, files, new BatchScorer.Options(8, 2), all::addAll);
             for (ScoredPhoto row : all) rows.put(row.file().toString(), row);

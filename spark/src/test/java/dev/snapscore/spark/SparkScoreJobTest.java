@@ -151,7 +151,7 @@ class SparkScoreJobTest {
     void cleaningRejectsPhotosAsTheScoreVerbDoes() throws IOException {
         // Chelsea's largest face candidate covers 5.9% of the photo, the astronaut's 5.1% (OpenCV, scale 1.3,
         // min neighbours 0): at 5.5% the cat is kept and scored, the astronaut rejected.
-        Cleaning rule = new Cleaning(0.055, 1.3, 0, 0);
+        Cleaning rule = new Cleaning(0.055, 1.3, 0, 0, true); // every size: the astronaut's small face is reported
         Map<String, ScoredPhoto> cleaned = PhotoFolder.scoreWithEngine(photos, rule);
         Map<String, Row> rows = byFile(job(rule).score(SparkScoreJob.listImages(spark, List.of(photos.toString()), 2)).collectAsList());
         assertSameRows(cleaned, rows, labels());
@@ -173,7 +173,7 @@ class SparkScoreJobTest {
     void rowsAreThoseOfThePinnedRun() throws IOException {
         Path dir = tmp.resolve("pinned");
         PhotoFolder.fillPinned(dir);
-        for (Cleaning rule : new Cleaning[] {null, new Cleaning(0.01, 1.3, 0, 0)}) {
+        for (Cleaning rule : new Cleaning[] {null, new Cleaning(0.01, 1.3, 0, 0, true)}) {
             SparkScoreJob job = job(rule);
             List<Row> want = spark.read().schema(job.schema()).option("header", "true")
                     .csv(PhotoFolder.PINNED.resolve(rule == null ? "spark.csv" : "spark-clean-0.01.csv").toString())

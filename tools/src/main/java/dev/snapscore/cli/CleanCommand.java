@@ -3,7 +3,6 @@ package dev.snapscore.cli;
 import dev.snapscore.engine.batch.ImageFiles;
 import dev.snapscore.engine.batch.PhotoCleaner;
 import dev.snapscore.engine.image.ImageDecoder;
-import dev.snapscore.engine.photo.FaceCheck;
 import dev.snapscore.engine.photo.PhotoPipeline;
 import dev.snapscore.engine.photo.ScoredPhoto;
 import org.apache.commons.csv.CSVFormat;
@@ -80,7 +79,7 @@ final class CleanCommand implements Callable<Integer> {
         int[] moved = {0};
         long start = System.nanoTime();
         ImageDecoder decoder = new ImageDecoder(ImageDecoder.DEFAULT_MAX_BYTES, maxPixels);
-        try (PhotoPipeline pipeline = new PhotoPipeline(decoder, decode.options(), null, FaceCheck.clean(cleanOptions.settings(), cleanOptions.minFaceFraction));
+        try (PhotoPipeline pipeline = new PhotoPipeline(decoder, decode.options(), null, cleanOptions.faceCheck());
              Writer reportWriter = report != null ? Files.newBufferedWriter(report, StandardCharsets.UTF_8) : null;
              CSVPrinter csv = new CSVPrinter(reportWriter != null ? reportWriter : spec.commandLine().getOut(),
                      CSVFormat.DEFAULT.builder().setHeader("file", "width", "height", "faces", "largest_face_fraction", "decision", "error").build());

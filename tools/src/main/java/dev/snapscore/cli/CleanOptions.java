@@ -1,6 +1,7 @@
 package dev.snapscore.cli;
 
 import dev.snapscore.engine.image.FaceDetector;
+import dev.snapscore.engine.photo.FaceCheck;
 import picocli.CommandLine.Option;
 
 /** The face-cleaning settings shared by {@code clean} and {@code score --clean}. */
@@ -20,7 +21,18 @@ final class CleanOptions {
     @Option(names = "--min-size", defaultValue = "0", description = "Smallest face side in pixels (0: none). Default: ${DEFAULT-VALUE}.")
     int minSize;
 
+    @Option(names = "--all-faces", description = {"Look for faces of every size, as the original study did: a rejected "
+            + "photo then reports its largest face however small, and the faces column counts every candidate. By default "
+            + "only faces big enough to pass --min-face-fraction are looked for: the same decisions and the same largest "
+            + "face for every kept photo, about 15x less cascade time on 12 MP photos."})
+    boolean allFaces;
+
     FaceDetector.Settings settings() {
         return new FaceDetector.Settings(scaleFactor, minNeighbors, minSize);
+    }
+
+    /** The face rule these options describe. */
+    FaceCheck faceCheck() {
+        return FaceCheck.clean(settings(), minFaceFraction).scanningAllSizes(allFaces);
     }
 }

@@ -5,7 +5,6 @@ import dev.snapscore.engine.Session;
 import dev.snapscore.engine.batch.BatchScorer;
 import dev.snapscore.engine.batch.ImageFiles;
 import dev.snapscore.engine.image.ImageDecoder;
-import dev.snapscore.engine.photo.FaceCheck;
 import dev.snapscore.engine.photo.PhotoPipeline;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -82,7 +81,7 @@ final class ScoreCommand implements Callable<Integer> {
         try (Model m = Model.load(modelPath, modelFlags.options());
              Session session = m.newSession();
              PhotoPipeline pipeline = PhotoPipeline.forModel(m.spec(), decoder, decode.options(),
-                     clean ? FaceCheck.clean(cleanOptions.settings(), cleanOptions.minFaceFraction) : null);
+                     clean ? cleanOptions.faceCheck() : null);
              ScoreOutput output = out != null ? ScoreOutput.open(out, m.spec().labels(), clean, resume)
                      : ScoreOutput.to(spec.commandLine().getOut(), m.spec().labels(), clean)) {
             List<Path> todo = all.stream().filter(f -> !output.has(f)).toList();

@@ -123,8 +123,8 @@ class DecodeFlagsTest {
 
     @Test
     void cleanResolutionZeroIsTheStudysFullResolutionAndTheDefaultDecidesAlike() throws IOException {
-        Map<String, CSVRecord> full = run("clean", "--clean-resolution", "0", photos.toString());
-        Map<String, CSVRecord> fast = run("clean", photos.toString());
+        Map<String, CSVRecord> full = run("clean", "--all-faces", "--clean-resolution", "0", photos.toString());
+        Map<String, CSVRecord> fast = run("clean", "--all-faces", photos.toString());
         for (String file : full.keySet()) {
             double want = exactFraction(file);
             double got = Double.parseDouble(full.get(file).get("largest_face_fraction"));

@@ -75,11 +75,12 @@ class PinnedRowsTest {
         return Stream.of(
                 Arguments.of("score.csv", List.of("score", "--model", model)),
                 Arguments.of("score-batch2.jsonl", List.of("score", "--model", model, "--batch", "2", "--threads", "1")),
-                Arguments.of("score-clean-0.01-batch2.csv", List.of("score", "--model", model, "--clean", "--min-face-fraction", "0.01", "--batch", "2")),
+                // The pinned run scanned every face size; the default's own rows are checked below.
+                Arguments.of("score-clean-0.01-batch2.csv", List.of("score", "--model", model, "--clean", "--all-faces", "--min-face-fraction", "0.01", "--batch", "2")),
                 // No workers: the inference thread prepares every photo itself, and the rows are the same.
                 Arguments.of("score-batch2.jsonl", List.of("score", "--model", model, "--batch", "2", "--threads", "0")),
-                Arguments.of("score-clean-0.01-batch2.csv", List.of("score", "--model", model, "--clean", "--min-face-fraction", "0.01", "--batch", "2", "--threads", "0")),
-                Arguments.of("clean-report.csv", List.of("clean")));
+                Arguments.of("score-clean-0.01-batch2.csv", List.of("score", "--model", model, "--clean", "--all-faces", "--min-face-fraction", "0.01", "--batch", "2", "--threads", "0")),
+                Arguments.of("clean-report.csv", List.of("clean", "--all-faces")));
     }
 
     @ParameterizedTest
@@ -94,6 +95,55 @@ class PinnedRowsTest {
         String expected = Files.readString(PINNED.resolve(pinned)), actual = Files.readString(out).replace(photos.toString(), "$DIR");
         if (pinned.endsWith(".csv")) assertSameCsv(expected, actual);
         else assertSameLines(expected, actual);
+    }
+
+    /**
+     * By default the face rule looks only for faces big enough to pass it: against the pinned runs (every size),
+     * the same decisions, and the same rows for every kept photo; a rejected photo reports at most a face below
+     * the rule, and the clean report counts at most as many candidates.
+     */
+    @ParameterizedTest
+    @MethodSource("defaultScans")
+    void theDefaultScanDecidesAsThePinnedRun(String pinned, List<String> verb, String decisionColumn, String rejected,
+                                             double fraction) throws IOException {
+        Path out = Files.createTempDirectory(tmp, "run").resolve(pinned);
+        List<String> args = new ArrayList<>(verb);
+        args.addAll(List.of(photos.toString(), verb.getFirst().equals("clean") ? "--report" : "--out", out.toString()));
+        int code = SnapscoreCli.run(new PrintWriter(new StringWriter(), true), new PrintWriter(new StringWriter(), true), args.toArray(String[]::new));
+        assertEquals(SnapscoreCli.SOME_ERRORS, code);
+        CSVFormat header = CSVFormat.DEFAULT.builder().setHeader().build();
+        List<CSVRecord> want = header.parse(new StringReader(Files.readString(PINNED.resolve(pinned)))).getRecords();
+        List<CSVRecord> got = header.parse(new StringReader(Files.readString(out).replace(photos.toString(), "$DIR"))).getRecords();
+        assertEquals(want.size(), got.size());
+        String fractionColumn = verb.getFirst().equals("clean") ? "largest_face_fraction" : "face_fraction";
+        int rejections = 0;
+        for (int r = 0; r < want.size(); r++) {
+            CSVRecord w = want.get(r), g = got.get(r);
+            String where = "row " + r + " " + w.get("file");
+            assertEquals(w.get(decisionColumn), g.get(decisionColumn), where);
+            for (String column : want.getFirst().getParser().getHeaderNames()) {
+                boolean face = column.startsWith("face") || column.equals("largest_face_fraction");
+                if (!face) {
+                    assertSame(w.get(column), g.get(column), where + " " + column);
+                } else if (w.get(decisionColumn).equals(rejected)) {
+                    if (column.equals(fractionColumn)) assertTrue(Double.parseDouble(g.get(column)) <= fraction, where + ": " + g);
+                    if (column.equals("faces")) assertTrue(Integer.parseInt(g.get(column)) <= Integer.parseInt(w.get(column)), where);
+                } else if (column.equals("faces") && !w.get(column).isEmpty()) {
+                    assertTrue(Integer.parseInt(g.get(column)) >= 1 && Integer.parseInt(g.get(column)) <= Integer.parseInt(w.get(column)), where);
+                } else {
+                    assertSame(w.get(column), g.get(column), where + " " + column);
+                }
+            }
+            if (w.get(decisionColumn).equals(rejected)) rejections++;
+        }
+        assertTrue(rejections > 0, "the pinned runs reject photos with smaller faces");
+    }
+
+    static Stream<Arguments> defaultScans() {
+        return Stream.of(
+                Arguments.of("score-clean-0.01-batch2.csv", List.of("score", "--model", MODEL.toString(), "--clean", "--min-face-fraction", "0.01", "--batch", "2"),
+                        "status", "rejected", 0.01),
+                Arguments.of("clean-report.csv", List.of("clean"), "decision", "reject", 0.15));
     }
 
     @Test

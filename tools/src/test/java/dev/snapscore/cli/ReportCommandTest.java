@@ -121,9 +121,9 @@ class ReportCommandTest {
             Files.write(photos.resolve("turned.jpg"), withOrientation(jpeg(turned), 6));
         }
         Path scores = tmp.resolve("faces.jsonl");
-        CliRun r = CliRun.run("score", "--model", MODEL, "--clean", "--out", scores.toString(), photos.toString());
+        CliRun r = CliRun.run("score", "--model", MODEL, "--clean", "--all-faces", "--out", scores.toString(), photos.toString());
         assertEquals(SnapscoreCli.OK, r.code(), r.err());
-        CliRun csv = CliRun.run("score", "--model", MODEL, "--clean", photos.toString());
+        CliRun csv = CliRun.run("score", "--model", MODEL, "--clean", "--all-faces", photos.toString());
         Map<String, CSVRecord> rows = new TreeMap<>();
         for (CSVRecord rec : CSVFormat.DEFAULT.builder().setHeader().build().parse(new StringReader(csv.out()))) {
             rows.put(Path.of(rec.get("file")).getFileName().toString(), rec);

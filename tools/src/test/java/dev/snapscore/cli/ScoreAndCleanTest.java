@@ -170,7 +170,7 @@ class ScoreAndCleanTest {
     @Test
     void cleanAppliesTheThresholdAroundTheAstronautsFace(@TempDir Path dir) throws IOException {
         // The astronaut's largest face is 5.13% of the photo (OpenCV, scale 1.3, min neighbours 0).
-        CliRun strict = run("clean", PhotoFolders.SAMPLES.toString());
+        CliRun strict = run("clean", "--all-faces", PhotoFolders.SAMPLES.toString());
         assertEquals(0, strict.code(), strict.err());
         Map<String, CSVRecord> rows = rowsByFile(strict.out());
         assertEquals("reject", rows.get("astronaut.png").get("decision"));

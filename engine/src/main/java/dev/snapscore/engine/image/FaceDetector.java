@@ -79,6 +79,18 @@ public final class FaceDetector implements AutoCloseable {
 
     /** Detects faces in a decoded photo; the box is in the photo's own coordinates, whatever scale it was decoded at. */
     public Faces detect(Photo photo) {
+        return detect(photo, 0);
+    }
+
+    /**
+     * As {@link #detect(Photo)}, looking only for faces that could cover more than {@code fraction} of the photo:
+     * the cascade skips the window sizes below that (less two pixels, for the rounding of boxes back to the photo),
+     * which are most of its work. Its windows are square and, with {@code minNeighbors} 0, every window that passes
+     * is a face, so the largest face, and whether it covers more than {@code fraction}, are exactly those of a full
+     * scan whenever it does; below that, smaller faces are not reported.
+     */
+    public Faces detect(Photo photo, double fraction) {
+        if (!(fraction >= 0 && fraction < 1)) throw new IllegalArgumentException("face fraction must be in [0, 1), got " + fraction);
         Mat bgr = photo.bgr();
         int width = photo.width(), height = photo.height();
         double shrink = options.cleanShrink(Math.max(width, height), settings.scaleFactor());
@@ -86,6 +98,7 @@ public final class FaceDetector implements AutoCloseable {
         int copyHeight = Math.min(bgr.rows(), (int) Math.round(height / shrink));
         double scale = (double) copyWidth / width; // photo pixels -> the copy's
         int minSide = settings.minSize() == 0 ? 0 : Math.max(1, (int) Math.round(settings.minSize() * scale));
+        minSide = Math.max(minSide, (int) Math.floor(Math.sqrt(fraction * copyWidth * copyHeight)) - 2);
         try (Mat gray = new Mat(); RectVector faces = new RectVector(); Size min = new Size(minSide, minSide); Size max = new Size()) {
             cvtColor(bgr, gray, COLOR_BGR2GRAY);
             if (copyWidth < gray.cols() || copyHeight < gray.rows()) {

@@ -85,7 +85,7 @@ public final class PhotoPipeline implements AutoCloseable {
             long cleanNanos = 0;
             if (faceCheck != null) {
                 long t = System.nanoTime();
-                faces = detectors.get().detect(photo);
+                faces = detectors.get().detect(photo, faceCheck.smallestFraction());
                 cleanNanos = System.nanoTime() - t;
                 if (!faceCheck.keeps(faces)) {
                     return new PreparedPhoto(source.name(), ScoredPhoto.Status.REJECTED, -1, photo.width(), photo.height(), faces,

@@ -6,9 +6,11 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The face rule on a copy at {@link DecodeOptions#DEFAULT}'s clean resolution (after a fast decode) against the
@@ -24,22 +26,7 @@ class CleanResolutionTest {
 
     @Test
     void decisionsAtTheDefaultCleanResolutionEqualFullResolution() throws Exception {
-        Map<String, byte[]> photos = new LinkedHashMap<>();
-        for (String name : new String[] {"astronaut.png", "chelsea.png", "coffee.png"}) {
-            photos.put(name, Files.readAllBytes(FastDecodeTest.resource("/fixtures/images/" + name)));
-            photos.put(name + " at 4032x3024", FastDecodeTest.phonePhoto(name, 4032, 3024));
-        }
-        // Crops around the face the study's cascade finds in the 512 x 512 portrait: 116 x 116 at (164, 53).
-        int[][] crops = {{104, 33, 332, 249}, {134, 43, 264, 198}, {152, 12, 141, 188}, {77, 0, 290, 387}};
-        try (Mat astronaut = DECODER.read(FastDecodeTest.resource("/fixtures/images/astronaut.png"), DecodeOptions.EXACT, null, null).bgr()) {
-            for (int[] c : crops) {
-                try (Rect r = new Rect(c[0], c[1], c[2], c[3]); Mat crop = new Mat(astronaut, r).clone()) {
-                    boolean portrait = c[3] > c[2];
-                    photos.put("astronaut crop " + c[2] + "x" + c[3] + " at " + (portrait ? "3024x4032" : "4032x3024"),
-                            FastDecodeTest.encode(crop, portrait ? 3024 : 4032, portrait ? 4032 : 3024));
-                }
-            }
-        }
+        Map<String, byte[]> photos = photos();
         int kept = 0;
         try (FaceDetector full = new FaceDetector(STUDY, DecodeOptions.EXACT); FaceDetector fast = new FaceDetector(STUDY, DecodeOptions.DEFAULT)) {
             for (var e : photos.entrySet()) {
@@ -64,5 +51,63 @@ class CleanResolutionTest {
             }
         }
         assertEquals(3, kept, "three crops keep their face above the threshold");
+    }
+
+    /**
+     * With the rule's fraction, the cascade skips the windows too small to pass it: on every photo, at the
+     * study's resolution and at the default one, the decision is the full scan's, and a kept photo's largest
+     * face is the full scan's box exactly; a rejected one reports at most a face below the fraction.
+     */
+    @Test
+    void scanningOnlyForFacesThatCouldPassDecidesAsTheFullScan() throws Exception {
+        Map<String, byte[]> photos = photos();
+        int kept = 0, rejected = 0;
+        for (DecodeOptions options : new DecodeOptions[] {DecodeOptions.EXACT, DecodeOptions.DEFAULT}) {
+            try (FaceDetector detector = new FaceDetector(STUDY, options)) {
+                for (var e : photos.entrySet()) {
+                    try (Photo photo = DECODER.decode(e.getValue(), e.getKey(), options, VGG, STUDY)) {
+                        FaceDetector.Faces all = detector.detect(photo);
+                        for (double fraction : new double[] {0.04, THRESHOLD, 0.3}) {
+                            FaceDetector.Faces big = detector.detect(photo, fraction);
+                            String what = e.getKey() + " at " + options + ", fraction " + fraction;
+                            assertEquals(all.largestFraction() > fraction, big.largestFraction() > fraction, what);
+                            if (all.largestFraction() > fraction) {
+                                kept++;
+                                assertEquals(List.of(all.largestX(), all.largestY(), all.largestWidth(), all.largestHeight()),
+                                        List.of(big.largestX(), big.largestY(), big.largestWidth(), big.largestHeight()), what);
+                                assertTrue(big.count() <= all.count(), what);
+                            } else {
+                                rejected++;
+                                assertTrue(big.largestFraction() <= all.largestFraction(), what);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assertTrue(kept >= 10 && rejected >= 10, kept + " kept and " + rejected + " rejected: both sides of the rule are tested");
+    }
+
+    /**
+     * The fixture photos, the same scaled up to 4032 x 3024, and 12 MP crops around the face the study's cascade
+     * finds in the 512 x 512 astronaut portrait (116 x 116 at (164, 53)).
+     */
+    private static Map<String, byte[]> photos() throws Exception {
+        Map<String, byte[]> photos = new LinkedHashMap<>();
+        for (String name : new String[] {"astronaut.png", "chelsea.png", "coffee.png"}) {
+            photos.put(name, Files.readAllBytes(FastDecodeTest.resource("/fixtures/images/" + name)));
+            photos.put(name + " at 4032x3024", FastDecodeTest.phonePhoto(name, 4032, 3024));
+        }
+        int[][] crops = {{104, 33, 332, 249}, {134, 43, 264, 198}, {152, 12, 141, 188}, {77, 0, 290, 387}};
+        try (Mat astronaut = DECODER.read(FastDecodeTest.resource("/fixtures/images/astronaut.png"), DecodeOptions.EXACT, null, null).bgr()) {
+            for (int[] c : crops) {
+                try (Rect r = new Rect(c[0], c[1], c[2], c[3]); Mat crop = new Mat(astronaut, r).clone()) {
+                    boolean portrait = c[3] > c[2];
+                    photos.put("astronaut crop " + c[2] + "x" + c[3] + " at " + (portrait ? "3024x4032" : "4032x3024"),
+                            FastDecodeTest.encode(crop, portrait ? 3024 : 4032, portrait ? 4032 : 3024));
+                }
+            }
+        }
+        return photos;
     }
 }
