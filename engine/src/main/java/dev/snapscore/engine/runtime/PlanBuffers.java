@@ -1,6 +1,6 @@
 package dev.snapscore.engine.runtime;
 
-import dev.snapscore.dnnl.Dnnl;
+import dev.snapscore.dnnl.Arg;
 import dev.snapscore.dnnl.DnnlEngine;
 import dev.snapscore.dnnl.DnnlMemory;
 import dev.snapscore.dnnl.DnnlStream;
@@ -10,7 +10,9 @@ import dev.snapscore.dnnl.MemoryDesc;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * One session's working memory for one {@link NetworkPlan}: the input staging buffer, the logits and the
@@ -47,9 +49,9 @@ final class PlanBuffers implements AutoCloseable {
                 if (step.srcBuffer() == NetworkPlan.INPUT) inputReaders.add(src);
                 DnnlMemory dst = wrap(engine, step.dstDesc(), step.dstBuffer());
                 DnnlMemory scratch = wrap(engine, step.scratchpadDesc(), SCRATCHPAD);
-                List<Object> a = new ArrayList<>(List.of(step.srcArg(), src, Dnnl.ARG_DST, dst, Dnnl.ARG_SCRATCHPAD, scratch));
-                for (NetworkPlan.Constant c : step.constants()) a.addAll(List.of(c.arg(), c.value().memory()));
-                args.add(ExecArgs.of(arena, a.toArray()));
+                Map<Arg, DnnlMemory> a = new LinkedHashMap<>(Map.of(step.srcArg(), src, Arg.DST, dst, Arg.SCRATCHPAD, scratch));
+                for (NetworkPlan.Constant c : step.constants()) a.put(c.arg(), c.value().memory());
+                args.add(ExecArgs.of(arena, a));
             }
         } catch (RuntimeException e) {
             close();

@@ -1,6 +1,6 @@
 package dev.snapscore.engine.runtime;
 
-import dev.snapscore.dnnl.Dnnl;
+import dev.snapscore.dnnl.Arg;
 import dev.snapscore.dnnl.DnnlEngine;
 import dev.snapscore.dnnl.DnnlException;
 import dev.snapscore.dnnl.MemoryDesc;
@@ -64,7 +64,7 @@ final class PlanBuilder implements AutoCloseable {
      * Adds {@code pd} reading {@code srcBuffer} as {@code srcArg} (in {@code srcDesc}, which the step owns) and
      * writing {@code dstBuffer}; returns its output's layout, owned by the step.
      */
-    MemoryDesc step(String name, PrimitiveDesc pd, int srcArg, int srcBuffer, MemoryDesc srcDesc, int dstBuffer,
+    MemoryDesc step(String name, PrimitiveDesc pd, Arg srcArg, int srcBuffer, MemoryDesc srcDesc, int dstBuffer,
                     List<Constant> constants) {
         MemoryDesc dstDesc = null, scratchpad = null;
         try {
@@ -84,7 +84,7 @@ final class PlanBuilder implements AutoCloseable {
     /** Adds {@code pd} reading the current activation as its source and writing the other ping-pong buffer. */
     void then(String name, PrimitiveDesc pd, List<Constant> constants, Storage output) {
         int dst = nextBuffer();
-        currentDesc = step(name, pd, Dnnl.ARG_SRC, current, pd.srcDesc(), dst, constants);
+        currentDesc = step(name, pd, Arg.SRC, current, pd.srcDesc(), dst, constants);
         current = dst;
         currentStorage = output;
     }
@@ -110,7 +110,7 @@ final class PlanBuilder implements AutoCloseable {
         MemoryDesc scratchpad = null;
         try {
             scratchpad = pd.scratchpadDesc();
-            steps.add(new Step(name, pd.createPrimitive(), Dnnl.ARG_SRC, srcBuffer, srcDesc, dstBuffer, dstDesc,
+            steps.add(new Step(name, pd.createPrimitive(), Arg.SRC, srcBuffer, srcDesc, dstBuffer, dstDesc,
                     constants, scratchpad, pd.implementation()));
         } catch (RuntimeException e) {
             srcDesc.close();
@@ -150,12 +150,12 @@ final class PlanBuilder implements AutoCloseable {
         PrimitiveDesc pd;
         try (PrimitiveAttr attr = PrimitiveAttr.create(false)) {
             if (currentStorage.type().isInteger()) {
-                attr.scales(Dnnl.ARG_SRC, 0);
-                constants.add(new Constant(Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_SRC, weights.scalar(currentStorage.scale())));
+                attr.scales(Arg.SRC, 0);
+                constants.add(new Constant(Arg.SRC.scales(), weights.scalar(currentStorage.scale())));
             }
             if (storage.type().isInteger()) {
-                attr.scales(Dnnl.ARG_DST, 0);
-                constants.add(new Constant(Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_DST, weights.scalar(storage.scale())));
+                attr.scales(Arg.DST, 0);
+                constants.add(new Constant(Arg.DST.scales(), weights.scalar(storage.scale())));
             }
             pd = PrimitiveDesc.reorder(engine, currentDesc, wanted, attr);
         } catch (RuntimeException e) {

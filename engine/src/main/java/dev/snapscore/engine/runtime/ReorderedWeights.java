@@ -1,10 +1,12 @@
 package dev.snapscore.engine.runtime;
 
-import dev.snapscore.dnnl.Dnnl;
+import dev.snapscore.dnnl.Arg;
+import dev.snapscore.dnnl.DataType;
 import dev.snapscore.dnnl.DnnlEngine;
 import dev.snapscore.dnnl.DnnlMemory;
 import dev.snapscore.dnnl.DnnlStream;
 import dev.snapscore.dnnl.ExecArgs;
+import dev.snapscore.dnnl.FormatTag;
 import dev.snapscore.dnnl.MemoryDesc;
 import dev.snapscore.dnnl.Primitive;
 import dev.snapscore.dnnl.PrimitiveAttr;
@@ -63,7 +65,7 @@ final class ReorderedWeights implements AutoCloseable {
      * The tensor {@code name}, viewed as {@code dims} in the plain layout {@code userTag}, in the weights
      * layout that {@code pd} chose.
      */
-    synchronized Entry get(String name, long[] dims, int userTag, PrimitiveDesc pd) {
+    synchronized Entry get(String name, long[] dims, FormatTag userTag, PrimitiveDesc pd) {
         MemoryDesc wanted = pd.weightsDesc();
         Entry held = held(name, wanted);
         if (held != null) return held;
@@ -83,7 +85,7 @@ final class ReorderedWeights implements AutoCloseable {
      * gives plain f32 values of {@code dims} in {@code userTag}; held under {@code key} in {@code wanted}'s
      * layout (which this takes ownership of), made once.
      */
-    synchronized Entry derived(String key, String from, long[] dims, int userTag, MemoryDesc wanted, Derivation derive) {
+    synchronized Entry derived(String key, String from, long[] dims, FormatTag userTag, MemoryDesc wanted, Derivation derive) {
         Entry held = held(key, wanted);
         if (held != null) return held;
         Entry hit = cached(key, wanted);
@@ -93,7 +95,7 @@ final class ReorderedWeights implements AutoCloseable {
         }
         Tensor t = from == null ? null : source.tensors().get(from);
         try (Arena tmp = Arena.ofShared()) { // a derivation may fill it from several threads
-            Entry e = reorder(derive.values(t == null ? null : t.toF32(tmp).data(), tmp), Dnnl.F32, dims, userTag, wanted);
+            Entry e = reorder(derive.values(t == null ? null : t.toF32(tmp).data(), tmp), DataType.F32, dims, userTag, wanted);
             if (t != null) source.release(t);
             entries.get(key).add(e);
             return e;
@@ -158,13 +160,13 @@ final class ReorderedWeights implements AutoCloseable {
     synchronized Entry scalar(float value) {
         Entry known = scalars.get(value);
         if (known != null) return known;
-        Entry e = copy(MemorySegment.ofArray(new float[] {value}), MemoryDesc.of(new long[] {1}, Dnnl.TAG_A));
+        Entry e = copy(MemorySegment.ofArray(new float[] {value}), MemoryDesc.of(new long[] {1}, FormatTag.A));
         scalars.put(value, e);
         return e;
     }
 
     private Entry plain(String name, int length, long[] dims) {
-        MemoryDesc wanted = MemoryDesc.of(dims, dims.length == 1 ? Dnnl.TAG_A : Dnnl.TAG_AB);
+        MemoryDesc wanted = MemoryDesc.of(dims, dims.length == 1 ? FormatTag.A : FormatTag.AB);
         Entry held = held(name, wanted);
         if (held != null) return held;
         Entry hit = cached(name, wanted);
@@ -200,7 +202,7 @@ final class ReorderedWeights implements AutoCloseable {
         }
     }
 
-    private Entry reorder(String name, long[] dims, int userTag, MemoryDesc wanted) {
+    private Entry reorder(String name, long[] dims, FormatTag userTag, MemoryDesc wanted) {
         Tensor t = source.tensors().get(name);
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment user = t.data();
@@ -208,7 +210,7 @@ final class ReorderedWeights implements AutoCloseable {
                 // A mapped file may place a tensor at any byte offset; oneDNN reads floats aligned.
                 user = tmp.allocate(user.byteSize(), 64).copyFrom(user);
             }
-            Entry e = reorder(user, DataType.of(t.type()).dnnl, dims, userTag, wanted);
+            Entry e = reorder(user, Storage.typeOf(t.type()), dims, userTag, wanted);
             // The reordered copy is what runs read; the mapped source need not stay resident beside it.
             source.release(t);
             return e;
@@ -219,7 +221,7 @@ final class ReorderedWeights implements AutoCloseable {
     }
 
     /** {@code user} (aligned, {@code dims} of {@code dataType} in {@code userTag}) reordered into a new buffer of {@code wanted}. */
-    private Entry reorder(MemorySegment user, int dataType, long[] dims, int userTag, MemoryDesc wanted) {
+    private Entry reorder(MemorySegment user, DataType dataType, long[] dims, FormatTag userTag, MemoryDesc wanted) {
         try (Arena tmp = Arena.ofConfined();
              MemoryDesc userDesc = MemoryDesc.of(dims, dataType, userTag);
              PrimitiveAttr attr = PrimitiveAttr.create(false);
@@ -231,7 +233,7 @@ final class ReorderedWeights implements AutoCloseable {
             DnnlMemory dst = DnnlMemory.wrap(engine, wanted, buffer);
             try (DnnlMemory src = DnnlMemory.wrap(engine, userDesc, user);
                  DnnlMemory scratch = DnnlMemory.wrap(engine, scratchDesc, scratchDesc.allocate(tmp))) {
-                reorder.execute(stream, ExecArgs.of(tmp, Dnnl.ARG_SRC, src, Dnnl.ARG_DST, dst, Dnnl.ARG_SCRATCHPAD, scratch));
+                reorder.execute(stream, ExecArgs.of(tmp, Map.of(Arg.SRC, src, Arg.DST, dst, Arg.SCRATCHPAD, scratch)));
                 stream.await();
             } catch (RuntimeException ex) {
                 dst.close();
