@@ -183,6 +183,14 @@ public final class Dnnl {
         }
     }
 
+    /**
+     * How many oneDNN handles (engines, streams, descriptors, memories, attributes, primitives) this process holds:
+     * created by these bindings and not yet destroyed. For leak checks.
+     */
+    public static long liveHandles() {
+        return NativeHandle.LIVE.get();
+    }
+
     /** The dnnl_cpu_isa_t oneDNN dispatches to on this CPU (after any ONEDNN_MAX_CPU_ISA limit). */
     public static int effectiveCpuIsa() {
         try {

@@ -9,7 +9,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /** A memory descriptor: dimensions, a data type and a layout (plain, blocked, or "any" for oneDNN to choose). */
-public final class MemoryDesc extends NativeHandle {
+public final class MemoryDesc extends NativeHandle<MemoryDesc> {
     private MemoryDesc(MemorySegment handle) {
         super("memory_desc", handle, Dnnl.memory_desc_destroy);
     }

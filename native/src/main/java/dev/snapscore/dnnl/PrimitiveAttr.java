@@ -6,7 +6,7 @@ import java.lang.foreign.MemorySegment;
  * Primitive attributes: always a user-managed scratchpad (each session passes its own, so primitives can
  * be shared by sessions on several threads), optionally a fused ReLU post-op and int8 scales.
  */
-public final class PrimitiveAttr extends NativeHandle {
+public final class PrimitiveAttr extends NativeHandle<PrimitiveAttr> {
     private PrimitiveAttr(MemorySegment handle) {
         super("primitive_attr", handle, Dnnl.primitive_attr_destroy);
     }

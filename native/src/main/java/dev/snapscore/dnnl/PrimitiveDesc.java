@@ -10,7 +10,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * A primitive descriptor: oneDNN's chosen implementation and layouts for one operation at fixed shapes.
  * Query the layouts it picked, create the {@link Primitive}, then close it.
  */
-public final class PrimitiveDesc extends NativeHandle {
+public final class PrimitiveDesc extends NativeHandle<PrimitiveDesc> {
     private PrimitiveDesc(MemorySegment handle) {
         super("primitive_desc", handle, Dnnl.primitive_desc_destroy);
     }
