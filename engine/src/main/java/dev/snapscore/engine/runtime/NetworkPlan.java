@@ -11,6 +11,7 @@ import dev.snapscore.engine.spec.InputLayout;
 import dev.snapscore.engine.spec.ModelSpec;
 import dev.snapscore.engine.spec.Quantization;
 
+import java.lang.foreign.Arena;
 import java.util.List;
 
 /**
@@ -60,11 +61,10 @@ final class NetworkPlan implements AutoCloseable {
     final long pingPongBytes;     // size of each ping-pong buffer: the largest activation
     final long scratchpadBytes;   // the largest scratchpad any step needs
     final long winogradABytes, winogradBBytes; // sizes of the Winograd buffers (0 without such layers)
-    private final List<MemoryDesc> activationDescs; // layouts of activations that no step's descriptor names
+    private final Arena arena; // owns every primitive and descriptor above
 
     NetworkPlan(int batch, List<Step> steps, MemoryDesc inputDesc, MemoryDesc logitsDesc, MemoryDesc probsDesc,
-                long pingPongBytes, long scratchpadBytes, long winogradABytes, long winogradBBytes,
-                List<MemoryDesc> activationDescs) {
+                long pingPongBytes, long scratchpadBytes, long winogradABytes, long winogradBBytes, Arena arena) {
         this.batch = batch;
         this.steps = List.copyOf(steps);
         this.inputDesc = inputDesc;
@@ -74,7 +74,7 @@ final class NetworkPlan implements AutoCloseable {
         this.scratchpadBytes = scratchpadBytes;
         this.winogradABytes = winogradABytes;
         this.winogradBBytes = winogradBBytes;
-        this.activationDescs = List.copyOf(activationDescs);
+        this.arena = arena;
     }
 
     /** Compiles {@code spec} for {@code batch} images as {@code lowering} decides; weights are reordered (or reused) through {@code weights}. */
@@ -111,22 +111,9 @@ final class NetworkPlan implements AutoCloseable {
         }
     }
 
+    /** Frees the plan's primitives and descriptors; using them afterwards is an {@link IllegalStateException}. */
     @Override
     public void close() {
-        closeAll(steps, activationDescs);
-        inputDesc.close();
-        logitsDesc.close();
-        probsDesc.close();
-    }
-
-    /** Frees the steps' primitives and descriptors, then the given descriptors. */
-    static void closeAll(List<Step> steps, List<MemoryDesc> descs) {
-        for (Step s : steps) {
-            s.primitive().close();
-            s.srcDesc().close();
-            s.dstDesc().close();
-            s.scratchpadDesc().close();
-        }
-        descs.forEach(MemoryDesc::close);
+        if (arena.scope().isAlive()) arena.close();
     }
 }
