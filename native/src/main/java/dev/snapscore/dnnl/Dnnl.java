@@ -14,7 +14,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * The part of oneDNN's C API (3.x, {@code oneapi/dnnl/dnnl.h}) that snapscore calls, as FFM downcall
- * handles, with the enum values it needs (read from {@code dnnl_types.h} of the shipped 3.11 build).
+ * handles, with the enum values it needs (read from {@code dnnl_types.h} of the shipped 3.11 build; the typed ones
+ * callers pass are {@link DataType}, {@link FormatTag} and {@link Arg}).
  * Callers use the small owning wrappers in this package rather than these handles directly.
  */
 public final class Dnnl {
@@ -28,30 +29,9 @@ public final class Dnnl {
             "unimplemented", "last_impl_reached", "runtime_error", "not_required", "invalid_graph",
             "invalid_graph_op", "invalid_shape", "invalid_data_type"};
 
-    // dnnl_data_type_t
-    public static final int BF16 = 2;
-    public static final int F32 = 3;
-    public static final int S32 = 4;
-    public static final int S8 = 5;
-    public static final int U8 = 6;
-
-    // dnnl_format_tag_t (plain tags; blocked layouts are only ever chosen by oneDNN via ANY)
-    public static final int TAG_ANY = 1;
-    /** 1-D: x (bias). */
-    public static final int TAG_A = 2;
-    /** 2-D row-major: nc (activations), oi (dense weights [out, in]). */
-    public static final int TAG_AB = 3;
-    /** 4-D: nchw (activations), oihw (conv weights). */
-    public static final int TAG_ABC = 4;
-    public static final int TAG_ABCD = 5;
-    /** 2-D column-major: a matmul's (in, out) weights stored as dense weights [out, in]. */
-    public static final int TAG_BA = 14;
-    /** 4-D channels last: nhwc, or ohwi for dense weights over an NHWC-flattened feature map. */
-    public static final int TAG_ACDB = 22;
-
     // dnnl_prop_kind_t, dnnl_alg_kind_t
     static final int FORWARD_INFERENCE = 96;
-    public static final int CONVOLUTION_DIRECT = 1;
+    static final int CONVOLUTION_DIRECT = 1;
     static final int ELTWISE_RELU = 0x20;
     static final int POOLING_MAX = 0x1ff;
     static final int POOLING_AVG_EXCLUDE_PADDING = 0x3ff;
@@ -64,20 +44,8 @@ public final class Dnnl {
 
     // dnnl_query_t
     static final int QUERY_IMPL_INFO_STR = 8;
-    static final int QUERY_SRC_MD = 129;
-    static final int QUERY_WEIGHTS_MD = 131;
-    static final int QUERY_DST_MD = 133;
-    static final int QUERY_SCRATCHPAD_MD = 136;
+    static final int QUERY_EXEC_ARG_MD = 255;
     static final int QUERY_DATA_TYPE = 258;
-
-    // DNNL_ARG_*
-    public static final int ARG_SRC = 1;
-    public static final int ARG_DST = 17;
-    public static final int ARG_WEIGHTS = 33;
-    public static final int ARG_BIAS = 41;
-    public static final int ARG_SCRATCHPAD = 80;
-    /** OR-ed with an argument (e.g. {@code ARG_ATTR_SCALES | ARG_SRC}): that argument's runtime scales. */
-    public static final int ARG_ATTR_SCALES = 4096;
 
     static final int MAX_NDIMS = 12;
 
@@ -213,6 +181,14 @@ public final class Dnnl {
         } catch (Throwable t) {
             throw rethrow(t);
         }
+    }
+
+    /**
+     * How many oneDNN handles (engines, streams, descriptors, memories, attributes, primitives) this process holds:
+     * created by these bindings and not yet destroyed. For leak checks.
+     */
+    public static long liveHandles() {
+        return NativeHandle.LIVE.get();
     }
 
     /** The dnnl_cpu_isa_t oneDNN dispatches to on this CPU (after any ONEDNN_MAX_CPU_ISA limit). */

@@ -1,7 +1,7 @@
 package dev.snapscore.dnnl;
 
 /** A oneDNN CPU engine. Thread-safe; owned by one model. */
-public final class DnnlEngine extends NativeHandle {
+public final class DnnlEngine extends NativeHandle<DnnlEngine> {
     private DnnlEngine(java.lang.foreign.MemorySegment handle) {
         super("engine", handle, Dnnl.engine_destroy);
     }

@@ -6,7 +6,7 @@ import java.lang.foreign.MemorySegment;
  * A oneDNN memory object over a buffer that Java owns (a {@link MemorySegment} of an arena): oneDNN never
  * allocates or frees the data. The buffer must outlive this object and hold {@link MemoryDesc#byteSize()}.
  */
-public final class DnnlMemory extends NativeHandle {
+public final class DnnlMemory extends NativeHandle<DnnlMemory> {
     private final long byteSize;
 
     private DnnlMemory(MemorySegment handle, long byteSize) {

@@ -1,7 +1,7 @@
 package dev.snapscore.dnnl;
 
 /** An in-order execution stream on an engine. Not thread-safe: one per session. */
-public final class DnnlStream extends NativeHandle {
+public final class DnnlStream extends NativeHandle<DnnlStream> {
     private DnnlStream(java.lang.foreign.MemorySegment handle) {
         super("stream", handle, Dnnl.stream_destroy);
     }

@@ -2,6 +2,7 @@ package dev.snapscore.dnnl;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.Map;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -19,19 +20,16 @@ public final class ExecArgs {
         this.count = count;
     }
 
-    /** Pairs of ({@code Dnnl.ARG_*}, memory), allocated in {@code arena}. */
-    public static ExecArgs of(Arena arena, Object... argAndMemory) {
-        if (argAndMemory.length % 2 != 0) throw new IllegalArgumentException("expected (arg, memory) pairs");
-        int n = argAndMemory.length / 2;
-        MemorySegment s = arena.allocate(Dnnl.EXEC_ARG, n);
-        for (int i = 0; i < n; i++) {
-            int arg = (Integer) argAndMemory[2 * i];
-            DnnlMemory mem = (DnnlMemory) argAndMemory[2 * i + 1];
-            long base = i * Dnnl.EXEC_ARG.byteSize();
-            s.set(JAVA_INT, base, arg);
-            s.set(ADDRESS, base + 8, mem.handle());
+    /** Each argument and the memory passed as it, allocated in {@code arena}. */
+    public static ExecArgs of(Arena arena, Map<Arg, DnnlMemory> args) {
+        MemorySegment s = arena.allocate(Dnnl.EXEC_ARG, args.size());
+        long base = 0;
+        for (var a : args.entrySet()) {
+            s.set(JAVA_INT, base, a.getKey().value);
+            s.set(ADDRESS, base + 8, a.getValue().handle());
+            base += Dnnl.EXEC_ARG.byteSize();
         }
-        return new ExecArgs(s, n);
+        return new ExecArgs(s, args.size());
     }
 
     int count() {

@@ -9,25 +9,22 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /** A memory descriptor: dimensions, a data type and a layout (plain, blocked, or "any" for oneDNN to choose). */
-public final class MemoryDesc extends NativeHandle {
+public final class MemoryDesc extends NativeHandle<MemoryDesc> {
     private MemoryDesc(MemorySegment handle) {
         super("memory_desc", handle, Dnnl.memory_desc_destroy);
     }
 
-    /**
-     * An f32 descriptor with a format tag: one of the {@code Dnnl.TAG_*} constants, or
-     * {@link Dnnl#TAG_ANY} to let the primitive pick its preferred (usually blocked) layout.
-     */
-    public static MemoryDesc of(long[] dims, int tag) {
-        return of(dims, Dnnl.F32, tag);
+    /** An f32 descriptor in layout {@code tag} ({@link FormatTag#ANY} lets the primitive pick its preferred one). */
+    public static MemoryDesc of(long[] dims, FormatTag tag) {
+        return of(dims, DataType.F32, tag);
     }
 
-    /** A descriptor of {@code dataType} (one of {@code Dnnl.F32, S32, S8, U8}) with a format tag. */
-    public static MemoryDesc of(long[] dims, int dataType, int tag) {
+    /** A descriptor of {@code dataType} in layout {@code tag}. */
+    public static MemoryDesc of(long[] dims, DataType dataType, FormatTag tag) {
         checkDims(dims);
         return new MemoryDesc(create("dnnl_memory_desc_create_with_tag", (out, tmp) -> {
             MemorySegment d = tmp.allocateFrom(JAVA_LONG, dims);
-            return (int) Dnnl.memory_desc_create_with_tag.invokeExact(out, dims.length, d, dataType, tag);
+            return (int) Dnnl.memory_desc_create_with_tag.invokeExact(out, dims.length, d, dataType.value, tag.value);
         }));
     }
 
@@ -46,7 +43,7 @@ public final class MemoryDesc extends NativeHandle {
         return new MemoryDesc(create("dnnl_memory_desc_create_with_strides", (out, tmp) -> {
             MemorySegment d = tmp.allocateFrom(JAVA_LONG, dims);
             MemorySegment st = tmp.allocateFrom(JAVA_LONG, strides);
-            return (int) Dnnl.memory_desc_create_with_strides.invokeExact(out, dims.length, d, Dnnl.F32, st);
+            return (int) Dnnl.memory_desc_create_with_strides.invokeExact(out, dims.length, d, DataType.F32.value, st);
         }));
     }
 
@@ -105,13 +102,12 @@ public final class MemoryDesc extends NativeHandle {
         }
     }
 
-    /** The element type: one of {@code Dnnl.F32, S32, S8, U8}. */
-    public int dataType() {
+    public DataType dataType() {
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment out = tmp.allocate(JAVA_INT);
             Dnnl.check((int) Dnnl.memory_desc_query.invokeExact(handle(), Dnnl.QUERY_DATA_TYPE, out),
                     "dnnl_memory_desc_query(data_type)");
-            return out.get(JAVA_INT, 0);
+            return DataType.of(out.get(JAVA_INT, 0));
         } catch (Throwable t) {
             throw Dnnl.rethrow(t);
         }

@@ -6,7 +6,7 @@ import java.lang.foreign.MemorySegment;
  * A compiled oneDNN primitive. Immutable once created: several threads may execute it at once as long as
  * each passes its own destination and scratchpad memory.
  */
-public final class Primitive extends NativeHandle {
+public final class Primitive extends NativeHandle<Primitive> {
     Primitive(MemorySegment handle) {
         super("primitive", handle, Dnnl.primitive_destroy);
     }

@@ -6,7 +6,7 @@ import java.lang.foreign.MemorySegment;
  * Primitive attributes: always a user-managed scratchpad (each session passes its own, so primitives can
  * be shared by sessions on several threads), optionally a fused ReLU post-op and int8 scales.
  */
-public final class PrimitiveAttr extends NativeHandle {
+public final class PrimitiveAttr extends NativeHandle<PrimitiveAttr> {
     private PrimitiveAttr(MemorySegment handle) {
         super("primitive_attr", handle, Dnnl.primitive_attr_destroy);
     }
@@ -38,13 +38,14 @@ public final class PrimitiveAttr extends NativeHandle {
     }
 
     /**
-     * Declares that argument {@code arg} (e.g. {@code Dnnl.ARG_SRC}) is scaled at execution time by a f32
-     * vector passed as {@code Dnnl.ARG_ATTR_SCALES | arg}: one value for the whole tensor ({@code mask} 0)
+     * Declares that argument {@code arg} (e.g. {@link Arg#SRC}) is scaled at execution time by a f32
+     * vector passed as {@code arg.scales()}: one value for the whole tensor ({@code mask} 0)
      * or one per index of each dimension whose bit is set (mask 1 on weights: per output channel).
      */
-    public PrimitiveAttr scales(int arg, int mask) {
+    public PrimitiveAttr scales(Arg arg, int mask) {
+        if (arg.isScales()) throw new IllegalArgumentException("scales are declared on a tensor argument, not on " + arg);
         try {
-            Dnnl.check((int) Dnnl.primitive_attr_set_scales_mask.invokeExact(handle(), arg, mask),
+            Dnnl.check((int) Dnnl.primitive_attr_set_scales_mask.invokeExact(handle(), arg.value, mask),
                     "dnnl_primitive_attr_set_scales_mask");
             return this;
         } catch (Throwable t) {

@@ -10,22 +10,22 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * A primitive descriptor: oneDNN's chosen implementation and layouts for one operation at fixed shapes.
  * Query the layouts it picked, create the {@link Primitive}, then close it.
  */
-public final class PrimitiveDesc extends NativeHandle {
+public final class PrimitiveDesc extends NativeHandle<PrimitiveDesc> {
     private PrimitiveDesc(MemorySegment handle) {
         super("primitive_desc", handle, Dnnl.primitive_desc_destroy);
     }
 
     /**
-     * Forward-inference 2-D convolution. {@code padBegin}/{@code padEnd} are (top, left) and (bottom, right);
+     * Forward-inference direct 2-D convolution. {@code padBegin}/{@code padEnd} are (top, left) and (bottom, right);
      * {@code bias} may be null.
      */
-    public static PrimitiveDesc convolution(DnnlEngine engine, int algorithm, MemoryDesc src, MemoryDesc weights,
+    public static PrimitiveDesc convolution(DnnlEngine engine, MemoryDesc src, MemoryDesc weights,
                                             MemoryDesc bias, MemoryDesc dst, long[] strides, long[] padBegin,
                                             long[] padEnd, PrimitiveAttr attr) {
         MemorySegment biasHandle = bias == null ? MemorySegment.NULL : bias.handle();
         return new PrimitiveDesc(create("dnnl_convolution_forward_primitive_desc_create", (out, tmp) ->
                 (int) Dnnl.convolution_forward_primitive_desc_create.invokeExact(out, engine.handle(),
-                        Dnnl.FORWARD_INFERENCE, algorithm, src.handle(), weights.handle(), biasHandle, dst.handle(),
+                        Dnnl.FORWARD_INFERENCE, Dnnl.CONVOLUTION_DIRECT, src.handle(), weights.handle(), biasHandle, dst.handle(),
                         dims(tmp, strides), dims(tmp, new long[strides.length]), dims(tmp, padBegin),
                         dims(tmp, padEnd), attr.handle())));
     }
@@ -91,20 +91,20 @@ public final class PrimitiveDesc extends NativeHandle {
     }
 
     public MemoryDesc srcDesc() {
-        return query(Dnnl.QUERY_SRC_MD);
+        return desc(Arg.SRC);
     }
 
     public MemoryDesc weightsDesc() {
-        return query(Dnnl.QUERY_WEIGHTS_MD);
+        return desc(Arg.WEIGHTS);
     }
 
     public MemoryDesc dstDesc() {
-        return query(Dnnl.QUERY_DST_MD);
+        return desc(Arg.DST);
     }
 
     /** The scratchpad this primitive needs; its size may be 0. */
     public MemoryDesc scratchpadDesc() {
-        return query(Dnnl.QUERY_SCRATCHPAD_MD);
+        return desc(Arg.SCRATCHPAD);
     }
 
     /** oneDNN's name for the implementation it chose, e.g. "brg_conv_fwd:avx512_core". */
@@ -124,15 +124,16 @@ public final class PrimitiveDesc extends NativeHandle {
                 (out, tmp) -> (int) Dnnl.primitive_create.invokeExact(out, handle())));
     }
 
-    private MemoryDesc query(int what) {
+    /** The layout the primitive takes {@code arg} in (a zero descriptor for an argument it does not take). */
+    MemoryDesc desc(Arg arg) {
         MemorySegment borrowed;
         try {
-            borrowed = (MemorySegment) Dnnl.primitive_desc_query_md.invokeExact(handle(), what, 0);
+            borrowed = (MemorySegment) Dnnl.primitive_desc_query_md.invokeExact(handle(), Dnnl.QUERY_EXEC_ARG_MD, arg.value);
         } catch (Throwable t) {
             throw Dnnl.rethrow(t);
         }
         if (borrowed.equals(MemorySegment.NULL)) {
-            throw new DnnlException("primitive descriptor has no memory descriptor for query " + what);
+            throw new DnnlException("primitive descriptor has no memory descriptor for " + arg);
         }
         return MemoryDesc.copyOf(borrowed);
     }

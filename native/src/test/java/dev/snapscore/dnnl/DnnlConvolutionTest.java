@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.Map;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -34,12 +35,12 @@ class DnnlConvolutionTest {
         try (Arena arena = Arena.ofConfined();
              DnnlEngine engine = DnnlEngine.cpu();
              DnnlStream stream = DnnlStream.create(engine);
-             MemoryDesc src = MemoryDesc.of(new long[] {1, 1, 4, 4}, Dnnl.TAG_ABCD);
-             MemoryDesc weights = MemoryDesc.of(new long[] {1, 1, 3, 3}, Dnnl.TAG_ABCD);
-             MemoryDesc bias = MemoryDesc.of(new long[] {1}, Dnnl.TAG_A);
-             MemoryDesc dst = MemoryDesc.of(new long[] {1, 1, 4, 4}, Dnnl.TAG_ABCD);
+             MemoryDesc src = MemoryDesc.of(new long[] {1, 1, 4, 4}, FormatTag.ABCD);
+             MemoryDesc weights = MemoryDesc.of(new long[] {1, 1, 3, 3}, FormatTag.ABCD);
+             MemoryDesc bias = MemoryDesc.of(new long[] {1}, FormatTag.A);
+             MemoryDesc dst = MemoryDesc.of(new long[] {1, 1, 4, 4}, FormatTag.ABCD);
              PrimitiveAttr attr = PrimitiveAttr.create(true);
-             PrimitiveDesc pd = PrimitiveDesc.convolution(engine, Dnnl.CONVOLUTION_DIRECT, src, weights, bias, dst,
+             PrimitiveDesc pd = PrimitiveDesc.convolution(engine, src, weights, bias, dst,
                      new long[] {1, 1}, new long[] {1, 1}, new long[] {1, 1}, attr);
              Primitive conv = pd.createPrimitive();
              MemoryDesc scratchDesc = pd.scratchpadDesc()) {
@@ -54,8 +55,8 @@ class DnnlConvolutionTest {
                  DnnlMemory bMem = DnnlMemory.wrap(engine, bias, b);
                  DnnlMemory outMem = DnnlMemory.wrap(engine, dst, out);
                  DnnlMemory scratchMem = DnnlMemory.wrap(engine, scratchDesc, scratch)) {
-                conv.execute(stream, ExecArgs.of(arena, Dnnl.ARG_SRC, inMem, Dnnl.ARG_WEIGHTS, wMem,
-                        Dnnl.ARG_BIAS, bMem, Dnnl.ARG_DST, outMem, Dnnl.ARG_SCRATCHPAD, scratchMem));
+                conv.execute(stream, ExecArgs.of(arena, Map.of(Arg.SRC, inMem, Arg.WEIGHTS, wMem,
+                        Arg.BIAS, bMem, Arg.DST, outMem, Arg.SCRATCHPAD, scratchMem)));
                 stream.await();
             }
             assertArrayEquals(expected, out.toArray(JAVA_FLOAT), 1e-5f);
@@ -65,12 +66,12 @@ class DnnlConvolutionTest {
     @Test
     void unsupportedShapesFailWithTheCallNamed() {
         try (DnnlEngine engine = DnnlEngine.cpu();
-             MemoryDesc src = MemoryDesc.of(new long[] {1, 2, 4, 4}, Dnnl.TAG_ABCD);
-             MemoryDesc weights = MemoryDesc.of(new long[] {1, 3, 3, 3}, Dnnl.TAG_ABCD); // 3 != 2 input channels
-             MemoryDesc dst = MemoryDesc.of(new long[] {1, 1, 4, 4}, Dnnl.TAG_ABCD);
+             MemoryDesc src = MemoryDesc.of(new long[] {1, 2, 4, 4}, FormatTag.ABCD);
+             MemoryDesc weights = MemoryDesc.of(new long[] {1, 3, 3, 3}, FormatTag.ABCD); // 3 != 2 input channels
+             MemoryDesc dst = MemoryDesc.of(new long[] {1, 1, 4, 4}, FormatTag.ABCD);
              PrimitiveAttr attr = PrimitiveAttr.create(false)) {
             DnnlException e = assertThrows(DnnlException.class, () -> PrimitiveDesc.convolution(engine,
-                    Dnnl.CONVOLUTION_DIRECT, src, weights, null, dst, new long[] {1, 1}, new long[] {1, 1},
+                    src, weights, null, dst, new long[] {1, 1}, new long[] {1, 1},
                     new long[] {1, 1}, attr));
             assertTrue(e.getMessage().startsWith("dnnl_convolution_forward_primitive_desc_create failed"), e.getMessage());
         }
@@ -78,7 +79,7 @@ class DnnlConvolutionTest {
 
     @Test
     void closeIsIdempotentAndUseAfterCloseIsRejected() {
-        MemoryDesc md = MemoryDesc.of(new long[] {2, 3}, Dnnl.TAG_AB);
+        MemoryDesc md = MemoryDesc.of(new long[] {2, 3}, FormatTag.AB);
         assertEquals(24, md.byteSize());
         md.close();
         md.close();

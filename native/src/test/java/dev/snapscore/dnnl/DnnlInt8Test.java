@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.Map;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
@@ -38,18 +39,18 @@ class DnnlInt8Test {
         try (Arena arena = Arena.ofConfined();
              DnnlEngine engine = DnnlEngine.cpu();
              DnnlStream stream = DnnlStream.create(engine);
-             MemoryDesc srcDesc = MemoryDesc.of(new long[] {1, 1, 3, 3}, Dnnl.U8, Dnnl.TAG_ABCD);
-             MemoryDesc userWeightsDesc = MemoryDesc.of(new long[] {4, 1, 3, 3}, Dnnl.S8, Dnnl.TAG_ABCD);
+             MemoryDesc srcDesc = MemoryDesc.of(new long[] {1, 1, 3, 3}, DataType.U8, FormatTag.ABCD);
+             MemoryDesc userWeightsDesc = MemoryDesc.of(new long[] {4, 1, 3, 3}, DataType.S8, FormatTag.ABCD);
              // Weights in the layout the kernel picks, as the engine does: a given plain layout is not
              // always honoured by int8 kernels (oneDNN 3.11's gemm int8 convolution reads oihw as hwio).
-             MemoryDesc weightsAny = MemoryDesc.of(new long[] {4, 1, 3, 3}, Dnnl.S8, Dnnl.TAG_ANY);
-             MemoryDesc biasDesc = MemoryDesc.of(new long[] {4}, Dnnl.TAG_A);
-             MemoryDesc dstDesc = MemoryDesc.of(new long[] {1, 4, 1, 1}, Dnnl.U8, Dnnl.TAG_ABCD);
-             MemoryDesc oneScale = MemoryDesc.of(new long[] {1}, Dnnl.TAG_A);
-             MemoryDesc channelScales = MemoryDesc.of(new long[] {4}, Dnnl.TAG_A);
+             MemoryDesc weightsAny = MemoryDesc.of(new long[] {4, 1, 3, 3}, DataType.S8, FormatTag.ANY);
+             MemoryDesc biasDesc = MemoryDesc.of(new long[] {4}, FormatTag.A);
+             MemoryDesc dstDesc = MemoryDesc.of(new long[] {1, 4, 1, 1}, DataType.U8, FormatTag.ABCD);
+             MemoryDesc oneScale = MemoryDesc.of(new long[] {1}, FormatTag.A);
+             MemoryDesc channelScales = MemoryDesc.of(new long[] {4}, FormatTag.A);
              PrimitiveAttr attr = PrimitiveAttr.create(true)
-                     .scales(Dnnl.ARG_SRC, 0).scales(Dnnl.ARG_WEIGHTS, 1).scales(Dnnl.ARG_DST, 0);
-             PrimitiveDesc pd = PrimitiveDesc.convolution(engine, Dnnl.CONVOLUTION_DIRECT, srcDesc, weightsAny,
+                     .scales(Arg.SRC, 0).scales(Arg.WEIGHTS, 1).scales(Arg.DST, 0);
+             PrimitiveDesc pd = PrimitiveDesc.convolution(engine, srcDesc, weightsAny,
                      biasDesc, dstDesc, new long[] {1, 1}, new long[] {0, 0}, new long[] {0, 0}, attr);
              Primitive conv = pd.createPrimitive();
              MemoryDesc scratchDesc = pd.scratchpadDesc();
@@ -65,10 +66,10 @@ class DnnlInt8Test {
                  DnnlMemory wScale = DnnlMemory.wrap(engine, channelScales, arena.allocateFrom(JAVA_FLOAT, weightScales));
                  DnnlMemory dstScale = DnnlMemory.wrap(engine, oneScale, arena.allocateFrom(JAVA_FLOAT, 0.5f));
                  DnnlMemory scratch = DnnlMemory.wrap(engine, scratchDesc, scratchDesc.allocate(arena))) {
-                conv.execute(stream, ExecArgs.of(arena, Dnnl.ARG_SRC, src, Dnnl.ARG_WEIGHTS, weights,
-                        Dnnl.ARG_BIAS, b, Dnnl.ARG_DST, dst, Dnnl.ARG_SCRATCHPAD, scratch,
-                        Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_SRC, srcScale, Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_WEIGHTS, wScale,
-                        Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_DST, dstScale));
+                conv.execute(stream, ExecArgs.of(arena, Map.of(Arg.SRC, src, Arg.WEIGHTS, weights,
+                        Arg.BIAS, b, Arg.DST, dst, Arg.SCRATCHPAD, scratch,
+                        Arg.SRC.scales(), srcScale, Arg.WEIGHTS.scales(), wScale,
+                        Arg.DST.scales(), dstScale)));
                 stream.await();
             }
             assertArrayEquals(new byte[] {13, 1, 0, 45}, out.toArray(JAVA_BYTE));
@@ -91,18 +92,18 @@ class DnnlInt8Test {
         try (Arena arena = Arena.ofConfined();
              DnnlEngine engine = DnnlEngine.cpu();
              DnnlStream stream = DnnlStream.create(engine);
-             MemoryDesc srcDesc = MemoryDesc.of(new long[] {2, 3}, Dnnl.TAG_AB);
-             MemoryDesc userWeightsDesc = MemoryDesc.of(new long[] {3, 2}, Dnnl.S8, Dnnl.TAG_BA);
-             MemoryDesc weightsAny = MemoryDesc.of(new long[] {3, 2}, Dnnl.S8, Dnnl.TAG_ANY);
-             MemoryDesc biasDesc = MemoryDesc.of(new long[] {1, 2}, Dnnl.TAG_AB);
-             MemoryDesc dstDesc = MemoryDesc.of(new long[] {2, 2}, Dnnl.TAG_AB);
-             MemoryDesc channelScales = MemoryDesc.of(new long[] {2}, Dnnl.TAG_A);
-             PrimitiveAttr attr = PrimitiveAttr.create(false).scales(Dnnl.ARG_WEIGHTS, 1 << 1).integerWeightsInFloat();
+             MemoryDesc srcDesc = MemoryDesc.of(new long[] {2, 3}, FormatTag.AB);
+             MemoryDesc userWeightsDesc = MemoryDesc.of(new long[] {3, 2}, DataType.S8, FormatTag.BA);
+             MemoryDesc weightsAny = MemoryDesc.of(new long[] {3, 2}, DataType.S8, FormatTag.ANY);
+             MemoryDesc biasDesc = MemoryDesc.of(new long[] {1, 2}, FormatTag.AB);
+             MemoryDesc dstDesc = MemoryDesc.of(new long[] {2, 2}, FormatTag.AB);
+             MemoryDesc channelScales = MemoryDesc.of(new long[] {2}, FormatTag.A);
+             PrimitiveAttr attr = PrimitiveAttr.create(false).scales(Arg.WEIGHTS, 1 << 1).integerWeightsInFloat();
              PrimitiveDesc pd = PrimitiveDesc.matmul(engine, srcDesc, weightsAny, biasDesc, dstDesc, attr);
              Primitive matmul = pd.createPrimitive();
              MemoryDesc scratchDesc = pd.scratchpadDesc();
              MemoryDesc weightsDesc = pd.weightsDesc()) {
-            assertEquals(Dnnl.S8, weightsDesc.dataType(), "the weights stay s8");
+            assertEquals(DataType.S8, weightsDesc.dataType(), "the weights stay s8");
             MemorySegment out = arena.allocate(JAVA_FLOAT, 4);
             MemorySegment reordered = weightsDesc.allocate(arena);
             reorder(engine, stream, arena, userWeightsDesc, arena.allocateFrom(JAVA_BYTE, w), weightsDesc, reordered);
@@ -112,9 +113,9 @@ class DnnlInt8Test {
                  DnnlMemory dst = DnnlMemory.wrap(engine, dstDesc, out);
                  DnnlMemory wScale = DnnlMemory.wrap(engine, channelScales, arena.allocateFrom(JAVA_FLOAT, 0.1f, 0.5f));
                  DnnlMemory scratch = DnnlMemory.wrap(engine, scratchDesc, scratchDesc.allocate(arena))) {
-                matmul.execute(stream, ExecArgs.of(arena, Dnnl.ARG_SRC, src, Dnnl.ARG_WEIGHTS, weights,
-                        Dnnl.ARG_BIAS, b, Dnnl.ARG_DST, dst, Dnnl.ARG_SCRATCHPAD, scratch,
-                        Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_WEIGHTS, wScale));
+                matmul.execute(stream, ExecArgs.of(arena, Map.of(Arg.SRC, src, Arg.WEIGHTS, weights,
+                        Arg.BIAS, b, Arg.DST, dst, Arg.SCRATCHPAD, scratch,
+                        Arg.WEIGHTS.scales(), wScale)));
                 stream.await();
             }
             assertArrayEquals(new float[] {7, -65, 5, -96.5f}, out.toArray(JAVA_FLOAT), 1e-5f);
@@ -128,10 +129,10 @@ class DnnlInt8Test {
         try (Arena arena = Arena.ofConfined();
              DnnlEngine engine = DnnlEngine.cpu();
              DnnlStream stream = DnnlStream.create(engine);
-             MemoryDesc f32 = MemoryDesc.of(new long[] {1, 6}, Dnnl.TAG_AB);
-             MemoryDesc s8 = MemoryDesc.of(new long[] {1, 6}, Dnnl.S8, Dnnl.TAG_AB);
-             MemoryDesc oneScale = MemoryDesc.of(new long[] {1}, Dnnl.TAG_A);
-             PrimitiveAttr attr = PrimitiveAttr.create(false).scales(Dnnl.ARG_DST, 0);
+             MemoryDesc f32 = MemoryDesc.of(new long[] {1, 6}, FormatTag.AB);
+             MemoryDesc s8 = MemoryDesc.of(new long[] {1, 6}, DataType.S8, FormatTag.AB);
+             MemoryDesc oneScale = MemoryDesc.of(new long[] {1}, FormatTag.A);
+             PrimitiveAttr attr = PrimitiveAttr.create(false).scales(Arg.DST, 0);
              PrimitiveDesc pd = PrimitiveDesc.reorder(engine, f32, s8, attr);
              Primitive reorder = pd.createPrimitive();
              MemoryDesc scratchDesc = pd.scratchpadDesc()) {
@@ -140,8 +141,8 @@ class DnnlInt8Test {
                  DnnlMemory dst = DnnlMemory.wrap(engine, s8, out);
                  DnnlMemory scale = DnnlMemory.wrap(engine, oneScale, arena.allocateFrom(JAVA_FLOAT, 0.01f));
                  DnnlMemory scratch = DnnlMemory.wrap(engine, scratchDesc, scratchDesc.allocate(arena))) {
-                reorder.execute(stream, ExecArgs.of(arena, Dnnl.ARG_SRC, src, Dnnl.ARG_DST, dst,
-                        Dnnl.ARG_SCRATCHPAD, scratch, Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_DST, scale));
+                reorder.execute(stream, ExecArgs.of(arena, Map.of(Arg.SRC, src, Arg.DST, dst,
+                        Arg.SCRATCHPAD, scratch, Arg.DST.scales(), scale)));
                 stream.await();
             }
             assertArrayEquals(new byte[] {-128, 127, 24, -1, 50, 0}, out.toArray(JAVA_BYTE));
@@ -157,7 +158,7 @@ class DnnlInt8Test {
              DnnlMemory src = DnnlMemory.wrap(engine, fromDesc, from);
              DnnlMemory dst = DnnlMemory.wrap(engine, toDesc, to);
              DnnlMemory scratch = DnnlMemory.wrap(engine, scratchDesc, scratchDesc.allocate(arena))) {
-            reorder.execute(stream, ExecArgs.of(arena, Dnnl.ARG_SRC, src, Dnnl.ARG_DST, dst, Dnnl.ARG_SCRATCHPAD, scratch));
+            reorder.execute(stream, ExecArgs.of(arena, Map.of(Arg.SRC, src, Arg.DST, dst, Arg.SCRATCHPAD, scratch)));
             stream.await();
         }
     }

@@ -34,8 +34,8 @@ final class ConvolutionTimer {
                                       Lowering direct, Lowering winograd, int batch, int threads) {
         Map<String, Long> directNanos = time(engine, spec, weights, direct, batch, threads);
         Map<String, Long> winogradNanos;
-        try (Arena arena = Arena.ofShared(); ReorderedWeights trial = new ReorderedWeights(engine, source, arena)) {
-            winogradNanos = time(engine, spec, trial, winograd, batch, threads);
+        try (Arena arena = Arena.ofShared()) {
+            winogradNanos = time(engine, spec, new ReorderedWeights(engine, source, arena), winograd, batch, threads);
         }
         Set<String> faster = new LinkedHashSet<>();
         for (Lowered l : winograd.lower(spec, batch)) {
@@ -54,8 +54,8 @@ final class ConvolutionTimer {
         try (NetworkPlan plan = NetworkPlan.compile(engine, spec, lowering, batch, weights);
              Workspace workspace = Workspace.of(plan);
              Arena arena = Arena.ofConfined();
-             PlanBuffers buffers = new PlanBuffers(engine, plan, arena, workspace);
              DnnlStream stream = DnnlStream.create(engine)) {
+            PlanBuffers buffers = new PlanBuffers(engine, plan, arena, workspace);
             Dnnl.setThreadsForCurrentThread(threads);
             buffers.inputStaging.fill((byte) 0x3f); // about 0.75 per float: finite values for every kernel
             buffers.run(stream, buffers.inputStaging);

@@ -1,5 +1,6 @@
 package dev.snapscore.engine.runtime;
 
+import dev.snapscore.dnnl.DataType;
 import dev.snapscore.engine.spec.FlattenOrder;
 import dev.snapscore.engine.spec.Layer;
 import dev.snapscore.engine.spec.Window;

@@ -1,7 +1,8 @@
 package dev.snapscore.engine.runtime;
 
-import dev.snapscore.dnnl.Dnnl;
+import dev.snapscore.dnnl.Arg;
 import dev.snapscore.dnnl.DnnlEngine;
+import dev.snapscore.dnnl.FormatTag;
 import dev.snapscore.dnnl.MemoryDesc;
 import dev.snapscore.dnnl.Primitive;
 import dev.snapscore.dnnl.PrimitiveAttr;
@@ -10,6 +11,7 @@ import dev.snapscore.engine.spec.InputLayout;
 import dev.snapscore.engine.spec.ModelSpec;
 import dev.snapscore.engine.spec.Quantization;
 
+import java.lang.foreign.Arena;
 import java.util.List;
 
 /**
@@ -40,14 +42,14 @@ final class NetworkPlan implements AutoCloseable {
     static final int INPUT = 0, PING = 1, PONG = 2, LOGITS = 3, PROBS = 4, WINOGRAD_A = 5, WINOGRAD_B = 6;
 
     /** A constant argument of a step: weights, bias, or int8 scales, owned by {@link ReorderedWeights}. */
-    record Constant(int arg, ReorderedWeights.Entry value) {
+    record Constant(Arg arg, ReorderedWeights.Entry value) {
     }
 
     /**
      * One primitive execution: what it reads (as {@code srcArg}, usually {@code ARG_SRC}) and writes, and its
      * constant arguments.
      */
-    record Step(String name, Primitive primitive, int srcArg, int srcBuffer, MemoryDesc srcDesc, int dstBuffer,
+    record Step(String name, Primitive primitive, Arg srcArg, int srcBuffer, MemoryDesc srcDesc, int dstBuffer,
                 MemoryDesc dstDesc, List<Constant> constants, MemoryDesc scratchpadDesc, String implementation) {
     }
 
@@ -59,11 +61,10 @@ final class NetworkPlan implements AutoCloseable {
     final long pingPongBytes;     // size of each ping-pong buffer: the largest activation
     final long scratchpadBytes;   // the largest scratchpad any step needs
     final long winogradABytes, winogradBBytes; // sizes of the Winograd buffers (0 without such layers)
-    private final List<MemoryDesc> activationDescs; // layouts of activations that no step's descriptor names
+    private final Arena arena; // owns every primitive and descriptor above
 
     NetworkPlan(int batch, List<Step> steps, MemoryDesc inputDesc, MemoryDesc logitsDesc, MemoryDesc probsDesc,
-                long pingPongBytes, long scratchpadBytes, long winogradABytes, long winogradBBytes,
-                List<MemoryDesc> activationDescs) {
+                long pingPongBytes, long scratchpadBytes, long winogradABytes, long winogradBBytes, Arena arena) {
         this.batch = batch;
         this.steps = List.copyOf(steps);
         this.inputDesc = inputDesc;
@@ -73,7 +74,7 @@ final class NetworkPlan implements AutoCloseable {
         this.scratchpadBytes = scratchpadBytes;
         this.winogradABytes = winogradABytes;
         this.winogradBBytes = winogradBBytes;
-        this.activationDescs = List.copyOf(activationDescs);
+        this.arena = arena;
     }
 
     /** Compiles {@code spec} for {@code batch} images as {@code lowering} decides; weights are reordered (or reused) through {@code weights}. */
@@ -85,7 +86,7 @@ final class NetworkPlan implements AutoCloseable {
     static NetworkPlan emit(DnnlEngine engine, ModelSpec spec, List<Lowered> lowered, int batch, ReorderedWeights weights) {
         var in = spec.input();
         MemoryDesc inputDesc = MemoryDesc.of(new long[] {batch, in.channels(), in.height(), in.width()},
-                in.layout() == InputLayout.NHWC ? Dnnl.TAG_ACDB : Dnnl.TAG_ABCD);
+                in.layout() == InputLayout.NHWC ? FormatTag.ACDB : FormatTag.ABCD);
         try (PlanBuilder b = new PlanBuilder(engine, weights, batch, inputDesc)) {
             MemoryDesc logitsDesc = null, probsDesc = null;
             for (Lowered l : lowered) {
@@ -97,11 +98,11 @@ final class NetworkPlan implements AutoCloseable {
                     case Lowered.InnerProduct d -> DenseLayers.innerProduct(b, d);
                     case Lowered.DecompressedDense d -> DenseLayers.decompressed(b, d);
                     case Lowered.Softmax s -> {
-                        logitsDesc = b.own(MemoryDesc.of(s.logits(), Dnnl.TAG_AB));
-                        probsDesc = b.own(MemoryDesc.of(s.logits(), Dnnl.TAG_AB));
+                        logitsDesc = b.own(MemoryDesc.of(s.logits(), FormatTag.AB));
+                        probsDesc = b.own(MemoryDesc.of(s.logits(), FormatTag.AB));
                         try (PrimitiveAttr attr = PrimitiveAttr.create(false);
                              PrimitiveDesc pd = PrimitiveDesc.softmax(engine, logitsDesc, probsDesc, 1, attr)) {
-                            b.step("softmax", pd, Dnnl.ARG_SRC, LOGITS, pd.srcDesc(), PROBS, List.of());
+                            b.step("softmax", pd, Arg.SRC, LOGITS, pd.srcDesc(), PROBS, List.of());
                         }
                     }
                 }
@@ -110,22 +111,9 @@ final class NetworkPlan implements AutoCloseable {
         }
     }
 
+    /** Frees the plan's primitives and descriptors; using them afterwards is an {@link IllegalStateException}. */
     @Override
     public void close() {
-        closeAll(steps, activationDescs);
-        inputDesc.close();
-        logitsDesc.close();
-        probsDesc.close();
-    }
-
-    /** Frees the steps' primitives and descriptors, then the given descriptors. */
-    static void closeAll(List<Step> steps, List<MemoryDesc> descs) {
-        for (Step s : steps) {
-            s.primitive().close();
-            s.srcDesc().close();
-            s.dstDesc().close();
-            s.scratchpadDesc().close();
-        }
-        descs.forEach(MemoryDesc::close);
+        if (arena.scope().isAlive()) arena.close();
     }
 }

@@ -1,6 +1,7 @@
 package dev.snapscore.engine.runtime;
 
-import dev.snapscore.dnnl.Dnnl;
+import dev.snapscore.dnnl.Arg;
+import dev.snapscore.dnnl.DataType;
 import dev.snapscore.dnnl.PrimitiveAttr;
 import dev.snapscore.engine.runtime.NetworkPlan.Constant;
 import dev.snapscore.engine.spec.Quantization;
@@ -17,8 +18,8 @@ final class Numerics {
     static PrimitiveAttr attr(boolean relu, DataType weightType, Storage out) {
         PrimitiveAttr attr = PrimitiveAttr.create(relu);
         try {
-            if (weightType == DataType.S8) attr.scales(Dnnl.ARG_SRC, 0).scales(Dnnl.ARG_WEIGHTS, 1);
-            if (out.type().isInteger()) attr.scales(Dnnl.ARG_DST, 0);
+            if (weightType == DataType.S8) attr.scales(Arg.SRC, 0).scales(Arg.WEIGHTS, 1);
+            if (out.type().isInteger()) attr.scales(Arg.DST, 0);
             return attr;
         } catch (RuntimeException e) {
             attr.close();
@@ -29,12 +30,12 @@ final class Numerics {
     /** Weights and bias, and the scales {@link #attr} declared. */
     static List<Constant> constants(ReorderedWeights weights, String layer, int channels, ReorderedWeights.Entry w,
                                     ReorderedWeights.Entry bias, DataType weightType, Storage in, Storage out) {
-        List<Constant> c = new ArrayList<>(List.of(new Constant(Dnnl.ARG_WEIGHTS, w), new Constant(Dnnl.ARG_BIAS, bias)));
+        List<Constant> c = new ArrayList<>(List.of(new Constant(Arg.WEIGHTS, w), new Constant(Arg.BIAS, bias)));
         if (weightType == DataType.S8) {
-            c.add(new Constant(Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_SRC, weights.scalar(in.scale())));
-            c.add(new Constant(Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_WEIGHTS, weights.vector(Quantization.weightScaleName(layer), channels)));
+            c.add(new Constant(Arg.SRC.scales(), weights.scalar(in.scale())));
+            c.add(new Constant(Arg.WEIGHTS.scales(), weights.vector(Quantization.weightScaleName(layer), channels)));
         }
-        if (out.type().isInteger()) c.add(new Constant(Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_DST, weights.scalar(out.scale())));
+        if (out.type().isInteger()) c.add(new Constant(Arg.DST.scales(), weights.scalar(out.scale())));
         return c;
     }
 }

@@ -96,10 +96,9 @@ public final class OneDnnExecutor implements AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;
-        buffers.values().forEach(PlanBuffers::close);
         buffers.clear();
         stream.close();
         workspace.close();
-        arena.close();
+        arena.close(); // the plans' buffers and memory objects
     }
 }

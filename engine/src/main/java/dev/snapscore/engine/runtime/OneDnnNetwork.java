@@ -24,7 +24,7 @@ public final class OneDnnNetwork implements AutoCloseable {
     private final int maxBatch, threads;
     private final Weights source;
     private final DnnlEngine engine;
-    private final Arena arena = Arena.ofShared(); // reordered weights
+    private final Arena arena = Arena.ofShared(); // the reordered weights and their oneDNN handles
     private final ReorderedWeights weights;
     private final PlanCache cache; // null without one; closed after the weights that may point into it
     private final Map<Integer, NetworkPlan> plans = new HashMap<>();
@@ -181,8 +181,7 @@ public final class OneDnnNetwork implements AutoCloseable {
         closed = true;
         plans.values().forEach(NetworkPlan::close);
         plans.clear();
-        weights.close();
-        arena.close();
+        arena.close(); // the weights' buffers, descriptors and memory objects
         engine.close();
         if (cache != null) cache.close();
     }

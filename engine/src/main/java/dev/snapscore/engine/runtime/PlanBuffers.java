@@ -1,6 +1,6 @@
 package dev.snapscore.engine.runtime;
 
-import dev.snapscore.dnnl.Dnnl;
+import dev.snapscore.dnnl.Arg;
 import dev.snapscore.dnnl.DnnlEngine;
 import dev.snapscore.dnnl.DnnlMemory;
 import dev.snapscore.dnnl.DnnlStream;
@@ -10,7 +10,9 @@ import dev.snapscore.dnnl.MemoryDesc;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * One session's working memory for one {@link NetworkPlan}: the input staging buffer, the logits and the
@@ -18,7 +20,7 @@ import java.util.List;
  * {@link Workspace}, with every primitive's arguments laid out once, so a run is one downcall per
  * primitive and nothing else.
  */
-final class PlanBuffers implements AutoCloseable {
+final class PlanBuffers {
     /** A memory object and the buffer it views: one of {@code NetworkPlan}'s buffer ids, or {@link #SCRATCHPAD}. */
     private record Bound(DnnlMemory memory, int buffer) {
     }
@@ -34,31 +36,29 @@ final class PlanBuffers implements AutoCloseable {
     final MemorySegment logits;       // (N, classes)
     final MemorySegment probs;        // (N, classes)
 
-    /** Small buffers in {@code arena}; activations and scratchpad in {@code workspace}, which must {@linkplain Workspace#fits fit} the plan. */
+    /**
+     * Small buffers, and the memory objects over every buffer, in {@code arena}, which frees them when it closes;
+     * activations and scratchpad in {@code workspace}, which must {@linkplain Workspace#fits fit} the plan.
+     */
     PlanBuffers(DnnlEngine engine, NetworkPlan plan, Arena arena, Workspace workspace) {
         this.plan = plan;
         this.workspace = workspace;
         inputStaging = plan.inputDesc.allocate(arena);
         logits = plan.logitsDesc.allocate(arena);
         probs = plan.probsDesc.allocate(arena);
-        try {
-            for (NetworkPlan.Step step : plan.steps) {
-                DnnlMemory src = wrap(engine, step.srcDesc(), step.srcBuffer());
-                if (step.srcBuffer() == NetworkPlan.INPUT) inputReaders.add(src);
-                DnnlMemory dst = wrap(engine, step.dstDesc(), step.dstBuffer());
-                DnnlMemory scratch = wrap(engine, step.scratchpadDesc(), SCRATCHPAD);
-                List<Object> a = new ArrayList<>(List.of(step.srcArg(), src, Dnnl.ARG_DST, dst, Dnnl.ARG_SCRATCHPAD, scratch));
-                for (NetworkPlan.Constant c : step.constants()) a.addAll(List.of(c.arg(), c.value().memory()));
-                args.add(ExecArgs.of(arena, a.toArray()));
-            }
-        } catch (RuntimeException e) {
-            close();
-            throw e;
+        for (NetworkPlan.Step step : plan.steps) {
+            DnnlMemory src = wrap(engine, step.srcDesc(), step.srcBuffer(), arena);
+            if (step.srcBuffer() == NetworkPlan.INPUT) inputReaders.add(src);
+            DnnlMemory dst = wrap(engine, step.dstDesc(), step.dstBuffer(), arena);
+            DnnlMemory scratch = wrap(engine, step.scratchpadDesc(), SCRATCHPAD, arena);
+            Map<Arg, DnnlMemory> a = new LinkedHashMap<>(Map.of(step.srcArg(), src, Arg.DST, dst, Arg.SCRATCHPAD, scratch));
+            for (NetworkPlan.Constant c : step.constants()) a.put(c.arg(), c.value().memory());
+            args.add(ExecArgs.of(arena, a));
         }
     }
 
-    private DnnlMemory wrap(DnnlEngine engine, MemoryDesc desc, int buffer) {
-        DnnlMemory m = DnnlMemory.wrap(engine, desc, segment(buffer));
+    private DnnlMemory wrap(DnnlEngine engine, MemoryDesc desc, int buffer, Arena arena) {
+        DnnlMemory m = DnnlMemory.wrap(engine, desc, segment(buffer)).ownedBy(arena);
         memories.add(new Bound(m, buffer));
         return m;
     }
@@ -105,11 +105,5 @@ final class PlanBuffers implements AutoCloseable {
             stream.await();
             observer.output(step.name(), segment(step.dstBuffer()).asSlice(0, step.dstDesc().byteSize()));
         }
-    }
-
-    @Override
-    public void close() {
-        for (Bound b : memories) b.memory().close();
-        memories.clear();
     }
 }

@@ -1,6 +1,6 @@
 package dev.snapscore.engine.runtime;
 
-import dev.snapscore.dnnl.Dnnl;
+import dev.snapscore.dnnl.Arg;
 import dev.snapscore.dnnl.DnnlEngine;
 import dev.snapscore.dnnl.DnnlException;
 import dev.snapscore.dnnl.MemoryDesc;
@@ -9,6 +9,7 @@ import dev.snapscore.dnnl.PrimitiveDesc;
 import dev.snapscore.engine.runtime.NetworkPlan.Constant;
 import dev.snapscore.engine.runtime.NetworkPlan.Step;
 
+import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
@@ -23,18 +24,19 @@ import static dev.snapscore.engine.runtime.NetworkPlan.WINOGRAD_B;
 /**
  * The steps of a plan being emitted, and the buffers they need: where the current activation lives, in
  * which layout and storage, and the largest size each buffer has to hold. Emitters add steps through it;
- * it owns every primitive and descriptor they add until {@link #build} hands them to the plan, or
- * {@link #close} frees them after a failure.
+ * every primitive and descriptor it keeps belongs to its arena, which {@link #build} hands to the plan, or
+ * {@link #close} closes after a failure.
  */
 final class PlanBuilder implements AutoCloseable {
     final DnnlEngine engine;
     final ReorderedWeights weights;
     final int batch;
+    private final Arena arena = Arena.ofShared(); // the plan's handles: its steps run on every session's thread
     private final List<Step> steps = new ArrayList<>();
-    private final List<MemoryDesc> owned = new ArrayList<>(); // descriptors no step names (the input's, Winograd's outputs)
+    private boolean built;
 
     private int current = INPUT;        // buffer holding the current activation
-    private MemoryDesc currentDesc;     // its layout (owned by a step or by this)
+    private MemoryDesc currentDesc;     // its layout (in the arena)
     private Storage currentStorage = Storage.F32;
     private long maxActivation, maxScratchpad, maxWinogradA, maxWinogradB;
 
@@ -43,8 +45,7 @@ final class PlanBuilder implements AutoCloseable {
         this.engine = engine;
         this.weights = weights;
         this.batch = batch;
-        this.currentDesc = inputDesc;
-        owned.add(inputDesc);
+        this.currentDesc = own(inputDesc);
     }
 
     int current() {
@@ -61,71 +62,48 @@ final class PlanBuilder implements AutoCloseable {
     }
 
     /**
-     * Adds {@code pd} reading {@code srcBuffer} as {@code srcArg} (in {@code srcDesc}, which the step owns) and
-     * writing {@code dstBuffer}; returns its output's layout, owned by the step.
+     * Adds {@code pd} reading {@code srcBuffer} as {@code srcArg} (in {@code srcDesc}, which this takes ownership of) and
+     * writing {@code dstBuffer}; returns its output's layout, in the plan's arena.
      */
-    MemoryDesc step(String name, PrimitiveDesc pd, int srcArg, int srcBuffer, MemoryDesc srcDesc, int dstBuffer,
+    MemoryDesc step(String name, PrimitiveDesc pd, Arg srcArg, int srcBuffer, MemoryDesc srcDesc, int dstBuffer,
                     List<Constant> constants) {
-        MemoryDesc dstDesc = null, scratchpad = null;
-        try {
-            dstDesc = pd.dstDesc();
-            scratchpad = pd.scratchpadDesc();
-            steps.add(new Step(name, pd.createPrimitive(), srcArg, srcBuffer, srcDesc, dstBuffer, dstDesc, constants,
-                    scratchpad, pd.implementation()));
-        } catch (RuntimeException e) {
-            for (MemoryDesc d : new MemoryDesc[] {srcDesc, dstDesc, scratchpad}) if (d != null) d.close();
-            throw e;
-        }
+        own(srcDesc);
+        MemoryDesc dstDesc = own(pd.dstDesc());
+        add(name, pd, srcArg, srcBuffer, srcDesc, dstBuffer, dstDesc, constants);
+        return dstDesc;
+    }
+
+    /** A step with descriptors this already owns. */
+    private void add(String name, PrimitiveDesc pd, Arg srcArg, int srcBuffer, MemoryDesc srcDesc, int dstBuffer,
+                     MemoryDesc dstDesc, List<Constant> constants) {
+        MemoryDesc scratchpad = own(pd.scratchpadDesc());
+        steps.add(new Step(name, pd.createPrimitive().ownedBy(arena), srcArg, srcBuffer, srcDesc, dstBuffer, dstDesc,
+                constants, scratchpad, pd.implementation()));
         maxScratchpad = Math.max(maxScratchpad, scratchpad.byteSize());
         grow(dstBuffer, dstDesc.byteSize());
-        return dstDesc;
     }
 
     /** Adds {@code pd} reading the current activation as its source and writing the other ping-pong buffer. */
     void then(String name, PrimitiveDesc pd, List<Constant> constants, Storage output) {
         int dst = nextBuffer();
-        currentDesc = step(name, pd, Dnnl.ARG_SRC, current, pd.srcDesc(), dst, constants);
+        currentDesc = step(name, pd, Arg.SRC, current, pd.srcDesc(), dst, constants);
         current = dst;
         currentStorage = output;
     }
 
-    /** A reorder between two views; the step owns both descriptors. */
+    /** A reorder between two views, which this takes ownership of. */
     void reorder(String name, int srcBuffer, MemoryDesc srcDesc, int dstBuffer, MemoryDesc dstDesc) {
-        PrimitiveDesc pd;
-        try (PrimitiveAttr attr = PrimitiveAttr.create(false)) {
-            pd = PrimitiveDesc.reorder(engine, srcDesc, dstDesc, attr);
-        } catch (RuntimeException e) {
-            srcDesc.close();
-            dstDesc.close();
-            throw e;
-        }
-        try (pd) {
-            stepWithDst(name, pd, srcBuffer, srcDesc, dstBuffer, dstDesc, List.of());
+        own(srcDesc);
+        own(dstDesc);
+        try (PrimitiveAttr attr = PrimitiveAttr.create(false);
+             PrimitiveDesc pd = PrimitiveDesc.reorder(engine, srcDesc, dstDesc, attr)) {
+            add(name, pd, Arg.SRC, srcBuffer, srcDesc, dstBuffer, dstDesc, List.of());
         }
     }
 
-    /** A step whose output descriptor is {@code dstDesc} (owned by the step) rather than the one {@code pd} reports. */
-    private void stepWithDst(String name, PrimitiveDesc pd, int srcBuffer, MemoryDesc srcDesc, int dstBuffer,
-                             MemoryDesc dstDesc, List<Constant> constants) {
-        MemoryDesc scratchpad = null;
-        try {
-            scratchpad = pd.scratchpadDesc();
-            steps.add(new Step(name, pd.createPrimitive(), Dnnl.ARG_SRC, srcBuffer, srcDesc, dstBuffer, dstDesc,
-                    constants, scratchpad, pd.implementation()));
-        } catch (RuntimeException e) {
-            srcDesc.close();
-            dstDesc.close();
-            if (scratchpad != null) scratchpad.close();
-            throw e;
-        }
-        maxScratchpad = Math.max(maxScratchpad, scratchpad.byteSize());
-        grow(dstBuffer, dstDesc.byteSize());
-    }
-
-    /** Holds {@code desc} until the plan takes it, or frees it on failure; returns it. */
+    /** Makes {@code desc} the plan's: freed with it, or with this after a failure; returns it. */
     MemoryDesc own(MemoryDesc desc) {
-        owned.add(desc);
-        return desc;
+        return desc.ownedBy(arena);
     }
 
     /** The activation is now in {@code buffer}, laid out as {@code desc} (owned by this from now on). */
@@ -146,28 +124,24 @@ final class PlanBuilder implements AutoCloseable {
             wanted.close();
             return;
         }
+        own(wanted);
         List<Constant> constants = new ArrayList<>();
-        PrimitiveDesc pd;
         try (PrimitiveAttr attr = PrimitiveAttr.create(false)) {
             if (currentStorage.type().isInteger()) {
-                attr.scales(Dnnl.ARG_SRC, 0);
-                constants.add(new Constant(Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_SRC, weights.scalar(currentStorage.scale())));
+                attr.scales(Arg.SRC, 0);
+                constants.add(new Constant(Arg.SRC.scales(), weights.scalar(currentStorage.scale())));
             }
             if (storage.type().isInteger()) {
-                attr.scales(Dnnl.ARG_DST, 0);
-                constants.add(new Constant(Dnnl.ARG_ATTR_SCALES | Dnnl.ARG_DST, weights.scalar(storage.scale())));
+                attr.scales(Arg.DST, 0);
+                constants.add(new Constant(Arg.DST.scales(), weights.scalar(storage.scale())));
             }
-            pd = PrimitiveDesc.reorder(engine, currentDesc, wanted, attr);
-        } catch (RuntimeException e) {
-            wanted.close();
-            throw e;
-        }
-        try (pd) {
-            int dst = nextBuffer();
-            stepWithDst("reorder to " + forLayer, pd, current, pd.srcDesc(), dst, wanted, constants);
-            current = dst;
-            currentDesc = wanted;
-            currentStorage = storage;
+            try (PrimitiveDesc pd = PrimitiveDesc.reorder(engine, currentDesc, wanted, attr)) {
+                int dst = nextBuffer();
+                add("reorder to " + forLayer, pd, Arg.SRC, current, own(pd.srcDesc()), dst, wanted, constants);
+                current = dst;
+                currentDesc = wanted;
+                currentStorage = storage;
+            }
         }
     }
 
@@ -221,23 +195,16 @@ final class PlanBuilder implements AutoCloseable {
         }
     }
 
-    /** The plan, which takes over every step and descriptor; this builder is then empty. */
+    /** The plan, which takes over this builder's arena; {@link #close} then leaves it open. */
     NetworkPlan build(MemoryDesc inputDesc, MemoryDesc logitsDesc, MemoryDesc probsDesc) {
-        owned.remove(inputDesc);
-        owned.remove(logitsDesc);
-        owned.remove(probsDesc);
-        NetworkPlan plan = new NetworkPlan(batch, steps, inputDesc, logitsDesc, probsDesc, maxActivation, maxScratchpad,
-                maxWinogradA, maxWinogradB, owned);
-        steps.clear();
-        owned.clear();
-        return plan;
+        built = true;
+        return new NetworkPlan(batch, steps, inputDesc, logitsDesc, probsDesc, maxActivation, maxScratchpad,
+                maxWinogradA, maxWinogradB, arena);
     }
 
-    /** Frees whatever was emitted and not yet built into a plan. */
+    /** Frees whatever was emitted, unless it was built into a plan. */
     @Override
     public void close() {
-        NetworkPlan.closeAll(steps, owned);
-        steps.clear();
-        owned.clear();
+        if (!built) arena.close();
     }
 }

@@ -1,6 +1,6 @@
 package dev.snapscore.engine.runtime;
 
-import dev.snapscore.dnnl.Dnnl;
+import dev.snapscore.dnnl.FormatTag;
 import dev.snapscore.dnnl.MemoryDesc;
 import dev.snapscore.dnnl.PrimitiveAttr;
 import dev.snapscore.dnnl.PrimitiveDesc;
@@ -15,7 +15,7 @@ final class Pools {
 
     static void max(PlanBuilder b, Lowered.MaxPool p) {
         Window w = p.window();
-        try (MemoryDesc dstAny = MemoryDesc.of(p.dst(), p.in().type().dnnl, Dnnl.TAG_ANY);
+        try (MemoryDesc dstAny = MemoryDesc.of(p.dst(), p.in().type(), FormatTag.ANY);
              PrimitiveAttr attr = PrimitiveAttr.create(false);
              PrimitiveDesc pd = PrimitiveDesc.maxPooling(b.engine, b.currentDesc(), dstAny,
                      new long[] {w.strideH(), w.strideW()}, new long[] {w.kernelH(), w.kernelW()},
@@ -26,7 +26,7 @@ final class Pools {
 
     static void globalAverage(PlanBuilder b, Lowered.GlobalAveragePool p) {
         long[] kernel = {p.src()[2], p.src()[3]};
-        try (MemoryDesc dstAny = MemoryDesc.of(p.dst(), p.in().type().dnnl, Dnnl.TAG_ANY);
+        try (MemoryDesc dstAny = MemoryDesc.of(p.dst(), p.in().type(), FormatTag.ANY);
              PrimitiveAttr attr = PrimitiveAttr.create(false);
              PrimitiveDesc pd = PrimitiveDesc.averagePooling(b.engine, b.currentDesc(), dstAny, kernel, kernel,
                      new long[] {0, 0}, new long[] {0, 0}, attr)) {

@@ -1,10 +1,12 @@
 package dev.snapscore.engine.runtime;
 
-import dev.snapscore.dnnl.Dnnl;
+import dev.snapscore.dnnl.Arg;
+import dev.snapscore.dnnl.DataType;
 import dev.snapscore.dnnl.DnnlEngine;
 import dev.snapscore.dnnl.DnnlMemory;
 import dev.snapscore.dnnl.DnnlStream;
 import dev.snapscore.dnnl.ExecArgs;
+import dev.snapscore.dnnl.FormatTag;
 import dev.snapscore.dnnl.MemoryDesc;
 import dev.snapscore.dnnl.Primitive;
 import dev.snapscore.dnnl.PrimitiveAttr;
@@ -31,8 +33,11 @@ import java.util.Map;
  * <p>With a {@link PlanCache}, a tensor the cache holds in exactly the layout asked for is not made at all: its
  * memory object points into the cache's mapping, and the source is never read.
  */
-final class ReorderedWeights implements AutoCloseable {
-    /** A weight buffer in a oneDNN layout: {@code data} is this arena's memory, or a plan cache's mapping. */
+final class ReorderedWeights {
+    /**
+     * A weight buffer in a oneDNN layout: {@code data} is this store's arena's memory, or a plan cache's mapping;
+     * the descriptor and memory object belong to the arena.
+     */
     record Entry(MemoryDesc desc, DnnlMemory memory, MemorySegment data) {
     }
 
@@ -43,13 +48,16 @@ final class ReorderedWeights implements AutoCloseable {
     private final Map<String, List<Entry>> entries = new HashMap<>();
     private final Map<Float, Entry> scalars = new HashMap<>();
 
-    /** Reordered buffers are allocated in {@code arena}, which the caller owns and closes after this. */
+    /**
+     * Reordered buffers, and the descriptors and memory objects of every entry, live in {@code arena}, which the
+     * caller owns: closing it frees them all.
+     */
     ReorderedWeights(DnnlEngine engine, Weights source, Arena arena) {
         this(engine, source, arena, null);
     }
 
     /**
-     * As above, taking each tensor from {@code cache} (owned by the caller, closed after this) where it holds it in
+     * As above, taking each tensor from {@code cache} (owned by the caller, closed after the arena) where it holds it in
      * the layout asked for, instead of making it.
      */
     ReorderedWeights(DnnlEngine engine, Weights source, Arena arena, PlanCache cache) {
@@ -63,7 +71,7 @@ final class ReorderedWeights implements AutoCloseable {
      * The tensor {@code name}, viewed as {@code dims} in the plain layout {@code userTag}, in the weights
      * layout that {@code pd} chose.
      */
-    synchronized Entry get(String name, long[] dims, int userTag, PrimitiveDesc pd) {
+    synchronized Entry get(String name, long[] dims, FormatTag userTag, PrimitiveDesc pd) {
         MemoryDesc wanted = pd.weightsDesc();
         Entry held = held(name, wanted);
         if (held != null) return held;
@@ -83,7 +91,7 @@ final class ReorderedWeights implements AutoCloseable {
      * gives plain f32 values of {@code dims} in {@code userTag}; held under {@code key} in {@code wanted}'s
      * layout (which this takes ownership of), made once.
      */
-    synchronized Entry derived(String key, String from, long[] dims, int userTag, MemoryDesc wanted, Derivation derive) {
+    synchronized Entry derived(String key, String from, long[] dims, FormatTag userTag, MemoryDesc wanted, Derivation derive) {
         Entry held = held(key, wanted);
         if (held != null) return held;
         Entry hit = cached(key, wanted);
@@ -93,25 +101,17 @@ final class ReorderedWeights implements AutoCloseable {
         }
         Tensor t = from == null ? null : source.tensors().get(from);
         try (Arena tmp = Arena.ofShared()) { // a derivation may fill it from several threads
-            Entry e = reorder(derive.values(t == null ? null : t.toF32(tmp).data(), tmp), Dnnl.F32, dims, userTag, wanted);
+            Entry e = reorder(derive.values(t == null ? null : t.toF32(tmp).data(), tmp), DataType.F32, dims, userTag, wanted);
             if (t != null) source.release(t);
             entries.get(key).add(e);
             return e;
-        } catch (RuntimeException ex) {
-            wanted.close();
-            throw ex;
         }
     }
 
-    /** {@code name} in {@code wanted}'s layout (which the entry then owns) from the plan cache, or null. */
+    /** {@code name} in {@code wanted}'s layout from the plan cache, or null. */
     private Entry cached(String name, MemoryDesc wanted) {
-        try {
-            MemorySegment data = cache == null ? null : cache.find(name, wanted);
-            return data == null ? null : new Entry(wanted, DnnlMemory.wrap(engine, wanted, data), data);
-        } catch (RuntimeException e) {
-            wanted.close();
-            throw e;
-        }
+        MemorySegment data = cache == null ? null : cache.find(name, wanted);
+        return data == null ? null : new Entry(wanted, DnnlMemory.wrap(engine, wanted, data).ownedBy(arena), data);
     }
 
     /** Every tensor held, for the plan cache. */
@@ -121,7 +121,10 @@ final class ReorderedWeights implements AutoCloseable {
         return all;
     }
 
-    /** The entry of {@code name} already in {@code wanted}'s layout (then {@code wanted} is closed), or null. */
+    /**
+     * The entry of {@code name} already in {@code wanted}'s layout (then {@code wanted} is closed), or null: then
+     * {@code wanted} belongs to this store's arena, for the entry about to be made.
+     */
     private Entry held(String name, MemoryDesc wanted) {
         for (Entry e : entries.computeIfAbsent(name, k -> new ArrayList<>())) {
             if (e.desc().sameLayoutAs(wanted)) {
@@ -129,10 +132,11 @@ final class ReorderedWeights implements AutoCloseable {
                 return e;
             }
         }
+        wanted.ownedBy(arena);
         return null;
     }
 
-    /** The layout {@code name} was first reordered into (owned by this; do not close), or null if none yet. */
+    /** The layout {@code name} was first reordered into (in this store's arena; do not close), or null if none yet. */
     synchronized MemoryDesc layoutOf(String name) {
         List<Entry> known = entries.get(name);
         return known == null || known.isEmpty() ? null : known.getFirst().desc();
@@ -158,13 +162,13 @@ final class ReorderedWeights implements AutoCloseable {
     synchronized Entry scalar(float value) {
         Entry known = scalars.get(value);
         if (known != null) return known;
-        Entry e = copy(MemorySegment.ofArray(new float[] {value}), MemoryDesc.of(new long[] {1}, Dnnl.TAG_A));
+        Entry e = copy(MemorySegment.ofArray(new float[] {value}), MemoryDesc.of(new long[] {1}, FormatTag.A).ownedBy(arena));
         scalars.put(value, e);
         return e;
     }
 
     private Entry plain(String name, int length, long[] dims) {
-        MemoryDesc wanted = MemoryDesc.of(dims, dims.length == 1 ? Dnnl.TAG_A : Dnnl.TAG_AB);
+        MemoryDesc wanted = MemoryDesc.of(dims, dims.length == 1 ? FormatTag.A : FormatTag.AB);
         Entry held = held(name, wanted);
         if (held != null) return held;
         Entry hit = cached(name, wanted);
@@ -172,13 +176,7 @@ final class ReorderedWeights implements AutoCloseable {
             entries.get(name).add(hit);
             return hit;
         }
-        Tensor t;
-        try {
-            t = source.get(name, length);
-        } catch (RuntimeException ex) {
-            wanted.close();
-            throw ex;
-        }
+        Tensor t = source.get(name, length);
         Entry e;
         try (Arena tmp = Arena.ofConfined()) {
             e = copy(t.toF32(tmp).data(), wanted);
@@ -188,19 +186,14 @@ final class ReorderedWeights implements AutoCloseable {
         return e;
     }
 
-    /** {@code desc}'s bytes of {@code values} in a new buffer; takes ownership of {@code desc}. */
+    /** {@code desc}'s bytes of {@code values} in a new buffer; {@code desc} belongs to the arena. */
     private Entry copy(MemorySegment values, MemoryDesc desc) {
-        try {
-            MemorySegment buffer = desc.allocate(arena);
-            MemorySegment.copy(values, 0, buffer, 0, desc.byteSize());
-            return new Entry(desc, DnnlMemory.wrap(engine, desc, buffer), buffer);
-        } catch (RuntimeException ex) {
-            desc.close();
-            throw ex;
-        }
+        MemorySegment buffer = desc.allocate(arena);
+        MemorySegment.copy(values, 0, buffer, 0, desc.byteSize());
+        return new Entry(desc, DnnlMemory.wrap(engine, desc, buffer).ownedBy(arena), buffer);
     }
 
-    private Entry reorder(String name, long[] dims, int userTag, MemoryDesc wanted) {
+    private Entry reorder(String name, long[] dims, FormatTag userTag, MemoryDesc wanted) {
         Tensor t = source.tensors().get(name);
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment user = t.data();
@@ -208,18 +201,18 @@ final class ReorderedWeights implements AutoCloseable {
                 // A mapped file may place a tensor at any byte offset; oneDNN reads floats aligned.
                 user = tmp.allocate(user.byteSize(), 64).copyFrom(user);
             }
-            Entry e = reorder(user, DataType.of(t.type()).dnnl, dims, userTag, wanted);
+            Entry e = reorder(user, Storage.typeOf(t.type()), dims, userTag, wanted);
             // The reordered copy is what runs read; the mapped source need not stay resident beside it.
             source.release(t);
             return e;
-        } catch (RuntimeException ex) {
-            wanted.close();
-            throw ex;
         }
     }
 
-    /** {@code user} (aligned, {@code dims} of {@code dataType} in {@code userTag}) reordered into a new buffer of {@code wanted}. */
-    private Entry reorder(MemorySegment user, int dataType, long[] dims, int userTag, MemoryDesc wanted) {
+    /**
+     * {@code user} (aligned, {@code dims} of {@code dataType} in {@code userTag}) reordered into a new buffer of
+     * {@code wanted} (which belongs to the arena).
+     */
+    private Entry reorder(MemorySegment user, DataType dataType, long[] dims, FormatTag userTag, MemoryDesc wanted) {
         try (Arena tmp = Arena.ofConfined();
              MemoryDesc userDesc = MemoryDesc.of(dims, dataType, userTag);
              PrimitiveAttr attr = PrimitiveAttr.create(false);
@@ -228,28 +221,13 @@ final class ReorderedWeights implements AutoCloseable {
              Primitive reorder = pd.createPrimitive();
              DnnlStream stream = DnnlStream.create(engine)) {
             MemorySegment buffer = wanted.allocate(arena);
-            DnnlMemory dst = DnnlMemory.wrap(engine, wanted, buffer);
+            DnnlMemory dst = DnnlMemory.wrap(engine, wanted, buffer).ownedBy(arena);
             try (DnnlMemory src = DnnlMemory.wrap(engine, userDesc, user);
                  DnnlMemory scratch = DnnlMemory.wrap(engine, scratchDesc, scratchDesc.allocate(tmp))) {
-                reorder.execute(stream, ExecArgs.of(tmp, Dnnl.ARG_SRC, src, Dnnl.ARG_DST, dst, Dnnl.ARG_SCRATCHPAD, scratch));
+                reorder.execute(stream, ExecArgs.of(tmp, Map.of(Arg.SRC, src, Arg.DST, dst, Arg.SCRATCHPAD, scratch)));
                 stream.await();
-            } catch (RuntimeException ex) {
-                dst.close();
-                throw ex;
             }
             return new Entry(wanted, dst, buffer);
         }
-    }
-
-    @Override
-    public synchronized void close() {
-        List<Entry> all = new ArrayList<>(scalars.values());
-        entries.values().forEach(all::addAll);
-        for (Entry e : all) {
-            e.memory().close();
-            e.desc().close();
-        }
-        entries.clear();
-        scalars.clear();
     }
 }

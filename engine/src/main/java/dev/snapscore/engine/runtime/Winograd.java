@@ -1,6 +1,7 @@
 package dev.snapscore.engine.runtime;
 
-import dev.snapscore.dnnl.Dnnl;
+import dev.snapscore.dnnl.Arg;
+import dev.snapscore.dnnl.FormatTag;
 import dev.snapscore.dnnl.MemoryDesc;
 import dev.snapscore.dnnl.PrimitiveAttr;
 import dev.snapscore.dnnl.PrimitiveDesc;
@@ -101,7 +102,7 @@ final class Winograd {
     static void emit(PlanBuilder b, Lowered.WinogradConv lowered) {
         Layer.Conv conv = lowered.layer();
         String name = conv.name();
-        b.ensureInput(MemoryDesc.of(lowered.src(), Dnnl.TAG_ABCD), Storage.F32, name);
+        b.ensureInput(MemoryDesc.of(lowered.src(), FormatTag.ABCD), Storage.F32, name);
         long n = lowered.src()[0], c = lowered.src()[1], h = lowered.src()[2], w = lowered.src()[3], k = conv.out();
         // Sides that are not whole blocks get a last, partial block: its tile reads padding, its extra
         // outputs are computed and then cropped.
@@ -109,16 +110,16 @@ final class Winograd {
         long paddedH = tilesH * BLOCK, paddedW = tilesW * BLOCK;
 
         long[] kernelDims = {POSITIONS, 1, TILE, TILE};
-        try (MemoryDesc planes = MemoryDesc.of(new long[] {n * c, 1, h, w}, Dnnl.TAG_ABCD);
-             MemoryDesc kernelsAny = MemoryDesc.of(kernelDims, Dnnl.TAG_ANY);
-             MemoryDesc transformed = MemoryDesc.of(new long[] {n * c, POSITIONS, tilesH, tilesW}, Dnnl.TAG_ABCD);
+        try (MemoryDesc planes = MemoryDesc.of(new long[] {n * c, 1, h, w}, FormatTag.ABCD);
+             MemoryDesc kernelsAny = MemoryDesc.of(kernelDims, FormatTag.ANY);
+             MemoryDesc transformed = MemoryDesc.of(new long[] {n * c, POSITIONS, tilesH, tilesW}, FormatTag.ABCD);
              PrimitiveAttr attr = PrimitiveAttr.create(false);
-             PrimitiveDesc pd = PrimitiveDesc.convolution(b.engine, Dnnl.CONVOLUTION_DIRECT, planes, kernelsAny, null,
+             PrimitiveDesc pd = PrimitiveDesc.convolution(b.engine, planes, kernelsAny, null,
                      transformed, new long[] {BLOCK, BLOCK}, new long[] {1, 1}, new long[] {paddedH + 1 - h, paddedW + 1 - w}, attr)) {
-            var kernels = b.weights.derived("winograd input kernels", null, kernelDims, Dnnl.TAG_ABCD,
+            var kernels = b.weights.derived("winograd input kernels", null, kernelDims, FormatTag.ABCD,
                     pd.weightsDesc(), (none, arena) -> inputKernels(arena));
-            b.step(name + " (winograd input)", pd, Dnnl.ARG_SRC, b.current(), pd.srcDesc(), WINOGRAD_A,
-                    List.of(new Constant(Dnnl.ARG_WEIGHTS, kernels)));
+            b.step(name + " (winograd input)", pd, Arg.SRC, b.current(), pd.srcDesc(), WINOGRAD_A,
+                    List.of(new Constant(Arg.WEIGHTS, kernels)));
         }
 
         long[] gathered = {n, c, POSITIONS, tilesH, tilesW};
@@ -128,36 +129,36 @@ final class Winograd {
 
         String filtersKey = conv.weightName() + " (winograd)";
         long[] filterDims = {POSITIONS, c, k};
-        try (MemoryDesc src = MemoryDesc.of(new long[] {POSITIONS, tiles, c}, Dnnl.TAG_ABC);
-             MemoryDesc filtersAny = MemoryDesc.of(filterDims, Dnnl.TAG_ANY);
-             MemoryDesc dst = MemoryDesc.of(new long[] {POSITIONS, tiles, k}, Dnnl.TAG_ABC);
+        try (MemoryDesc src = MemoryDesc.of(new long[] {POSITIONS, tiles, c}, FormatTag.ABC);
+             MemoryDesc filtersAny = MemoryDesc.of(filterDims, FormatTag.ANY);
+             MemoryDesc dst = MemoryDesc.of(new long[] {POSITIONS, tiles, k}, FormatTag.ABC);
              PrimitiveAttr attr = PrimitiveAttr.create(false);
              PrimitiveDesc pd = b.sharingWeightsLayout(filtersKey, filtersAny,
                      filtersDesc -> PrimitiveDesc.matmul(b.engine, src, filtersDesc, null, dst, attr))) {
-            var filters = b.weights.derived(filtersKey, conv.weightName(), filterDims, Dnnl.TAG_ABC, pd.weightsDesc(),
+            var filters = b.weights.derived(filtersKey, conv.weightName(), filterDims, FormatTag.ABC, pd.weightsDesc(),
                     (g, arena) -> filters(g, (int) k, (int) c, arena));
-            b.step(name + " (winograd products)", pd, Dnnl.ARG_SRC, WINOGRAD_B, pd.srcDesc(), WINOGRAD_A,
-                    List.of(new Constant(Dnnl.ARG_WEIGHTS, filters)));
+            b.step(name + " (winograd products)", pd, Arg.SRC, WINOGRAD_B, pd.srcDesc(), WINOGRAD_A,
+                    List.of(new Constant(Arg.WEIGHTS, filters)));
         }
 
         long[] matrixDims = {BLOCK * BLOCK, POSITIONS}, biasDims = {1, tiles * k};
-        try (MemoryDesc matrix = MemoryDesc.of(matrixDims, Dnnl.TAG_AB);
-             MemoryDesc products = MemoryDesc.of(new long[] {POSITIONS, tiles * k}, Dnnl.TAG_AB);
-             MemoryDesc bias = MemoryDesc.of(biasDims, Dnnl.TAG_AB);
-             MemoryDesc outputs = MemoryDesc.of(new long[] {BLOCK * BLOCK, tiles * k}, Dnnl.TAG_AB);
+        try (MemoryDesc matrix = MemoryDesc.of(matrixDims, FormatTag.AB);
+             MemoryDesc products = MemoryDesc.of(new long[] {POSITIONS, tiles * k}, FormatTag.AB);
+             MemoryDesc bias = MemoryDesc.of(biasDims, FormatTag.AB);
+             MemoryDesc outputs = MemoryDesc.of(new long[] {BLOCK * BLOCK, tiles * k}, FormatTag.AB);
              PrimitiveAttr attr = PrimitiveAttr.create(conv.activation() == Activation.RELU);
              PrimitiveDesc pd = PrimitiveDesc.matmul(b.engine, matrix, products, bias, outputs, attr)) {
-            var outputMatrix = b.weights.derived("winograd output matrix", null, matrixDims, Dnnl.TAG_AB,
+            var outputMatrix = b.weights.derived("winograd output matrix", null, matrixDims, FormatTag.AB,
                     pd.srcDesc(), (none, arena) -> outputMatrix(arena));
             var biasRow = b.weights.derived(conv.biasName() + " (winograd, " + tiles + " tiles)", conv.biasName(),
-                    biasDims, Dnnl.TAG_AB, MemoryDesc.of(biasDims, Dnnl.TAG_AB),
+                    biasDims, FormatTag.AB, MemoryDesc.of(biasDims, FormatTag.AB),
                     (bias0, arena) -> biasRow(bias0, (int) k, tiles, arena));
             // The products are this step's "weights": the output transform is the fixed left operand.
-            b.step(name + " (winograd output)", pd, Dnnl.ARG_WEIGHTS, WINOGRAD_A, pd.weightsDesc(), WINOGRAD_B,
-                    List.of(new Constant(Dnnl.ARG_SRC, outputMatrix), new Constant(Dnnl.ARG_BIAS, biasRow)));
+            b.step(name + " (winograd output)", pd, Arg.WEIGHTS, WINOGRAD_A, pd.weightsDesc(), WINOGRAD_B,
+                    List.of(new Constant(Arg.SRC, outputMatrix), new Constant(Arg.BIAS, biasRow)));
         }
 
-        int outputTag = lowered.planesOut() ? Dnnl.TAG_ABCD : Dnnl.TAG_ACDB;
+        FormatTag outputTag = lowered.planesOut() ? FormatTag.ABCD : FormatTag.ACDB;
         long[] blocks = {n, k, tilesH, BLOCK, tilesW, BLOCK};
         MemoryDesc outputBlocks = MemoryDesc.ofStrides(blocks, new long[] {perImage * k, 1, tilesW * k, BLOCK * tiles * k, k, tiles * k});
         int dst = b.nextBuffer();
@@ -177,8 +178,8 @@ final class Winograd {
      * Strides of an (N, K, H, W) image in {@code tag} (nchw or nhwc), over (N, K, H, W), or with
      * {@code inBlocks} over (N, K, H / 4, 4, W / 4, 4).
      */
-    private static long[] imageStrides(int tag, long k, long h, long w, boolean inBlocks) {
-        long[] s = tag == Dnnl.TAG_ABCD ? new long[] {k * h * w, h * w, w, 1} : new long[] {h * w * k, 1, w * k, k};
+    private static long[] imageStrides(FormatTag tag, long k, long h, long w, boolean inBlocks) {
+        long[] s = tag == FormatTag.ABCD ? new long[] {k * h * w, h * w, w, 1} : new long[] {h * w * k, 1, w * k, k};
         return inBlocks ? new long[] {s[0], s[1], BLOCK * s[2], s[2], BLOCK * s[3], s[3]} : s;
     }
 

@@ -1,5 +1,7 @@
 package dev.snapscore.engine.runtime;
 
+import dev.snapscore.dnnl.Arg;
+import dev.snapscore.dnnl.DataType;
 import dev.snapscore.dnnl.Dnnl;
 import dev.snapscore.engine.Fixtures;
 import dev.snapscore.engine.InMemoryModels;
@@ -118,11 +120,11 @@ class Bf16Test {
                     assertFalse(step.implementation().startsWith("ref"), step.name() + " runs " + step.implementation());
                     if (!step.name().startsWith("conv") && !step.name().startsWith("dense") && !step.name().equals("logits")) continue;
                     weighted++;
-                    assertEquals(Dnnl.BF16, step.srcDesc().dataType(), step.name() + " reads bf16");
+                    assertEquals(DataType.BF16, step.srcDesc().dataType(), step.name() + " reads bf16");
                     for (NetworkPlan.Constant c : step.constants()) {
-                        if (c.arg() == Dnnl.ARG_WEIGHTS) assertEquals(Dnnl.BF16, c.value().desc().dataType(), step.name() + " weights");
+                        if (c.arg().equals(Arg.WEIGHTS)) assertEquals(DataType.BF16, c.value().desc().dataType(), step.name() + " weights");
                     }
-                    int wantOut = step.name().equals("logits") ? Dnnl.F32 : Dnnl.BF16;
+                    DataType wantOut = step.name().equals("logits") ? DataType.F32 : DataType.BF16;
                     assertEquals(wantOut, step.dstDesc().dataType(), step.name() + " writes");
                 }
                 assertEquals(spec.layers().stream().filter(l -> l instanceof Layer.Conv || l instanceof Layer.Dense).count(), weighted);

@@ -1,6 +1,5 @@
 package dev.snapscore.engine.runtime;
 
-import dev.snapscore.dnnl.Dnnl;
 import dev.snapscore.engine.Fixtures;
 import dev.snapscore.engine.InMemoryModels;
 import dev.snapscore.engine.format.LoadedModel;

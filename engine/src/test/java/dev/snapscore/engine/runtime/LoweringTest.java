@@ -1,5 +1,6 @@
 package dev.snapscore.engine.runtime;
 
+import dev.snapscore.dnnl.DataType;
 import dev.snapscore.engine.ConvolutionAlgorithm;
 import dev.snapscore.engine.InMemoryModels;
 import dev.snapscore.engine.ModelOptions;

@@ -1,6 +1,6 @@
 package dev.snapscore.engine.runtime;
 
-import dev.snapscore.dnnl.Dnnl;
+import dev.snapscore.dnnl.DataType;
 import dev.snapscore.engine.format.LoadedModel;
 import dev.snapscore.engine.format.ModelGenerator;
 import dev.snapscore.engine.quantize.InputSet;
@@ -64,7 +64,7 @@ class NonVnniInt8Test {
                     decompressed = logits(network, input, n);
                     for (Layer l : int8.spec().layers()) {
                         if (!(l instanceof Layer.Dense d)) continue;
-                        assertEquals(Dnnl.S8, network.weights().layoutOf(d.weightName()).dataType(), d.name());
+                        assertEquals(DataType.S8, network.weights().layoutOf(d.weightName()).dataType(), d.name());
                     }
                 }
                 float[] viaJava;

@@ -54,9 +54,9 @@ class WeightLayoutSharingTest {
 
     /** Whether oneDNN, left to itself, lays out tensor {@code name} for batch 8 differently from {@code batch1}. */
     private static boolean batch8PicksAnotherLayout(LoadedModel m, String name, MemoryDesc batch1) {
-        try (DnnlEngine engine = DnnlEngine.cpu(); Arena arena = Arena.ofConfined();
-             ReorderedWeights fresh = new ReorderedWeights(engine, m.weights(), arena);
-             NetworkPlan plan = NetworkPlan.compile(engine, m.spec(), new Lowering(CpuCapabilities.detect(), false, Winograd.Rule.NEVER), 8, fresh)) {
+        try (DnnlEngine engine = DnnlEngine.cpu(); Arena arena = Arena.ofConfined()) {
+            ReorderedWeights fresh = new ReorderedWeights(engine, m.weights(), arena);
+            NetworkPlan.compile(engine, m.spec(), new Lowering(CpuCapabilities.detect(), false, Winograd.Rule.NEVER), 8, fresh).close();
             return !fresh.layoutOf(name).sameLayoutAs(batch1);
         }
     }
