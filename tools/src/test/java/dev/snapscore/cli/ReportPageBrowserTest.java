@@ -103,7 +103,7 @@ class ReportPageBrowserTest {
         Files.copy(photos.resolve("selfie-0.jpg"), photos.resolve("gone.jpg"));
 
         Path scores = tmp.resolve("scores.csv"), page = tmp.resolve("sheet/gallery.html");
-        CliRun scored = CliRun.run("score", "--model", MODEL, "--clean", "--min-face-fraction", "0.055", "--batch", "4",
+        CliRun scored = CliRun.run("score", "--model", MODEL, "--clean", "--all-faces", "--min-face-fraction", "0.055", "--batch", "4",
                 "--out", scores.toString(), photos.toString());
         assertEquals(SnapscoreCli.SOME_ERRORS, scored.code(), scored.err());
         Files.delete(photos.resolve("gone.jpg")); // scored, then moved away: a placeholder on the page
