@@ -56,7 +56,7 @@ class HostileClientTest {
         }
         // Room for two largest bodies at once; a 2 s idle timeout.
         server = ScoreServer.start("127.0.0.1", 0, Scorer.start(model, Scorer.Options.defaults()), model.spec(),
-                new ScoreServer.Limits(MAX_BODY, 2L * MAX_BODY + 100_000, Duration.ofSeconds(2), Duration.ofSeconds(2), 64));
+                new ScoreServer.Limits(MAX_BODY, 2L * MAX_BODY + 100_000, Duration.ofSeconds(2), Duration.ofSeconds(2), 64, 0, 0, Duration.ofSeconds(10)));
     }
 
     /** A 64×48 PNG of random pixels, the same for a seed: a photo with no face and no flat areas. */
