@@ -312,8 +312,8 @@ public final class ScoreServer implements AutoCloseable {
         // The reservation is released before any refusal, which may spend a while dropping the rest of the body.
         try (held) {
             byte[] image;
-            try (MeteredBody body = new MeteredBody(request, held, declared, limits.maxBodyBytes(), limits.minBodyRate(),
-                    limits.bodyRateWindow(), request.getComponents().getScheduler())) {
+            try (MinimumRate rate = minimumRate(request)) {
+                MeteredBody body = new MeteredBody(request, held, declared, limits.maxBodyBytes(), rate);
                 image = multipart ? filePart(body, boundary, held) : bytes(body, length, held);
             }
             if (image.length == 0) {
@@ -327,7 +327,7 @@ public final class ScoreServer implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             refuse(request, response, callback, 400, e.getMessage()); // a form may be refused before its end arrived
         } catch (IOException e) {
-            if (e.getCause() instanceof MeteredBody.TooSlow) {
+            if (e.getCause() instanceof MinimumRate.TooSlow) {
                 slowBodies.incrementAndGet();
                 refuse(request, response, callback, 408, "the body arrived more slowly than the minimum of " + limits.minBodyRate()
                         + " bytes/s over " + limits.bodyRateWindow().toMillis() + " ms");
@@ -477,29 +477,36 @@ public final class ScoreServer implements AutoCloseable {
                 .append(name).append(' ').append(v).append('\n');
     }
 
-    private static void busy(Request request, Response response, Callback callback, String message) throws IOException {
+    private MinimumRate minimumRate(Request request) {
+        return new MinimumRate(request, limits.minBodyRate(), limits.bodyRateWindow(), request.getComponents().getScheduler());
+    }
+
+    private void busy(Request request, Response response, Callback callback, String message) throws IOException {
         response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
         refuse(request, response, callback, 503, message, BUSY_DISCARD_LIMIT);
     }
 
     /**
      * Answers without having read the body, on a closing connection, then reads and drops what the client
-     * still sends (up to {@code discard} bytes, never held): a client that sends its whole body before
-     * reading the reply would otherwise often see a reset instead of the answer.
+     * still sends (up to {@code discard} bytes, never held, at the minimum body rate): a client that sends
+     * its whole body before reading the reply would otherwise often see a reset instead of the answer.
      */
-    private static void refuse(Request request, Response response, Callback callback, int status, String message) throws IOException {
+    private void refuse(Request request, Response response, Callback callback, int status, String message) throws IOException {
         refuse(request, response, callback, status, message, DISCARD_LIMIT);
     }
 
-    private static void refuse(Request request, Response response, Callback callback, int status, String message, long discard)
+    private void refuse(Request request, Response response, Callback callback, int status, String message, long discard)
             throws IOException {
         response.getHeaders().put(HttpHeader.CONNECTION, "close");
         write(response, status, "application/json", error(status, message));
-        try (InputStream in = Content.Source.asInputStream(request)) {
+        try (MinimumRate rate = minimumRate(request); InputStream in = Content.Source.asInputStream(request)) {
             byte[] sink = new byte[CHUNK];
             long left = discard;
             int n;
-            while (left > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) > 0) left -= n;
+            while (left > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) > 0) {
+                left -= n;
+                rate.read(n, false);
+            }
         } catch (IOException e) {
             // The client went away or stalled: it has its answer.
         }

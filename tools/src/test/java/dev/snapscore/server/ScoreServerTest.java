@@ -34,6 +34,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The HTTP service on loopback, in this JVM, with the bundled model. */
@@ -43,6 +44,8 @@ class ScoreServerTest {
     private static Model model;
     private static ScoreServer server;
     private static HttpClient client;
+    /** Longest wait for an answer: a request the server never answers fails the test instead of hanging it. */
+    private static final Duration ANSWER_WITHIN = Duration.ofSeconds(60);
     private static final List<byte[]> photos = new ArrayList<>();
     private static final List<Prediction> alone = new ArrayList<>();
 
@@ -79,7 +82,7 @@ class ScoreServerTest {
     /** A request on a connection of its own (refusals close theirs: a burst must not reuse pooled ones). */
     static HttpResponse<String> postOnNewConnection(ScoreServer s, byte[] body, String type) throws IOException, InterruptedException {
         try (HttpClient own = HttpClient.newHttpClient()) {
-            return own.send(HttpRequest.newBuilder(uri(s, "/v1/score")).header("Content-Type", type)
+            return own.send(HttpRequest.newBuilder(uri(s, "/v1/score")).header("Content-Type", type).timeout(ANSWER_WITHIN)
                     .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
         }
     }
@@ -219,10 +222,12 @@ class ScoreServerTest {
             int answered = 0;
             for (var f : answers) {
                 try {
-                    HttpResponse<String> r = f.get(2, java.util.concurrent.TimeUnit.MINUTES); // a hang fails, naming itself
+                    HttpResponse<String> r = f.get(2, java.util.concurrent.TimeUnit.MINUTES);
                     assertTrue(r.statusCode() == 200 || r.statusCode() == 503, r.statusCode() + " " + r.body());
                     if (r.statusCode() == 200) answered++;
                 } catch (java.util.concurrent.ExecutionException e) {
+                    // Each request has its own timeout, so that no sender can hang and with it the executor's close.
+                    assertFalse(e.getCause() instanceof java.net.http.HttpTimeoutException, "a request got no answer within " + ANSWER_WITHIN);
                     assertTrue(e.getCause() instanceof IOException, "only refused connections, got " + e.getCause());
                 }
             }
@@ -232,7 +237,7 @@ class ScoreServerTest {
 
     private static long busyAccepted(ScoreServer s) {
         try {
-            String metrics = client.send(HttpRequest.newBuilder(uri(s, "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+            String metrics = client.send(HttpRequest.newBuilder(uri(s, "/metrics")).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString()).body();
             return metrics.lines().filter(l -> l.startsWith("snapscore_requests_accepted_total")).mapToLong(l -> Long.parseLong(l.split(" ")[1])).sum();
         } catch (Exception e) {
             return 0;

@@ -133,6 +133,26 @@ class SlowBodyAndPerAddressTest {
     }
 
     /**
+     * A body refused at once (413: its declared length is over the limit) is still read and dropped for a while,
+     * so that a client sending it whole sees the answer; trickled, that reading stops at the minimum rate too,
+     * not at the 10 s idle timeout.
+     */
+    @Test
+    void theRestOfARefusedBodyIsDroppedAtTheMinimumRateToo() throws Exception {
+        try (Conn c = new Conn(server.port())) {
+            long start = System.nanoTime();
+            c.send(head("POST", "/v1/score", "Content-Type: image/png", "Content-Length: " + (MAX_BODY + 1)), null);
+            CompletableFuture<Integer> sent = trickle(c, new byte[MAX_BODY + 1], 100, 100);
+            Reply r = c.read();
+            assertEquals(413, r.status(), r.body());
+            assertTrue(c.closedWithin(Duration.ofSeconds(4)), "closed while the rest trickles in");
+            double seconds = (System.nanoTime() - start) / 1e9;
+            assertTrue(seconds < IDLE.toSeconds() / 2.0, "closed after " + seconds + " s");
+            assertTrue(sent.get(5, TimeUnit.SECONDS) < 20_000, "sent " + sent.get() + " bytes");
+        }
+    }
+
+    /**
      * A form of about 60 KB sent at 16 KB/s (four times the minimum) over some seven windows, and an image sent
      * at once, are scored as usual.
      */
