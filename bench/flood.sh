@@ -43,12 +43,11 @@ until curl -sf "$url/healthz" >/dev/null 2>&1; do
   kill -0 "$server" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
   sleep 0.5
 done
-start=$(date +%s.%N) end=$(($(date +%s) + seconds))
 # Each client is one curl that streams the file (-T: not held in memory) to the server again as soon as it is
 # answered: the same -T, URL and output many times in a config file (a process per request would load the machine
 # more than the server does). Status codes go to stderr, which is unbuffered, so that none are lost at the kill.
-printf 'upload-file = "%s"\nurl = "%s/v1/score"\noutput = "/dev/null"\n' "$work/body.bin" "$url" > "$work/one.conf"
-for _ in $(seq 2000); do cat "$work/one.conf"; done > "$work/flood.conf"
+awk -v f="$work/body.bin" -v u="$url/v1/score" \
+  'BEGIN {for (i = 0; i < 5000; i++) printf "upload-file = \"%s\"\nurl = \"%s\"\noutput = \"/dev/null\"\n", f, u}' > "$work/flood.conf"
 # The clients run at the lowest CPU priority: on the server's own machine they would otherwise measure how
 # they starve it of CPU, which clients elsewhere do not.
 for i in $(seq "$clients"); do
@@ -56,6 +55,8 @@ for i in $(seq "$clients"); do
     -K "$work/flood.conf" 2>"$work/codes.$i" &
   loops+=($!)
 done
+start=$(date +%s.%N) end=$(($(date +%s) + seconds))
+touch "$work/health"
 # The health poller: status and seconds of each /healthz, a failure or a 5 s timeout counted as such.
 while [ "$(date +%s)" -lt "$end" ]; do
   at=$(awk -v t="$(date +%s.%N)" -v s="$start" 'BEGIN {printf "%.2f", t - s}')
@@ -71,7 +72,7 @@ cat "$work"/codes.* | sort | uniq -c | awk '{printf "  %s: %d\n", $2, $1}'
 sort -k2 -g "$work/health" | awk '{t[NR] = $2; if ($3 > c) c = $3; if ($1 != 200) bad++; if ($2 >= 1) slow++}
   END {p99 = t[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1];
        printf "healthz: %d polls, max %.3f s, p99 %.3f s, median %.3f s, %d at 1 s or more, %d not 200; connecting took at most %.3f s\n", NR, t[NR], p99, t[int((NR + 1) / 2)], slow, bad, c
-       printf "%s %d\n", t[NR], slow + bad > "/dev/stderr"}' 2>"$work/health.verdict"
+       printf "%s %d\n", t[NR], slow + bad + (NR == 0) > "/dev/stderr"}' 2>"$work/health.verdict"
 awk '$1 != 200 {n[$1]++} END {for (c in n) printf "  healthz answered %s: %d times\n", c, n[c]}' "$work/health"
 echo "$metrics_during" | grep -E '^snapscore_(body_bytes_in_flight|connections_open|requests_rejected_total|slow_bodies_total|connections_refused_per_address_total) ' \
   | sed 's/^/  during the flood: /' || true
