@@ -191,8 +191,8 @@ public final class ScoreServer implements AutoCloseable {
         jetty.addBean(new NetworkConnectionLimit(limits.maxConnections(), connector));
         perAddress = limits.maxConnectionsPerAddress() > 0 ? new AddressConnectionLimit(limits.maxConnectionsPerAddress()) : null;
         if (perAddress != null) connector.addEventListener(perAddress);
-        // GracefulHandler: stop waits for requests in flight and refuses new ones.
-        headerTimeout = new HeaderTimeout(new GracefulHandler(new Routes()), limits.headerTimeout());
+        // Draining (a GracefulHandler): stop waits for requests in flight and refuses new ones.
+        headerTimeout = new HeaderTimeout(new Draining(new Routes()), limits.headerTimeout());
         connector.addEventListener(headerTimeout);
         jetty.setHandler(headerTimeout);
         jetty.setErrorHandler(new JsonErrors());
@@ -536,6 +536,28 @@ public final class ScoreServer implements AutoCloseable {
         try (Blocker.Callback done = Blocker.callback()) {
             response.write(true, ByteBuffer.wrap(body), done);
             done.block();
+        }
+    }
+
+    /**
+     * Jetty's graceful stop, whose refusals (requests that arrive on open connections once stop has begun)
+     * say what the server's own refusals say while draining: 503, Retry-After and Connection: close, so that
+     * a keep-alive client takes its next request elsewhere.
+     */
+    private static final class Draining extends GracefulHandler {
+        Draining(Handler handler) {
+            super(handler);
+        }
+
+        @Override
+        protected void handleShutdownRejection(Request request, Response response, Callback callback) {
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
+            response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+            try {
+                answer(response, callback, 503, error(503, "shutting down"));
+            } catch (IOException e) {
+                callback.failed(e);
+            }
         }
     }
 

@@ -186,7 +186,9 @@ class ScoreServerTest {
     void overloadGives503AndTheServerKeepsServing() throws Exception {
         try (Model m = Model.load(MODEL);
              ScoreServer small = ScoreServer.start("127.0.0.1", 0,
-                     Scorer.start(m, Scorer.Options.defaults().withMaxBatch(2, Duration.ofMillis(1)).withCapacity(4)), m.spec(), 5_000_000);
+                     Scorer.start(m, Scorer.Options.defaults().withMaxBatch(2, Duration.ofMillis(1)).withCapacity(4)), m.spec(),
+                     // 300 clients, all on loopback: one address, which the default per-address limit (256) would cut off
+                     ScoreServer.Limits.defaults(5_000_000).withMaxConnectionsPerAddress(0));
              ExecutorService burst = Executors.newVirtualThreadPerTaskExecutor()) {
             List<Future<HttpResponse<String>>> answers = new ArrayList<>();
             for (int i = 0; i < 300; i++) answers.add(burst.submit(() -> postOnNewConnection(small, photos.get(0), "image/png")));

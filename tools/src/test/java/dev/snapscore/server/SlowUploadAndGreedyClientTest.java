@@ -33,7 +33,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Uploads trickled too slowly for the minimum body rate but fast enough never to let the idle timeout fire,
  * uploads at an ordinary rate, and one address opening more connections than its limit: raw sockets on loopback.
  */
-class SlowBodyAndPerAddressTest {
+class SlowUploadAndGreedyClientTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int MAX_BODY = 2_000_000, PER_ADDRESS = 4;
     /** 4000 bytes/s over 500 ms windows: each window must bring 2000 bytes. */
