@@ -58,6 +58,12 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-connections", description = "Client connections held at once; more wait to be accepted. Default: half the file descriptor limit, at most 10000.")
     Integer maxConnections;
 
+    @Option(names = "--max-connections-per-address", description = "Client connections held at once from one address (0: no limit); more are closed as they open. Behind a reverse proxy every connection comes from the proxy: set 0 or its pool size. Default: a quarter of --max-connections, at most 256.")
+    Integer maxConnectionsPerAddress;
+
+    @Option(names = "--min-body-rate", defaultValue = "1024", description = "Bytes/s an upload must keep up over every 10 s (408 below; 0: no minimum), so that a body trickled just under the idle timeout is not held for ever. Default: ${DEFAULT-VALUE}.")
+    long minBodyRate;
+
     @Option(names = "--body-budget-bytes", description = "Bytes of request bodies held at once (503 beyond). Default: a quarter of the heap.")
     Long bodyBudgetBytes;
 
@@ -79,6 +85,8 @@ final class ServeCommand implements Callable<Integer> {
                 .withTimeouts(Duration.ofSeconds(idleTimeoutSeconds), Duration.ofSeconds(headerTimeoutSeconds));
         if (bodyBudgetBytes != null) limits = limits.withBodyBudget(bodyBudgetBytes);
         if (maxConnections != null) limits = limits.withMaxConnections(maxConnections);
+        if (maxConnectionsPerAddress != null) limits = limits.withMaxConnectionsPerAddress(maxConnectionsPerAddress);
+        limits = limits.withMinBodyRate(minBodyRate, limits.bodyRateWindow());
         Fatal.install();
         ScoreServer server = ScoreServer.start(host, port, Scorer.start(m, options), m.spec(), limits);
         CountDownLatch stopped = new CountDownLatch(1);

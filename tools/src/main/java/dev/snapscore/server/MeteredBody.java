@@ -9,6 +9,7 @@ import java.io.IOException;
  * (its declared length; nothing for a chunked body) are reserved chunk by chunk. Past the largest body, or when
  * the budget cannot take a chunk, it ends in a {@link Refused} failure (413 or 503) instead of delivering it,
  * so that neither a chunked upload nor a multipart parser reading from it can hold more than the budget allows.
+ * What it reads counts towards a {@link MinimumRate}.
  */
 final class MeteredBody implements Content.Source {
     /** Why a body was refused part way: {@code status} 413 (too large) or 503 (the budget is full). */
@@ -28,15 +29,17 @@ final class MeteredBody implements Content.Source {
     private final Content.Source body;
     private final BodyBudget.Reservation reservation;
     private final long maxBytes;
+    private final MinimumRate rate;
     private long read, covered;
     private Content.Chunk refused;
 
     /** {@code reserved}: bytes {@code reservation} already holds for this body. */
-    MeteredBody(Content.Source body, BodyBudget.Reservation reservation, long reserved, long maxBytes) {
+    MeteredBody(Content.Source body, BodyBudget.Reservation reservation, long reserved, long maxBytes, MinimumRate rate) {
         this.body = body;
         this.reservation = reservation;
         this.covered = reserved;
         this.maxBytes = maxBytes;
+        this.rate = rate;
     }
 
     @Override
@@ -45,6 +48,7 @@ final class MeteredBody implements Content.Source {
         Content.Chunk chunk = body.read();
         if (chunk == null || Content.Chunk.isFailure(chunk)) return chunk;
         read += chunk.remaining();
+        rate.read(chunk.remaining(), chunk.isLast() || read == body.getLength());
         Refused why = null;
         if (read > maxBytes) {
             why = new Refused(413, "body exceeds the limit of " + maxBytes + " bytes");

@@ -46,6 +46,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * snapscore over HTTP: {@code POST /v1/score} (image bytes or multipart), {@code GET /healthz},
@@ -76,8 +77,14 @@ public final class ScoreServer implements AutoCloseable {
      * @param headerTimeout   a request whose line and headers take longer than this to arrive is closed (trickled headers)
      * @param maxConnections  connections held at once; more wait in the kernel's listen backlog, so that a flood of
      *                        stalled connections cannot use up the process's file descriptors
+     * @param maxConnectionsPerAddress connections held at once from one client address, 0 for no limit; one more
+     *                        is closed as soon as it opens
+     * @param minBodyRate     bytes per second a body must keep up over every {@code bodyRateWindow} (408 below),
+     *                        0 for no minimum: a body trickled just under the idle timeout is closed all the same
+     * @param bodyRateWindow  the window over which the body rate is measured; the first one is the grace period
      */
-    public record Limits(long maxBodyBytes, long bodyBudgetBytes, Duration idleTimeout, Duration headerTimeout, int maxConnections) {
+    public record Limits(long maxBodyBytes, long bodyBudgetBytes, Duration idleTimeout, Duration headerTimeout, int maxConnections,
+                         int maxConnectionsPerAddress, long minBodyRate, Duration bodyRateWindow) {
         public Limits {
             if (maxBodyBytes < 1) throw new IllegalArgumentException("max body bytes must be >= 1, got " + maxBodyBytes);
             if (bodyBudgetBytes < maxBodyBytes) {
@@ -87,16 +94,23 @@ public final class ScoreServer implements AutoCloseable {
             if (idleTimeout.isNegative() || idleTimeout.isZero()) throw new IllegalArgumentException("the idle timeout must be > 0");
             if (headerTimeout.isNegative() || headerTimeout.isZero()) throw new IllegalArgumentException("the header timeout must be > 0");
             if (maxConnections < 1) throw new IllegalArgumentException("max connections must be >= 1, got " + maxConnections);
+            if (maxConnectionsPerAddress < 0) {
+                throw new IllegalArgumentException("max connections per address must be >= 0 (0: no limit), got " + maxConnectionsPerAddress);
+            }
+            if (minBodyRate < 0) throw new IllegalArgumentException("the minimum body rate must be >= 0 (0: none), got " + minBodyRate);
+            if (bodyRateWindow.toMillis() < 1) throw new IllegalArgumentException("the body rate window must be >= 1 ms");
         }
 
         /**
          * A budget of a quarter of the heap (at least two largest bodies: a form's parts and the file copied out
-         * of them), a 60 s idle timeout, a 30 s header timeout, and connections up to half the process's file
-         * descriptor limit (at most 10,000).
+         * of them), a 60 s idle timeout, a 30 s header timeout, connections up to half the process's file
+         * descriptor limit (at most 10,000) and {@link #defaultPerAddress of them} per address, and bodies at
+         * 1 KiB/s at least over every 10 s.
          */
         public static Limits defaults(long maxBodyBytes) {
+            int maxConnections = defaultMaxConnections();
             return new Limits(maxBodyBytes, Math.max(2 * maxBodyBytes, Runtime.getRuntime().maxMemory() / 4), Duration.ofSeconds(60),
-                    Duration.ofSeconds(30), defaultMaxConnections());
+                    Duration.ofSeconds(30), maxConnections, defaultPerAddress(maxConnections), 1024, Duration.ofSeconds(10));
         }
 
         private static int defaultMaxConnections() {
@@ -105,16 +119,35 @@ public final class ScoreServer implements AutoCloseable {
             return (int) Math.max(64, Math.min(10_000, fds / 2));
         }
 
+        /** A quarter of the connections, at most 256: room for a browser or a proxy's pool, not for one client to take all. */
+        public static int defaultPerAddress(int maxConnections) {
+            return Math.max(1, Math.min(256, maxConnections / 4));
+        }
+
         public Limits withTimeouts(Duration idleTimeout, Duration headerTimeout) {
-            return new Limits(maxBodyBytes, bodyBudgetBytes, idleTimeout, headerTimeout, maxConnections);
+            return new Limits(maxBodyBytes, bodyBudgetBytes, idleTimeout, headerTimeout, maxConnections, maxConnectionsPerAddress,
+                    minBodyRate, bodyRateWindow);
         }
 
         public Limits withBodyBudget(long bodyBudgetBytes) {
-            return new Limits(maxBodyBytes, bodyBudgetBytes, idleTimeout, headerTimeout, maxConnections);
+            return new Limits(maxBodyBytes, bodyBudgetBytes, idleTimeout, headerTimeout, maxConnections, maxConnectionsPerAddress,
+                    minBodyRate, bodyRateWindow);
         }
 
+        /** Also sets the per-address limit to its {@link #defaultPerAddress default} for {@code maxConnections}. */
         public Limits withMaxConnections(int maxConnections) {
-            return new Limits(maxBodyBytes, bodyBudgetBytes, idleTimeout, headerTimeout, maxConnections);
+            return new Limits(maxBodyBytes, bodyBudgetBytes, idleTimeout, headerTimeout, maxConnections, defaultPerAddress(maxConnections),
+                    minBodyRate, bodyRateWindow);
+        }
+
+        public Limits withMaxConnectionsPerAddress(int maxConnectionsPerAddress) {
+            return new Limits(maxBodyBytes, bodyBudgetBytes, idleTimeout, headerTimeout, maxConnections, maxConnectionsPerAddress,
+                    minBodyRate, bodyRateWindow);
+        }
+
+        public Limits withMinBodyRate(long minBodyRate, Duration bodyRateWindow) {
+            return new Limits(maxBodyBytes, bodyBudgetBytes, idleTimeout, headerTimeout, maxConnections, maxConnectionsPerAddress,
+                    minBodyRate, bodyRateWindow);
         }
     }
 
@@ -126,6 +159,8 @@ public final class ScoreServer implements AutoCloseable {
     private final Limits limits;
     private final BodyBudget budget;
     private final HeaderTimeout headerTimeout;
+    private final AddressConnectionLimit perAddress;
+    private final AtomicLong slowBodies = new AtomicLong();
     private final byte[] page;
     private volatile boolean draining;
 
@@ -154,8 +189,10 @@ public final class ScoreServer implements AutoCloseable {
         jetty.addConnector(connector);
         // At the limit Jetty stops accepting; new connections wait in the listen backlog until some close.
         jetty.addBean(new NetworkConnectionLimit(limits.maxConnections(), connector));
-        // GracefulHandler: stop waits for requests in flight and refuses new ones.
-        headerTimeout = new HeaderTimeout(new GracefulHandler(new Routes()), limits.headerTimeout());
+        perAddress = limits.maxConnectionsPerAddress() > 0 ? new AddressConnectionLimit(limits.maxConnectionsPerAddress()) : null;
+        if (perAddress != null) connector.addEventListener(perAddress);
+        // Draining (a GracefulHandler): stop waits for requests in flight and refuses new ones.
+        headerTimeout = new HeaderTimeout(new Draining(new Routes()), limits.headerTimeout());
         connector.addEventListener(headerTimeout);
         jetty.setHandler(headerTimeout);
         jetty.setErrorHandler(new JsonErrors());
@@ -274,8 +311,11 @@ public final class ScoreServer implements AutoCloseable {
         }
         // The reservation is released before any refusal, which may spend a while dropping the rest of the body.
         try (held) {
-            MeteredBody body = new MeteredBody(request, held, declared, limits.maxBodyBytes());
-            byte[] image = multipart ? filePart(body, boundary, held) : bytes(body, length, held);
+            byte[] image;
+            try (MinimumRate rate = minimumRate(request)) {
+                MeteredBody body = new MeteredBody(request, held, declared, limits.maxBodyBytes(), rate);
+                image = multipart ? filePart(body, boundary, held) : bytes(body, length, held);
+            }
             if (image.length == 0) {
                 answer(response, callback, 400, error(400, "empty body: send the image bytes"));
                 return;
@@ -287,8 +327,15 @@ public final class ScoreServer implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             refuse(request, response, callback, 400, e.getMessage()); // a form may be refused before its end arrived
         } catch (IOException e) {
-            if (!(e.getCause() instanceof TimeoutException)) throw e;
-            refuse(request, response, callback, 408, "the body stalled for longer than the idle timeout");
+            if (e.getCause() instanceof MinimumRate.TooSlow) {
+                slowBodies.incrementAndGet();
+                refuse(request, response, callback, 408, "the body arrived more slowly than the minimum of " + limits.minBodyRate()
+                        + " bytes/s over " + limits.bodyRateWindow().toMillis() + " ms");
+            } else if (e.getCause() instanceof TimeoutException) {
+                refuse(request, response, callback, 408, "the body stalled for longer than the idle timeout");
+            } else {
+                throw e;
+            }
         }
     }
 
@@ -398,6 +445,11 @@ public final class ScoreServer implements AutoCloseable {
         gauge(b, "snapscore_body_bytes_in_flight", "Bytes of request bodies held now (the budget bounds them).", budget.used());
         gauge(b, "snapscore_connections_open", "Client connections open now (--max-connections bounds them).", openConnections());
         counter(b, "snapscore_header_timeouts_total", "Connections closed for sending their headers too slowly.", headerTimeout.closed());
+        counter(b, "snapscore_slow_bodies_total", "Uploads closed with 408 for arriving below the minimum rate (--min-body-rate).",
+                slowBodies.get());
+        counter(b, "snapscore_connections_refused_per_address_total",
+                "Connections closed for being over their address's limit (--max-connections-per-address).",
+                perAddress == null ? 0 : perAddress.refused());
         b.append("# HELP snapscore_batch_size Images per inference run.\n# TYPE snapscore_batch_size histogram\n");
         long cumulative = 0, sum = 0;
         for (int size = 1; size < m.batchSizes().length; size++) {
@@ -425,29 +477,36 @@ public final class ScoreServer implements AutoCloseable {
                 .append(name).append(' ').append(v).append('\n');
     }
 
-    private static void busy(Request request, Response response, Callback callback, String message) throws IOException {
+    private MinimumRate minimumRate(Request request) {
+        return new MinimumRate(request, limits.minBodyRate(), limits.bodyRateWindow(), request.getComponents().getScheduler());
+    }
+
+    private void busy(Request request, Response response, Callback callback, String message) throws IOException {
         response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
         refuse(request, response, callback, 503, message, BUSY_DISCARD_LIMIT);
     }
 
     /**
      * Answers without having read the body, on a closing connection, then reads and drops what the client
-     * still sends (up to {@code discard} bytes, never held): a client that sends its whole body before
-     * reading the reply would otherwise often see a reset instead of the answer.
+     * still sends (up to {@code discard} bytes, never held, at the minimum body rate): a client that sends
+     * its whole body before reading the reply would otherwise often see a reset instead of the answer.
      */
-    private static void refuse(Request request, Response response, Callback callback, int status, String message) throws IOException {
+    private void refuse(Request request, Response response, Callback callback, int status, String message) throws IOException {
         refuse(request, response, callback, status, message, DISCARD_LIMIT);
     }
 
-    private static void refuse(Request request, Response response, Callback callback, int status, String message, long discard)
+    private void refuse(Request request, Response response, Callback callback, int status, String message, long discard)
             throws IOException {
         response.getHeaders().put(HttpHeader.CONNECTION, "close");
         write(response, status, "application/json", error(status, message));
-        try (InputStream in = Content.Source.asInputStream(request)) {
+        try (MinimumRate rate = minimumRate(request); InputStream in = Content.Source.asInputStream(request)) {
             byte[] sink = new byte[CHUNK];
             long left = discard;
             int n;
-            while (left > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) > 0) left -= n;
+            while (left > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) > 0) {
+                left -= n;
+                rate.read(n, false);
+            }
         } catch (IOException e) {
             // The client went away or stalled: it has its answer.
         }
@@ -477,6 +536,28 @@ public final class ScoreServer implements AutoCloseable {
         try (Blocker.Callback done = Blocker.callback()) {
             response.write(true, ByteBuffer.wrap(body), done);
             done.block();
+        }
+    }
+
+    /**
+     * Jetty's graceful stop, whose refusals (requests that arrive on open connections once stop has begun)
+     * say what the server's own refusals say while draining: 503, Retry-After and Connection: close, so that
+     * a keep-alive client takes its next request elsewhere.
+     */
+    private static final class Draining extends GracefulHandler {
+        Draining(Handler handler) {
+            super(handler);
+        }
+
+        @Override
+        protected void handleShutdownRejection(Request request, Response response, Callback callback) {
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
+            response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+            try {
+                answer(response, callback, 503, error(503, "shutting down"));
+            } catch (IOException e) {
+                callback.failed(e);
+            }
         }
     }
 

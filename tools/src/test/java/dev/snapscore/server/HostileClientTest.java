@@ -56,7 +56,7 @@ class HostileClientTest {
         }
         // Room for two largest bodies at once; a 2 s idle timeout.
         server = ScoreServer.start("127.0.0.1", 0, Scorer.start(model, Scorer.Options.defaults()), model.spec(),
-                new ScoreServer.Limits(MAX_BODY, 2L * MAX_BODY + 100_000, Duration.ofSeconds(2), Duration.ofSeconds(2), 64));
+                new ScoreServer.Limits(MAX_BODY, 2L * MAX_BODY + 100_000, Duration.ofSeconds(2), Duration.ofSeconds(2), 64, 0, 0, Duration.ofSeconds(10)));
     }
 
     /** A 64×48 PNG of random pixels, the same for a seed: a photo with no face and no flat areas. */
@@ -284,13 +284,12 @@ class HostileClientTest {
             for (Conn c : List.of(a, b)) {
                 c.send(head("POST", "/v1/score", "Content-Type: image/jpeg", "Content-Length: " + MAX_BODY), new byte[1000]);
             }
-            Reply refused = null;
-            for (int i = 0; i < 100 && (refused == null || refused.status() != 503); i++) {
-                Thread.sleep(10); // until both stalled uploads are admitted and reserved
-                try (Conn c = new Conn(server.port())) {
-                    c.socket.setSoTimeout(1500);
-                    refused = c.send(head("POST", "/v1/score", "Content-Type: image/jpeg", "Content-Length: 1000000"), null).read();
-                }
+            // Until both stalled uploads are admitted and reserved (a probe sent before would be admitted and wait for its body).
+            for (int i = 0; i < 500 && metric("snapscore_body_bytes_in_flight") < 2L * MAX_BODY; i++) Thread.sleep(10);
+            Reply refused;
+            try (Conn c = new Conn(server.port())) {
+                c.socket.setSoTimeout(1500);
+                refused = c.send(head("POST", "/v1/score", "Content-Type: image/jpeg", "Content-Length: 1000000"), null).read();
             }
             assertEquals(503, refused.status(), refused.body());
             assertEquals("1", refused.header("Retry-After"));

@@ -58,7 +58,7 @@ class SlowAndFloodingClientTest {
         // One request in the scorer at a time, so that a test can fill it.
         scorer = Scorer.start(model, Scorer.Options.defaults().withMaxBatch(1, Duration.ZERO).withCapacity(1));
         server = ScoreServer.start("127.0.0.1", 0, scorer, model.spec(),
-                new ScoreServer.Limits(MAX_BODY, 2L * MAX_BODY + 1_000_000, IDLE, HEADER, MAX_CONNECTIONS));
+                new ScoreServer.Limits(MAX_BODY, 2L * MAX_BODY + 1_000_000, IDLE, HEADER, MAX_CONNECTIONS, 0, 0, Duration.ofSeconds(10)));
     }
 
     @AfterAll
