@@ -31,7 +31,8 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "preprocess", hidden = true, mixinStandardHelpOptions = true,
         description = {"Decode and preprocess the images listed in a file (one path a line) exactly as `score` does,",
-                "into one safetensors file holding `input` (N, 3, size, size) f32 in list order.",
+                "into one safetensors file holding `input` (N, 3, size, size) f32 in list order, normalised as",
+                "--channel-order, --mean and --scale say (a model spec's preprocessing; Caffe's by default).",
                 "Images that cannot be used are left zero and reported on stdout as: error<TAB>line<TAB>message."})
 final class PreprocessCommand implements Callable<Integer> {
     @Option(names = "--list", required = true, description = "Text file: one image path per line.")
@@ -43,6 +44,18 @@ final class PreprocessCommand implements Callable<Integer> {
     @Option(names = "--size", defaultValue = "224", description = "Input height and width. Default: ${DEFAULT-VALUE}.")
     int size;
 
+    @Option(names = "--channel-order", defaultValue = "BGR", paramLabel = "BGR|RGB",
+            description = "Channel order of the input. Default: ${DEFAULT-VALUE} (Caffe's).")
+    String channelOrder;
+
+    @Option(names = "--mean", split = ",", defaultValue = "103.939,116.779,123.68", paramLabel = "M",
+            description = "Per-channel mean subtracted from 0..255 pixels, in --channel-order. Default: ${DEFAULT-VALUE} (Caffe's).")
+    float[] mean;
+
+    @Option(names = "--scale", split = ",", defaultValue = "1,1,1", paramLabel = "S",
+            description = "Per-channel factor applied after the mean. Default: ${DEFAULT-VALUE}.")
+    float[] scale;
+
     @Option(names = "--exact-decode", description = "Decode JPEGs at full size, as `score --exact-decode` does. Default: as `score` does.")
     boolean exactDecode;
 
@@ -52,6 +65,7 @@ final class PreprocessCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (size < 32) throw new IllegalArgumentException("--size must be >= 32, got " + size);
+        Preprocess preprocess = new Preprocess(channelOrder, mean, scale);
         List<String> files = Files.readAllLines(list);
         if (files.isEmpty()) throw new IllegalArgumentException(list + " lists no images");
         PrintWriter stdout = spec.commandLine().getOut();
@@ -63,7 +77,7 @@ final class PreprocessCommand implements Callable<Integer> {
         try (Arena arena = Arena.ofConfined();
              FileChannel channel = FileChannel.open(scratch, StandardOpenOption.READ, StandardOpenOption.WRITE);
              PhotoPipeline pipeline = new PhotoPipeline(ImageDecoder.withDefaults(), exactDecode ? DecodeOptions.EXACT : DecodeOptions.DEFAULT,
-                     new Preprocessor(shape, Preprocess.CAFFE), null)) {
+                     new Preprocessor(shape, preprocess), null)) {
             MemorySegment batch = channel.map(FileChannel.MapMode.READ_WRITE, 0, files.size() * perImage, arena);
             for (int i = 0; i < files.size(); i++) {
                 PreparedPhoto photo = pipeline.prepare(PhotoSource.of(Path.of(files.get(i))), batch, i);

@@ -78,8 +78,9 @@ public record Architecture(InputShape input, List<Layer> base, ModelGenerator.Po
     /**
      * The engine spec of this network. Flatten order NCHW: DL4J's CnnToFeedForwardPreProcessor flattens
      * an NCHW activation in C order, index (c·H + h)·W + w (after a global pool, one value per channel).
+     * {@code preprocess} is the normalisation the training inputs had.
      */
-    public ModelSpec spec(String name, List<String> labels, List<Double> values) {
+    public ModelSpec spec(String name, Preprocess preprocess, List<String> labels, List<Double> values) {
         List<Layer> layers = new ArrayList<>(base);
         if (pool == ModelGenerator.Pool.GAP) layers.add(new Layer.GlobalAveragePool());
         layers.add(new Layer.Flatten(FlattenOrder.NCHW));
@@ -88,7 +89,7 @@ public record Architecture(InputShape input, List<Layer> base, ModelGenerator.Po
             if (dropout > 0) layers.add(new Layer.Dropout((float) dropout));
         }
         layers.add(new Layer.Dense(denseName(head.size()), classes, Activation.SOFTMAX));
-        return new ModelSpec(name, input, Preprocess.CAFFE, layers, labels, values);
+        return new ModelSpec(name, input, preprocess, layers, labels, values);
     }
 
     /** PyTorch's numbering, as the engine's generator and ONNX exports use: linear, relu, dropout. */

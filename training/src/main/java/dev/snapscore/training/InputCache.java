@@ -1,6 +1,7 @@
 package dev.snapscore.training;
 
 import dev.snapscore.engine.format.Safetensors;
+import dev.snapscore.engine.spec.Preprocess;
 import dev.snapscore.engine.spec.Tensor;
 import dev.snapscore.engine.spec.Weights;
 import dev.snapscore.training.data.Labelled;
@@ -37,11 +38,13 @@ public final class InputCache implements AutoCloseable {
     }
 
     /**
-     * Preprocesses {@code data}'s photos into {@code cacheDir/inputs.safetensors}.
+     * Preprocesses {@code data}'s photos, normalised as {@code preprocess} says (the exported spec's), into
+     * {@code cacheDir/inputs.safetensors}.
      *
      * @throws IllegalArgumentException if no photo is readable
      */
-    public static InputCache build(EngineCli engine, Labelled data, int size, Path cacheDir) throws IOException, InterruptedException {
+    public static InputCache build(EngineCli engine, Labelled data, int size, Preprocess preprocess, Path cacheDir)
+            throws IOException, InterruptedException {
         Files.createDirectories(cacheDir);
         Path list = cacheDir.resolve("inputs.txt"), file = cacheDir.resolve("inputs.safetensors");
         List<String> lines = new ArrayList<>();
@@ -51,7 +54,8 @@ public final class InputCache implements AutoCloseable {
             lines.add(s);
         }
         Files.write(list, lines);
-        String out = engine.runOrThrow("preprocess", "--list", list.toString(), "--out", file.toString(), "--size", Integer.toString(size));
+        String out = engine.runOrThrow("preprocess", "--list", list.toString(), "--out", file.toString(), "--size", Integer.toString(size),
+                "--channel-order", preprocess.channelOrder(), "--mean", floats(preprocess.mean()), "--scale", floats(preprocess.scale()));
         Map<Path, String> unreadable = new TreeMap<>();
         java.util.Set<Integer> drop = new java.util.HashSet<>();
         for (String line : out.lines().toList()) {
@@ -109,5 +113,12 @@ public final class InputCache implements AutoCloseable {
     @Override
     public void close() {
         mapped.close();
+    }
+
+    /** "a,b,c", each float exactly (Float.toString round-trips). */
+    private static String floats(float[] v) {
+        StringBuilder s = new StringBuilder();
+        for (float f : v) s.append(s.isEmpty() ? "" : ",").append(f);
+        return s.toString();
     }
 }

@@ -4,6 +4,7 @@ import dev.snapscore.engine.ModelFormatException;
 import dev.snapscore.engine.format.LoadedModel;
 import dev.snapscore.engine.format.ModelGenerator;
 import dev.snapscore.engine.format.ModelFormats;
+import dev.snapscore.engine.format.onnx.OnnxImporter;
 import dev.snapscore.engine.spec.InputShape;
 import dev.snapscore.engine.spec.ModelSpec;
 import dev.snapscore.engine.spec.Preprocess;
@@ -32,8 +33,8 @@ import java.util.concurrent.Callable;
         version = "snapscore train (Deeplearning4j 1.0.0-M2.1, CPU)",
         description = {"Train VGG16 (with a width multiplier) plus a dense head with Deeplearning4j on",
                 "labelled photos, and export it in snapscore's model format. Photos are decoded and",
-                "preprocessed by the engine itself (OpenCV INTER_AREA to 224x224, BGR minus the",
-                "Caffe means), so training sees exactly what `score` sees.",
+                "preprocessed by the engine itself (OpenCV INTER_AREA to 224x224, then --preprocess's",
+                "normalisation, which the exported spec carries), so training sees exactly what `score` sees.",
                 "Exit codes: 0 done, 1 the export does not reproduce DL4J within --tolerance,",
                 "2 bad input, 3 the model did not learn (validation accuracy not clearly above chance, or",
                 "the training loss never fell): not exported unless --export-anyway, checkpoint kept."})
@@ -97,9 +98,27 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--init", paramLabel = "MODEL",
             description = {"Initialise the convolution base from this model and freeze it; its conv widths replace --width.",
-                    "A snapscore directory, an .onnx file (torchvision's VGGs as torch.onnx.export writes them, batch norm folded),",
-                    "or a Keras .h5 (model.save())."})
+                    "A snapscore directory, an .onnx file (torchvision's VGGs as torch.onnx.export writes them, batch norm folded;",
+                    "with --preprocess torchvision unless the file has the normalisation built in), or a Keras .h5 (model.save())."})
     Path init;
+
+    @Option(names = "--preprocess", paramLabel = "caffe|torchvision",
+            description = {"Input normalisation: caffe (BGR minus the ImageNet means, as Keras' and Caffe's VGG16) or torchvision",
+                    "(RGB, ImageNet means and standard deviations, as torchvision's pretrained VGGs). Default: the --init",
+                    "model's own when it has one (a snapscore model; an ONNX file with it built in), else caffe. A plain",
+                    "torchvision ONNX export carries none: give --preprocess torchvision for it."})
+    Normalisation preprocess;
+
+    /** The named normalisations of {@code --preprocess}. */
+    enum Normalisation {
+        CAFFE(Preprocess.CAFFE), TORCHVISION(Preprocess.TORCHVISION);
+
+        final Preprocess value;
+
+        Normalisation(Preprocess value) {
+            this.value = value;
+        }
+    }
 
     @Option(names = "--fine-tune-base", description = "With --init: train the base too instead of freezing it.")
     boolean fineTuneBase;
@@ -202,13 +221,15 @@ public final class TrainCommand implements Callable<Integer> {
         Labelled data = readData(out);
         EngineCli engine = EngineCli.locate();
 
-        LoadedModel base = init == null ? null : readInit(init);
+        Init initModel = init == null ? null : readInit(init);
+        LoadedModel base = initModel == null ? null : initModel.model();
         try {
+            Preprocess normalisation = normalisation(initModel, out);
             double dropoutRate = dropout != null ? dropout : withBatchNorm ? 0 : 0.5;
             Architecture arch = base == null ? Architecture.vgg16(width, pool, head, dropoutRate, data.classes(), inputSize)
                     : initArchitecture(base.spec(), data.classes(), dropoutRate);
             Path cacheDir = cache != null ? cache : Files.createTempDirectory("snapscore-train");
-            try (InputCache inputs = InputCache.build(engine, data, arch.input().height(), cacheDir)) {
+            try (InputCache inputs = InputCache.build(engine, data, arch.input().height(), normalisation, cacheDir)) {
                 double preprocessSeconds = (System.nanoTime() - started) / 1e9;
                 out.printf("preprocessed %d images to %dx%d in %.1f s (the engine's decoder, in a child JVM)%n", data.size(),
                         arch.input().height(), arch.input().width(), preprocessSeconds);
@@ -256,7 +277,7 @@ public final class TrainCommand implements Callable<Integer> {
                 if (export == null) return OK;
                 long exportStart = System.nanoTime();
                 String modelName = name != null ? name : export.toAbsolutePath().getFileName().toString();
-                ModelSpec exported = arch.spec(modelName, inputs.data().classNames(), inputs.data().values());
+                ModelSpec exported = arch.spec(modelName, normalisation, inputs.data().classNames(), inputs.data().values());
                 try (var weights = Dl4jNetwork.export(net, arch)) {
                     ModelExport.write(exported, weights, export);
                 }
@@ -287,10 +308,45 @@ public final class TrainCommand implements Callable<Integer> {
         return file;
     }
 
-    private static LoadedModel readInit(Path init) {
-        if (!init.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".h5")) return ModelFormats.read(init);
-        KerasImport.Imported k = KerasImport.read(init);
-        return k.model();
+    /**
+     * An {@code --init} model and the normalisation it states: a snapscore model's spec, or what an ONNX file
+     * has built in; null when the file carries none (a plain ONNX export, a Keras .h5).
+     */
+    private record Init(LoadedModel model, Preprocess stated) {
+    }
+
+    private static Init readInit(Path init) {
+        String file = init.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        if (file.endsWith(".h5")) return new Init(KerasImport.read(init).model(), null);
+        if (file.endsWith(".onnx")) {
+            OnnxImporter.Imported onnx = OnnxImporter.readWithReport(init);
+            return new Init(onnx.model(), onnx.report().preprocessBuiltIn() ? onnx.model().spec().preprocess() : null);
+        }
+        LoadedModel model = ModelFormats.read(init);
+        return new Init(model, model.spec().preprocess());
+    }
+
+    /**
+     * The training inputs' normalisation, which the export carries: the --init model's own when it states one
+     * (--preprocess may only repeat it), else --preprocess, else Caffe's.
+     */
+    private Preprocess normalisation(Init initModel, PrintWriter out) {
+        Preprocess chosen = preprocess == null ? null : preprocess.value;
+        if (initModel != null && initModel.stated() != null) {
+            if (chosen != null && !chosen.equals(initModel.stated())) {
+                throw new IllegalArgumentException("--preprocess " + preprocess.name().toLowerCase(java.util.Locale.ROOT) + " contradicts "
+                        + init + ", which states its own: " + initModel.stated());
+            }
+            out.printf("preprocessing: %s (%s's own)%n", initModel.stated(), init);
+            return initModel.stated();
+        }
+        if (chosen != null) {
+            out.printf("preprocessing: %s (--preprocess %s)%n", chosen, preprocess.name().toLowerCase(java.util.Locale.ROOT));
+            return chosen;
+        }
+        out.printf("preprocessing: %s (caffe, the default%s)%n", Preprocess.CAFFE, initModel == null ? ""
+                : "; " + init + " carries none: give --preprocess torchvision for a torchvision export");
+        return Preprocess.CAFFE;
     }
 
     /** Keras .h5 → our format through DL4J's import, checked like a trained export: DL4J vs the engine. */
@@ -335,13 +391,10 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     /**
-     * The init model's conv base with this command's pool and head; its preprocessing must be the engine's
-     * default. An NHWC-input model's base is the same network on NCHW inputs, which DL4J trains on.
+     * The init model's conv base with this command's pool and head. An NHWC-input model's base is the same
+     * network on NCHW inputs, which DL4J trains on.
      */
     private Architecture initArchitecture(ModelSpec s, int classes, double dropout) {
-        if (!s.preprocess().equals(Preprocess.CAFFE)) {
-            throw new IllegalArgumentException(init + " preprocesses with " + s.preprocess() + "; training uses " + Preprocess.CAFFE);
-        }
         var in = s.input();
         return new Architecture(new InputShape(in.channels(), in.height(), in.width()), Architecture.convBase(s), pool, head,
                 dropout, classes);

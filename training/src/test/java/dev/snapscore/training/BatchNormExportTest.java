@@ -4,6 +4,7 @@ import dev.snapscore.engine.format.ModelGenerator;
 import dev.snapscore.engine.format.SpecJson;
 import dev.snapscore.engine.spec.Layer;
 import dev.snapscore.engine.spec.ModelSpec;
+import dev.snapscore.engine.spec.Preprocess;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
 import org.junit.jupiter.api.Test;
@@ -55,7 +56,7 @@ class BatchNormExportTest {
         }
 
         Path model = dir.resolve("model");
-        ModelSpec spec = arch.spec("bn", List.of("a", "b", "c"), null);
+        ModelSpec spec = arch.spec("bn", Preprocess.CAFFE, List.of("a", "b", "c"), null);
         try (var weights = Dl4jNetwork.export(net, arch)) {
             ModelExport.write(spec, weights, model);
         }

@@ -1,6 +1,7 @@
 package dev.snapscore.training;
 
 import dev.snapscore.engine.format.Safetensors;
+import dev.snapscore.engine.spec.Preprocess;
 import dev.snapscore.engine.spec.Weights;
 import dev.snapscore.training.data.FolderDataset;
 import dev.snapscore.training.data.Labelled;
@@ -85,7 +86,7 @@ class TrainAndExportTest {
         EngineCli engine = EngineCli.locate();
         Labelled all = FolderDataset.read(data);
         INDArray dl4j;
-        try (InputCache cache = InputCache.build(engine, all, 64, dir.resolve("cache"))) {
+        try (InputCache cache = InputCache.build(engine, all, 64, Preprocess.CAFFE, dir.resolve("cache"))) {
             assertEquals(all.size(), cache.data().size());
             dl4j = net.output(ModelExport.stack(cache, IntStream.range(0, all.size()).toArray()), false);
         }
@@ -115,7 +116,7 @@ class TrainAndExportTest {
         EngineCli engine = EngineCli.locate();
         Labelled all = FolderDataset.read(data);
         Path scratch = Files.createDirectories(dir.resolve("verify"));
-        try (InputCache cache = InputCache.build(engine, all, 64, dir.resolve("cache2"))) {
+        try (InputCache cache = InputCache.build(engine, all, 64, Preprocess.CAFFE, dir.resolve("cache2"))) {
             INDArray inputs = ModelExport.stack(cache, new int[] {0, 1, 2, 40, 41, 42});
             ModelExport.Check ok = ModelExport.verify(engine, ModelExport.Dl4jOutputs.of(net, inputs), model, inputs, 1e-4, scratch);
             assertEquals(0, ok.exitCode(), ok.output());

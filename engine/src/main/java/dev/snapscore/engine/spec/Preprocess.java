@@ -12,6 +12,13 @@ public record Preprocess(String channelOrder, float[] mean, float[] scale) {
     /** Caffe / Keras "caffe" mode, as VGG16 was trained: BGR minus the ImageNet means, no scaling. */
     public static final Preprocess CAFFE = new Preprocess("BGR", new float[] {103.939f, 116.779f, 123.68f}, 1.0f);
 
+    /**
+     * torchvision's ImageNet normalisation, as its pretrained VGGs were trained: RGB in 0..1 minus means
+     * 0.485, 0.456, 0.406, divided by standard deviations 0.229, 0.224, 0.225 (here in 0..255 pixels).
+     */
+    public static final Preprocess TORCHVISION = new Preprocess("RGB", new float[] {123.675f, 116.28f, 103.53f},
+            new float[] {1 / 58.395f, 1 / 57.12f, 1 / 57.375f});
+
     public Preprocess {
         if (!"BGR".equals(channelOrder) && !"RGB".equals(channelOrder)) {
             throw new IllegalArgumentException("channel order must be BGR or RGB, got " + channelOrder);

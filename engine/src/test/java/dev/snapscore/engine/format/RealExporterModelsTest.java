@@ -11,6 +11,7 @@ import dev.snapscore.engine.Model;
 import dev.snapscore.engine.ModelFormatException;
 import dev.snapscore.engine.Result;
 import dev.snapscore.engine.Session;
+import dev.snapscore.engine.format.onnx.OnnxImporter;
 import dev.snapscore.engine.spec.InputLayout;
 import dev.snapscore.engine.spec.Preprocess;
 import dev.snapscore.engine.spec.Tensor;
@@ -105,6 +106,8 @@ class RealExporterModelsTest {
              Model model = Model.load(root().resolve(f.file()));
              Session session = model.newSession(2)) {
             assertEquals(f.layout(), model.spec().input().layout(), f + ": input layout");
+            assertEquals(f.normalisation() != null, OnnxImporter.inspect(root().resolve(f.file())).preprocessBuiltIn(),
+                    f + ": the report says whether the preprocessing is the graph's own");
             Tensor input;
             if (f.normalisation() != null) {
                 // The normalisation ops leave the graph for the spec's preprocessing; the graph left starts at

@@ -9,10 +9,12 @@ import java.util.List;
 /**
  * What an ONNX import saw and did: the file's opset and producer, every rewrite of the normalisation (what was
  * removed or folded, and why), the input layout and preprocessing decided, the spec built (null when refused) and
- * every problem found, first one first (empty when the model loaded).
+ * every problem found, first one first (empty when the model loaded). {@code preprocessBuiltIn}: whether
+ * {@code preprocess} came from normalisation in the graph (else it is Caffe's, assumed).
  */
 public record ImportReport(String file, long opset, String producer, List<String> rewrites, InputLayout inputLayout,
-                           Preprocess preprocess, String preprocessing, ModelSpec spec, List<String> problems) {
+                           Preprocess preprocess, boolean preprocessBuiltIn, String preprocessing, ModelSpec spec,
+                           List<String> problems) {
     public ImportReport {
         rewrites = List.copyOf(rewrites);
         problems = List.copyOf(problems);

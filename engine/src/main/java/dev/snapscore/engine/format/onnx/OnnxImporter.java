@@ -66,7 +66,7 @@ public final class OnnxImporter {
                 LoadedModel model = Lowering.lower(graph, arena);
                 if (model == null) arena.close();
                 ImportReport report = new ImportReport(file.toString(), graph.opset, graph.producer, graph.rewrites, graph.inputLayout,
-                        graph.preprocess != null ? graph.preprocess : Preprocess.CAFFE, graph.preprocessing, model != null ? model.spec() : null, graph.problems);
+                        graph.preprocess != null ? graph.preprocess : Preprocess.CAFFE, graph.preprocess != null, graph.preprocessing, model != null ? model.spec() : null, graph.problems);
                 return new Imported(model, report);
             } catch (RuntimeException e) {
                 arena.close();
