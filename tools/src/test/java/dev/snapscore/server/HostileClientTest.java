@@ -51,12 +51,17 @@ class HostileClientTest {
     static void start(@TempDir Path dir) throws Exception {
         model = Model.load(ScoreServerTest.MODEL);
         png = noisePng(7);
-        try (Session s = model.newSession()) {
-            alone = s.score(List.of(Files.write(dir.resolve("p.png"), png))).getFirst();
-        }
+        alone = scoredAlone(model, png, dir);
         // Room for two largest bodies at once; a 2 s idle timeout.
         server = ScoreServer.start("127.0.0.1", 0, Scorer.start(model, Scorer.Options.defaults()), model.spec(),
                 new ScoreServer.Limits(MAX_BODY, 2L * MAX_BODY + 100_000, Duration.ofSeconds(2), Duration.ofSeconds(2), 64, 0, 0, Duration.ofSeconds(10)));
+    }
+
+    /** What the model answers for {@code png} scored on its own, outside the server: the reference for its answers. */
+    static Prediction scoredAlone(Model model, byte[] png, Path dir) throws java.io.IOException {
+        try (Session s = model.newSession()) {
+            return s.score(List.of(Files.write(dir.resolve("p.png"), png))).getFirst();
+        }
     }
 
     /** A 64×48 PNG of random pixels, the same for a seed: a photo with no face and no flat areas. */

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.snapscore.engine.Model;
 import dev.snapscore.engine.Prediction;
-import dev.snapscore.engine.Session;
 import dev.snapscore.engine.photo.PhotoSource;
 import dev.snapscore.engine.photo.ScoredPhoto;
 import dev.snapscore.engine.serving.Scorer;
@@ -18,7 +17,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -52,9 +50,7 @@ class SlowAndFloodingClientTest {
     static void start(@TempDir Path dir) throws Exception {
         model = Model.load(ScoreServerTest.MODEL);
         png = HostileClientTest.noisePng(11);
-        try (Session s = model.newSession()) {
-            alone = s.score(List.of(Files.write(dir.resolve("p.png"), png))).getFirst();
-        }
+        alone = HostileClientTest.scoredAlone(model, png, dir);
         // One request in the scorer at a time, so that a test can fill it.
         scorer = Scorer.start(model, Scorer.Options.defaults().withMaxBatch(1, Duration.ZERO).withCapacity(1));
         server = ScoreServer.start("127.0.0.1", 0, scorer, model.spec(),

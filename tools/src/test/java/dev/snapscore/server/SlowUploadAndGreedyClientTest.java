@@ -4,19 +4,18 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.snapscore.engine.Model;
 import dev.snapscore.engine.Prediction;
-import dev.snapscore.engine.Session;
 import dev.snapscore.engine.serving.Scorer;
 import dev.snapscore.server.HostileClientTest.Conn;
 import dev.snapscore.server.HostileClientTest.Reply;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -48,9 +47,7 @@ class SlowUploadAndGreedyClientTest {
     static void start(@TempDir Path dir) throws Exception {
         model = Model.load(ScoreServerTest.MODEL);
         png = HostileClientTest.noisePng(13);
-        try (Session s = model.newSession()) {
-            alone = s.score(List.of(Files.write(dir.resolve("p.png"), png))).getFirst();
-        }
+        alone = HostileClientTest.scoredAlone(model, png, dir);
         server = ScoreServer.start("127.0.0.1", 0, Scorer.start(model, Scorer.Options.defaults()), model.spec(),
                 new ScoreServer.Limits(MAX_BODY, 3L * MAX_BODY, IDLE, Duration.ofSeconds(5), 32, PER_ADDRESS, MIN_RATE, WINDOW));
     }
@@ -59,6 +56,12 @@ class SlowUploadAndGreedyClientTest {
     static void stop() {
         server.close();
         model.close();
+    }
+
+    /** Each test starts with no connection open: the server sees earlier tests' closes late, and the per-address limit is small. */
+    @BeforeEach
+    void earlierConnectionsAreGone() throws InterruptedException {
+        for (int i = 0; i < 250 && server.openConnections() > 0; i++) Thread.sleep(20);
     }
 
     private static long metric(Conn c, String name) throws IOException {
@@ -185,7 +188,6 @@ class SlowUploadAndGreedyClientTest {
      */
     @Test
     void oneAddressCannotHoldMoreThanItsLimit() throws Exception {
-        for (int i = 0; i < 250 && server.openConnections() > 0; i++) Thread.sleep(20); // earlier tests' connections
         assertEquals(0, server.openConnections());
         List<Conn> held = new ArrayList<>();
         try {

@@ -161,7 +161,7 @@ class PlanCacheTest {
     void aCorruptHeaderIsRefusedAndRebuilt(@TempDir Path cache) throws IOException {
         ModelOptions options = ModelOptions.defaults().withCacheDir(cache);
         Run miss = run(MINI, options);
-        flipByte(miss.report().file(), 40); // inside the JSON header
+        flipByte(miss.report().file(), 40); // inside the binary header
         Run corrupt = run(MINI, options);
         assertEquals("corrupt: header checksum mismatch", corrupt.report().refused());
         assertEquals(0, corrupt.report().mapped());
