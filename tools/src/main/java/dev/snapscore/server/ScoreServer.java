@@ -160,6 +160,7 @@ public final class ScoreServer implements AutoCloseable {
     private final BodyBudget budget;
     private final HeaderTimeout headerTimeout;
     private final AddressConnectionLimit perAddress;
+    private final AcceptedChannels accepted = new AcceptedChannels();
     private final AtomicLong slowBodies = new AtomicLong();
     private final byte[] page;
     private volatile boolean draining;
@@ -181,11 +182,14 @@ public final class ScoreServer implements AutoCloseable {
         http.setSendServerVersion(false);
         http.setSendDateHeader(false);
         http.setIdleTimeout(limits.idleTimeout().toMillis());
-        connector = new ServerConnector(jetty, new HttpConnectionFactory(http));
+        // Its stop closes the listener rather than interrupting the acceptor (which could drop a socket unclosed);
+        // `accepted` closes any socket handed to a selector that had already stopped.
+        connector = new CleanStopConnector(jetty, new HttpConnectionFactory(http));
         connector.setHost(host);
         connector.setPort(port);
         connector.setIdleTimeout(limits.idleTimeout().toMillis());
         connector.setAcceptQueueSize(256);
+        connector.getSelectorManager().addEventListener(accepted);
         jetty.addConnector(connector);
         // At the limit Jetty stops accepting; new connections wait in the listen backlog until some close.
         jetty.addBean(new NetworkConnectionLimit(limits.maxConnections(), connector));
@@ -584,6 +588,7 @@ public final class ScoreServer implements AutoCloseable {
         } catch (Exception e) {
             System.err.println("snapscore serve: stopping the HTTP server: " + e);
         }
+        accepted.closeLeftovers();
         scorer.close();
     }
 
