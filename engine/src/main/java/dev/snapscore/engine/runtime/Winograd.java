@@ -46,8 +46,15 @@ final class Winograd {
          */
         static final Rule MEASURED = new Rule(256, 32);
         static final Rule NEVER = new Rule(Integer.MAX_VALUE, Integer.MAX_VALUE);
-        /** Every 3×3 stride-1 convolution with one pixel of padding: the candidates {@link ConvolutionTimer} times. */
+        /** Every 3×3 stride-1 convolution with one pixel of padding. */
         static final Rule ANY = new Rule(1, 1);
+        /**
+         * The layers {@link ConvolutionTimer} times. Per 4×4 output tile and input channel, the direct form does
+         * 144·K multiplications for K outputs, Winograd 36·K in its products, 1296 in its input transform (a
+         * dense 6×6 convolution with 36 kernels) and 576·K/C in its output transform: with five or fewer input
+         * channels (an RGB image's first layer) that is more than direct's whatever K, so those are not tried.
+         */
+        static final Rule CANDIDATES = new Rule(6, 1);
     }
 
     private static final double[][] BT = {
