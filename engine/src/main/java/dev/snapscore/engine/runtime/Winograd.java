@@ -224,12 +224,13 @@ final class Winograd {
      */
     static MemorySegment filters(MemorySegment weights, int out, int in, Arena arena) {
         MemorySegment u = arena.allocate((long) POSITIONS * in * out * Float.BYTES, 64);
-        // In parallel over output channels (each writes its own column): VGG16's five layers take about a
-        // second on one core, at load.
-        IntStream.range(0, out).parallel().forEach(k -> {
+        // In parallel over input channels, output channels innermost: each task writes 36 runs of consecutive
+        // floats (its row of each position's matrix), not one float per cache line as a loop over output
+        // channels would, which other tasks' columns then share.
+        IntStream.range(0, in).parallel().forEach(c -> {
             double[] g = new double[9];
             double[][] gg = new double[TILE][3];
-            for (int c = 0; c < in; c++) {
+            for (int k = 0; k < out; k++) {
                 long base = ((long) k * in + c) * 9;
                 for (int e = 0; e < 9; e++) g[e] = weights.getAtIndex(JAVA_FLOAT_UNALIGNED, base + e);
                 for (int i = 0; i < TILE; i++)
