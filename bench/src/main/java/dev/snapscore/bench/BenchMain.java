@@ -50,15 +50,15 @@ public final class BenchMain implements Callable<Integer> {
     @Option(names = "--model", description = "Model directory with model.onnx and snapscore's spec.json (overrides the default).")
     Path model;
 
-    @Option(names = "--engines", split = ",", description = "Only these engines (snapscore = the engine's defaults, snapscore-direct, snapscore-winograd, snapscore-auto, snapscore-bf16, snapscore-int8, onnxruntime, onnxruntime-int8, opencv-dnn). Default: all this CPU runs (bf16 needs AVX512_BF16 or AMX).")
+    @Option(names = "--engines", split = ",", description = "Only these engines (snapscore = the engine's defaults: f32, auto convolutions; snapscore-direct, snapscore-winograd, snapscore-auto, snapscore-bf16, snapscore-int8, onnxruntime, onnxruntime-int8, opencv-dnn). Default: all this CPU runs (bf16 needs AVX512_BF16 or AMX), less snapscore-auto (the same as snapscore).")
     List<String> engines;
 
     @Option(names = "--batches", split = ",", description = "Only these batch sizes. Default: 1,8,32 (--quick: 1,8).")
     List<String> batches;
 
     @Option(names = "--load", description = {"Instead of JMH: cold start and end-to-end throughput, a fresh JVM per run",
-            "(load ms, first and warm inference ms, peak RSS, images/s from JPEG files) for snapscore, snapscore-winograd,",
-            "snapscore-auto, snapscore-bf16 (where the CPU has bf16), snapscore-int8 (each without a plan cache, with an empty one",
+            "(load ms, first and warm inference ms, peak RSS, images/s from JPEG files) for snapscore (auto convolutions),",
+            "snapscore-direct, snapscore-winograd, snapscore-bf16 (where the CPU has bf16), snapscore-int8 (each without a plan cache, with an empty one",
             "and with the one that wrote), onnxruntime, onnxruntime-int8; writes load.md and load.json."})
     boolean load;
 

@@ -19,9 +19,18 @@ interface InferenceEngine extends AutoCloseable {
     List<String> NAMES = List.of("snapscore", "snapscore-direct", "snapscore-winograd", "snapscore-auto", "snapscore-bf16",
             "snapscore-int8", "onnxruntime", "onnxruntime-int8", "opencv-dnn");
 
-    /** {@link #NAMES} less those this CPU cannot run: bf16 needs AVX512_BF16 or AMX. */
+    /**
+     * {@link #NAMES} less those this CPU cannot run (bf16 needs AVX512_BF16 or AMX) and less the one that names the
+     * defaults' own setting ({@code snapscore-auto}), which would measure {@code snapscore} twice.
+     */
     static List<String> runnableHere() {
-        return NAMES.stream().filter(name -> !name.equals("snapscore-bf16") || Dnnl.hasBf16()).toList();
+        return NAMES.stream().filter(name -> !name.equals("snapscore-bf16") || Dnnl.hasBf16())
+                .filter(name -> !name.equals(defaultsName())).toList();
+    }
+
+    /** The engine of {@link #NAMES} that runs as the defaults do, besides {@code snapscore}. */
+    static String defaultsName() {
+        return "snapscore-" + ModelOptions.defaults().convolution().name().toLowerCase(java.util.Locale.ROOT);
     }
 
     /** Runs the batch; returns something the benchmark sinks so the work cannot be optimised away. */

@@ -28,8 +28,8 @@ import java.util.stream.Stream;
  * and the best of its runs. Writes {@code load.json} (every run) and {@code load.md} (the table).
  */
 final class LoadBench {
-    static final List<String> ENGINES = List.of("snapscore", "snapscore-winograd", "snapscore-auto", "snapscore-bf16", "snapscore-int8",
-            "onnxruntime", "onnxruntime-int8");
+    static final List<String> ENGINES = List.of("snapscore", "snapscore-direct", "snapscore-winograd", "snapscore-auto", "snapscore-bf16",
+            "snapscore-int8", "onnxruntime", "onnxruntime-int8");
     /** How a snapscore engine's runs in one repeat use the plan cache: none, then an empty cache (miss), then the one the miss wrote (hit). */
     static final List<String> CACHE_RUNS = List.of("off", "miss", "hit");
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -52,9 +52,10 @@ final class LoadBench {
         }
     }
 
-    /** {@link #ENGINES} this CPU runs: bf16 only where oneDNN has bf16 kernels. */
+    /** {@link #ENGINES} this CPU runs (bf16 only where oneDNN has bf16 kernels), less the defaults' twin of snapscore. */
     static List<String> defaultEngines() {
-        return ENGINES.stream().filter(e -> !e.equals("snapscore-bf16") || Dnnl.hasBf16()).toList();
+        return ENGINES.stream().filter(e -> !e.equals("snapscore-bf16") || Dnnl.hasBf16())
+                .filter(e -> !e.equals(InferenceEngine.defaultsName())).toList();
     }
 
     /**

@@ -44,7 +44,7 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
  * in it end to end. Prints one line, {@value #MARKER} followed by a JSON object, for {@link LoadBench}.
  *
  * <p>Usage: {@code LoadProbe ENGINE MODEL_DIR THREADS CACHE_DIR [JPEG_DIR BATCH WORKERS]}, where ENGINE is
- * snapscore, snapscore-winograd, snapscore-auto or snapscore-bf16 (MODEL_DIR in snapscore's format, its plan cache in
+ * snapscore (the defaults), snapscore-direct, snapscore-winograd, snapscore-auto or snapscore-bf16 (MODEL_DIR in snapscore's format, its plan cache in
  * CACHE_DIR, or none if that is "-") or onnxruntime (MODEL_DIR/model.onnx).
  */
 public final class LoadProbe {
@@ -55,7 +55,7 @@ public final class LoadProbe {
 
     public static void main(String[] args) throws Exception {
         if (args.length != 4 && args.length != 7) {
-            System.err.println("usage: LoadProbe snapscore|snapscore-winograd|snapscore-auto|snapscore-bf16|onnxruntime MODEL_DIR THREADS "
+            System.err.println("usage: LoadProbe snapscore|snapscore-direct|snapscore-winograd|snapscore-auto|snapscore-bf16|onnxruntime MODEL_DIR THREADS "
                     + "CACHE_DIR|- [JPEG_DIR BATCH WORKERS]");
             System.exit(2);
         }
@@ -68,12 +68,13 @@ public final class LoadProbe {
         long start = System.nanoTime();
         try (Probe probe = switch (engine) {
             case "snapscore" -> new SnapscoreProbe(modelDir, threads, cache);
+            case "snapscore-direct" -> new SnapscoreProbe(modelDir, threads, cache.withConvolution(ConvolutionAlgorithm.DIRECT));
             case "snapscore-winograd" -> new SnapscoreProbe(modelDir, threads, cache.withConvolution(ConvolutionAlgorithm.WINOGRAD));
             case "snapscore-auto" -> new SnapscoreProbe(modelDir, threads, cache.withConvolution(ConvolutionAlgorithm.AUTO));
             case "snapscore-bf16" -> new SnapscoreProbe(modelDir, threads, cache.withPrecision(Precision.BF16));
             case "onnxruntime" -> new OrtProbe(modelDir, threads);
             default -> throw new IllegalArgumentException("unknown engine " + engine
-                    + " (snapscore, snapscore-winograd, snapscore-auto, snapscore-bf16, onnxruntime)");
+                    + " (snapscore, snapscore-direct, snapscore-winograd, snapscore-auto, snapscore-bf16, onnxruntime)");
         }) {
             long loaded = System.nanoTime();
             probe.runOne();

@@ -12,7 +12,7 @@ import java.nio.file.Path;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
-/** snapscore: its own format (memory-mapped) when the directory has one, else the ONNX file; direct or Winograd convolutions. */
+/** snapscore: its own format (memory-mapped) when the directory has one, else the ONNX file, run as the options say. */
 final class SnapscoreEngine implements InferenceEngine {
     private final Model model;
     private final Session session;
@@ -21,7 +21,9 @@ final class SnapscoreEngine implements InferenceEngine {
     private final int batch;
 
     SnapscoreEngine(Path modelDir, int batch, int threads, ModelOptions options) {
-        this.model = Model.load(Files.exists(modelDir.resolve("spec.json")) ? modelDir : modelDir.resolve("model.onnx"), options);
+        // The session's threads in the options too: auto times its convolutions on those.
+        this.model = Model.load(Files.exists(modelDir.resolve("spec.json")) ? modelDir : modelDir.resolve("model.onnx"),
+                options.withThreads(threads));
         this.session = model.newSession(threads);
         this.batch = batch;
         float[] x = InferenceEngine.randomImages(batch, (int) model.spec().input().elements());

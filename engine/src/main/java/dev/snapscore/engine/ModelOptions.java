@@ -7,7 +7,7 @@ import java.util.Objects;
  * Every setting of how a {@link Model} runs, in one place (as ONNX Runtime's {@code SessionOptions}).
  *
  * @param precision   the arithmetic of f32 layers ({@link Precision#F32} by default)
- * @param convolution how f32 3×3 convolutions run ({@link ConvolutionAlgorithm#DIRECT} by default)
+ * @param convolution how f32 3×3 convolutions run ({@link ConvolutionAlgorithm#AUTO} by default: timed per layer)
  * @param threads     oneDNN (OpenMP) threads of a session made by {@link Model#newSession()}: every core by default
  * @param maxBatch    the largest batch one run accepts; callers split bigger inputs
  * @param cache       whether {@link Model#load} keeps the prepared weights and {@code auto}'s choices in a plan cache
@@ -29,9 +29,12 @@ public record ModelOptions(Precision precision, ConvolutionAlgorithm convolution
         }
     }
 
-    /** f32, direct convolutions, every core, batches up to {@link #MAX_BATCH}, the plan cache in its default folder. */
+    /**
+     * f32, convolutions chosen per layer ({@link ConvolutionAlgorithm#AUTO}), every core, batches up to
+     * {@link #MAX_BATCH}, the plan cache in its default folder.
+     */
     public static ModelOptions defaults() {
-        return new ModelOptions(Precision.F32, ConvolutionAlgorithm.DIRECT, Runtime.getRuntime().availableProcessors(),
+        return new ModelOptions(Precision.F32, ConvolutionAlgorithm.AUTO, Runtime.getRuntime().availableProcessors(),
                 MAX_BATCH, true, null);
     }
 

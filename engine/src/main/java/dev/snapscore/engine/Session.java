@@ -58,7 +58,10 @@ public final class Session implements AutoCloseable {
 
     /**
      * Builds what runs of {@code n} images need (the plan, reordered weights, buffers) now rather than on
-     * the first such run, e.g. while the first photos are being decoded.
+     * the first such run, e.g. while the first photos are being decoded. With {@link ConvolutionAlgorithm#AUTO}
+     * (the default) it also times the convolutions for every batch size up to {@code n} not yet timed on this
+     * machine, so no later run of at most {@code n} images waits for that (other sizes' plans are still made on
+     * their first run, in milliseconds).
      */
     public synchronized void prepare(int n) {
         if (closed) throw new IllegalStateException("session is closed");

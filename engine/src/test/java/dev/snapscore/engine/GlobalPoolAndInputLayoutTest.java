@@ -12,6 +12,7 @@ import dev.snapscore.engine.format.OnnxExporter;
 import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.ImageDecoder;
 import dev.snapscore.engine.photo.PhotoPipeline;
+import dev.snapscore.engine.runtime.TestRuns;
 import dev.snapscore.engine.serving.Scorer;
 import dev.snapscore.engine.spec.FlattenOrder;
 import dev.snapscore.engine.spec.InputLayout;
@@ -108,7 +109,7 @@ class GlobalPoolAndInputLayoutTest {
         try (LoadedModel generated = ModelGenerator.generate(config(0.5, List.of(32), 6, 64, ModelGenerator.Pool.GAP, InputLayout.NHWC))) {
             ModelDirectory.write(dir, generated.spec(), generated.weights());
         }
-        try (Model direct = Model.load(dir); Model winograd = Model.load(dir, ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.WINOGRAD));
+        try (Model direct = Model.load(dir, TestRuns.DIRECT); Model winograd = Model.load(dir, ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.WINOGRAD));
              Session d = direct.newSession(2); Session w = winograd.newSession(2)) {
             assertEquals(2, winograd.implementations(16).keySet().stream().filter(k -> k.endsWith("(winograd products)")).count(),
                     winograd.implementations(16).toString());
@@ -132,8 +133,8 @@ class GlobalPoolAndInputLayoutTest {
     void nhwcInputScoresLikeItsNchwTwin(ModelGenerator.Pool pool) throws Exception {
         List<Path> photos = new ArrayList<>();
         for (String name : new String[] {"astronaut.png", "chelsea.png", "coffee.png"}) photos.add(Fixtures.image(name));
-        try (Model nchw = Model.of(softened(config(0.125, List.of(16), 4, 64, pool, InputLayout.NCHW)));
-             Model nhwc = Model.of(softened(config(0.125, List.of(16), 4, 64, pool, InputLayout.NHWC)));
+        try (Model nchw = Model.of(softened(config(0.125, List.of(16), 4, 64, pool, InputLayout.NCHW)), TestRuns.DIRECT);
+             Model nhwc = Model.of(softened(config(0.125, List.of(16), 4, 64, pool, InputLayout.NHWC)), TestRuns.DIRECT);
              Session a = nchw.newSession(2); Session b = nhwc.newSession(2)) {
             int n = 3, c = 3, h = 64, w = 64;
             float[] planar = SessionTest.randomImages(5, n, c * h * w), interleaved = new float[planar.length];

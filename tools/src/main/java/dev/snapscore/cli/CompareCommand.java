@@ -19,7 +19,8 @@ import java.util.concurrent.Callable;
         description = {"Compare two models (e.g. f32 and its int8 version) on the same photos or tensors.",
                 "Prints top-1 agreement, probability differences and the relative logit error; the models",
                 "need the same input shape and labels. The last line is machine-readable.",
-                "--convolution and --precision apply to MODEL_B: give the same model twice to see what Winograd or bf16 changes.",
+                "MODEL_A runs f32 with direct convolutions; --convolution and --precision apply to MODEL_B: give the",
+                "same model twice to see what the default (auto), Winograd or bf16 changes.",
                 "Exit 0, or 1 when --min-agreement is not met."})
 final class CompareCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL_A", description = "The reference model (e.g. f32).")
@@ -52,7 +53,8 @@ final class CompareCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         int t = threads.count();
-        try (Model a = Model.load(modelA); Model b = Model.load(modelB, modelFlags.options());
+        // The sessions' threads in the options too: auto times its convolutions on those.
+        try (Model a = Model.load(modelA, modelFlags.reference().withThreads(t)); Model b = Model.load(modelB, modelFlags.options().withThreads(t));
              Session sa = a.newSession(t); Session sb = b.newSession(t)) {
             if (!a.spec().input().equals(b.spec().input()) || !a.spec().labels().equals(b.spec().labels())) {
                 throw new IllegalArgumentException("the models differ in input shape or labels: " + a.spec().input()
@@ -81,11 +83,13 @@ final class CompareCommand implements Callable<Integer> {
                     }
                 }
                 double agreement = 100.0 * agree / n;
-                out.printf("A: %s (%s)%nB: %s (%s%s)%n", modelA, describe(a), modelB, describe(b),
-                        modelFlags.algorithm != ConvolutionAlgorithm.DIRECT && !b.runsBf16()
-                                ? ", " + modelFlags.algorithm.name().toLowerCase(java.util.Locale.ROOT) + " convolutions" : "");
+                // The algorithm matters only where B has f32 convolutions: bf16 and int8 ones run directly.
+                boolean algorithmApplies = modelFlags.algorithm != ConvolutionAlgorithm.DIRECT && !b.runsBf16()
+                        && b.spec().quantization() == null;
+                out.printf("A: %s (%s, direct convolutions)%nB: %s (%s%s)%n", modelA, describe(a), modelB, describe(b),
+                        algorithmApplies ? ", " + modelFlags.algorithm.name().toLowerCase(java.util.Locale.ROOT) + " convolutions" : "");
                 out.printf("inputs: %d from %s%n", n, inputs);
-                if (modelFlags.algorithm != ConvolutionAlgorithm.DIRECT) {
+                if (algorithmApplies) {
                     out.printf("B's Winograd layers at batch %d: %s%n", Math.min(8, n), b.implementations(Math.min(8, n)).keySet().stream()
                             .filter(step -> step.endsWith(" (winograd products)"))
                             .map(step -> step.substring(step.indexOf(' ') + 1, step.indexOf(" (")))

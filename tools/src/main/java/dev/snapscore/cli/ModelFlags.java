@@ -9,10 +9,12 @@ import java.nio.file.Path;
 
 /** {@code --convolution}, {@code --precision} and the plan cache flags for verbs that load a model: how it is prepared and run. */
 final class ModelFlags {
-    @Option(names = "--convolution", paramLabel = "direct|winograd|auto", defaultValue = "direct",
-            description = {"How f32 3x3 convolutions run: direct (oneDNN's), winograd (F(4,3) on the wide layers, "
-                    + "VGG16's conv3 to conv5: logits within about 1e-5 of their size), or auto (each layer timed both "
-                    + "ways when a batch size is first planned, the faster kept). Default: direct."})
+    @Option(names = "--convolution", paramLabel = "auto|direct|winograd", defaultValue = "auto",
+            description = {"How f32 3x3 convolutions run: auto (each layer timed both ways, direct and Winograd, the "
+                    + "faster kept: on VGG16 a first start takes seconds longer per batch size, and the plan cache "
+                    + "keeps the choices for later starts), direct (oneDNN's), or winograd (F(4,3) on the wide layers, "
+                    + "VGG16's conv3 to conv5). Winograd's logits are within about 1e-5 of direct's; int8 and bf16 "
+                    + "layers always run directly. Default: auto."})
     ConvolutionAlgorithm algorithm;
 
     @Option(names = "--precision", paramLabel = "f32|bf16|auto", defaultValue = "f32",
@@ -34,5 +36,10 @@ final class ModelFlags {
     ModelOptions options() {
         return ModelOptions.defaults().withConvolution(algorithm).withPrecision(precision).withCacheDir(cacheDir)
                 .withCache(!noCache);
+    }
+
+    /** f32 and direct convolutions, the reference arithmetic, with these flags' plan cache. */
+    ModelOptions reference() {
+        return ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.DIRECT).withCacheDir(cacheDir).withCache(!noCache);
     }
 }

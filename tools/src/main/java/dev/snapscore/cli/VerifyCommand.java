@@ -59,8 +59,8 @@ final class VerifyCommand implements Callable<Integer> {
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         PrintWriter out = spec.commandLine().getOut();
         try (Weights ref = Safetensors.read(reference);
-             Model m = Model.load(model, modelFlags.options());
-             Session session = m.newSession(threads.count())) {
+             Model m = Model.load(model, modelFlags.options().withThreads(threads.count())); // auto times on these threads
+             Session session = m.newSession()) {
             InputShape shape = m.spec().input();
             int classes = m.spec().classes();
             Tensor input = tensor(ref, inputName);

@@ -3,7 +3,9 @@ package dev.snapscore.server;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.management.HotSpotDiagnosticMXBean;
+import dev.snapscore.engine.ConvolutionAlgorithm;
 import dev.snapscore.engine.Model;
+import dev.snapscore.engine.ModelOptions;
 import dev.snapscore.engine.Prediction;
 import dev.snapscore.engine.Session;
 import dev.snapscore.engine.image.FaceDetector;
@@ -53,7 +55,8 @@ class ScoreServerTest {
 
     @BeforeAll
     static void start(@TempDir Path dir) throws Exception {
-        model = Model.load(MODEL);
+        // Direct: auto's choices differ between batch sizes (per power of two), and the server's batches vary.
+        model = Model.load(MODEL, ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.DIRECT));
         for (int i = 0; i < 4; i++) {
             BufferedImage img = new BufferedImage(48 + 8 * i, 40, BufferedImage.TYPE_INT_RGB);
             Random r = new Random(i);

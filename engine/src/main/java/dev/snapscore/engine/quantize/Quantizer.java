@@ -1,5 +1,7 @@
 package dev.snapscore.engine.quantize;
 
+import dev.snapscore.engine.ConvolutionAlgorithm;
+import dev.snapscore.engine.ModelOptions;
 import dev.snapscore.engine.format.LoadedModel;
 import dev.snapscore.engine.runtime.OneDnnExecutor;
 import dev.snapscore.engine.runtime.OneDnnNetwork;
@@ -86,7 +88,9 @@ public final class Quantizer {
             if (l instanceof Layer.Conv c) ranges.put(c.name(), new ActivationRange());
             if (l instanceof Layer.Dense d) ranges.put(d.name(), new ActivationRange());
         }
-        try (OneDnnNetwork network = new OneDnnNetwork(model.spec(), model.weights());
+        // Direct convolutions: the reference arithmetic, with no timing of Winograd for a network run a few times.
+        try (OneDnnNetwork network = new OneDnnNetwork(model.spec(), model.weights(),
+                ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.DIRECT));
              OneDnnExecutor executor = network.newExecutor(options.threads())) {
             pass(executor, set, options.batch(), ranges, false, progress);
             if (options.method() != Method.MAX) pass(executor, set, options.batch(), ranges, true, progress);

@@ -66,8 +66,12 @@ public final class OneDnnExecutor implements AutoCloseable {
         return b.inputStaging.copyFrom(input.asSlice(0, bytes));
     }
 
-    /** Builds the plan and buffers for batches of {@code n} now, not on the first run. */
+    /**
+     * Builds the plan and buffers for batches of {@code n} now, not on the first run; with AUTO convolutions, also
+     * times every batch size up to {@code n} that needs it ({@link OneDnnNetwork#timeUpTo}).
+     */
     public void prepare(int n) {
+        network.timeUpTo(n);
         buffers(n);
     }
 

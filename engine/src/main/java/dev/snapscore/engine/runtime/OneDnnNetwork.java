@@ -8,7 +8,9 @@ import dev.snapscore.engine.spec.ModelSpec;
 import dev.snapscore.engine.spec.Weights;
 
 import java.lang.foreign.Arena;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -22,12 +24,13 @@ public final class OneDnnNetwork implements AutoCloseable {
     private final Lowering lowering;
     private final boolean timeConvolutions; // ConvolutionAlgorithm.AUTO: Winograd per layer where timed faster
     private final int maxBatch, threads;
-    private final Weights source;
     private final DnnlEngine engine;
     private final Arena arena = Arena.ofShared(); // the reordered weights and their oneDNN handles
     private final ReorderedWeights weights;
     private final PlanCache cache; // null without one; closed after the weights that may point into it
     private final Map<Integer, NetworkPlan> plans = new HashMap<>();
+    private final Lowering candidates; // AUTO: Winograd on every layer worth timing
+    private final Map<Integer, Set<String>> choices = new HashMap<>(); // AUTO: Winograd layers per power-of-two batch
     private boolean closed;
 
     /** As below, with {@link ModelOptions#defaults()}. */
@@ -53,9 +56,12 @@ public final class OneDnnNetwork implements AutoCloseable {
         this(spec, weights, lowering(spec, options, CpuCapabilities.detect(), cache), options, cache);
     }
 
-    /** As decided by {@code lowering} (tests run the non-VNNI and Winograd forms on any CPU and small model). */
+    /**
+     * As decided by {@code lowering} alone, with nothing timed (tests run the non-VNNI and Winograd forms on any CPU
+     * and small model).
+     */
     OneDnnNetwork(ModelSpec spec, Weights weights, Lowering lowering) {
-        this(spec, weights, lowering, ModelOptions.defaults(), null);
+        this(spec, weights, lowering, ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.DIRECT), null);
     }
 
     /** {@link #lowering(ModelSpec, ModelOptions, CpuCapabilities)}, closing {@code cache} if the options are refused. */
@@ -74,7 +80,7 @@ public final class OneDnnNetwork implements AutoCloseable {
         this.timeConvolutions = options.convolution() == ConvolutionAlgorithm.AUTO && !lowering.bf16();
         this.maxBatch = options.maxBatch();
         this.threads = options.threads();
-        this.source = weights;
+        this.candidates = new Lowering(lowering.cpu(), false, Winograd.Rule.CANDIDATES);
         this.cache = cache;
         this.engine = DnnlEngine.cpu();
         this.weights = new ReorderedWeights(engine, weights, arena, cache);
@@ -137,9 +143,7 @@ public final class OneDnnNetwork implements AutoCloseable {
 
     synchronized NetworkPlan plan(int batch) {
         if (closed) throw new IllegalStateException("model is closed");
-        if (batch < 1 || batch > maxBatch) {
-            throw new IllegalArgumentException("batch size must be 1.." + maxBatch + ", got " + batch);
-        }
+        checkBatch(batch);
         NetworkPlan plan = plans.get(batch);
         if (plan == null) {
             plan = NetworkPlan.compile(engine, spec, loweringFor(batch), batch, weights);
@@ -149,22 +153,61 @@ public final class OneDnnNetwork implements AutoCloseable {
         return plan;
     }
 
+    private void checkBatch(int batch) {
+        if (batch < 1 || batch > maxBatch) {
+            throw new IllegalArgumentException("batch size must be 1.." + maxBatch + ", got " + batch);
+        }
+    }
+
+    /**
+     * With AUTO, times now whatever batches of up to {@code batch} images need timed, so that no plan for such a
+     * batch stalls on it later (a server's first requests, a folder's last short batch).
+     */
+    synchronized void timeUpTo(int batch) {
+        if (closed) throw new IllegalStateException("model is closed");
+        checkBatch(batch);
+        if (!timeConvolutions) return;
+        List<Integer> sizes = new ArrayList<>();
+        for (int b = 1; b <= batch; b *= 2) sizes.add(b);
+        chosen(sizes);
+    }
+
     /** How this network used its plan cache so far, or null without one. */
     public synchronized PlanCache.Report cacheReport() {
         return cache == null ? null : cache.report();
     }
 
-    /** The lowering for {@code batch}: with AUTO, Winograd for the layers where it ran faster at this batch size. */
+    /**
+     * The lowering for {@code batch}: with AUTO, Winograd for the layers where it ran faster. Timing is per power
+     * of two: a batch size takes the choices timed at the largest power of two not above it (Winograd pays more
+     * as the tiles per run grow, and neighbouring sizes differ little), so a server taking any batch of up to 8
+     * images times four sizes, not eight.
+     */
     private Lowering loweringFor(int batch) {
         if (!timeConvolutions) return lowering;
-        Lowering everywhere = new Lowering(lowering.cpu(), false, Winograd.Rule.ANY);
-        if (everywhere.lower(spec, batch).stream().noneMatch(l -> l instanceof Lowered.WinogradConv)) return lowering;
-        Set<String> chosen = cache == null ? null : cache.winogradLayers(batch, threads);
-        if (chosen == null) {
-            chosen = ConvolutionTimer.winogradFaster(engine, spec, source, weights, lowering, everywhere, batch, threads);
-            if (cache != null) cache.recordWinogradLayers(batch, threads, chosen);
+        return lowering.withWinogradOnly(chosen(List.of(Integer.highestOneBit(batch))).get(Integer.highestOneBit(batch)));
+    }
+
+    /** AUTO's Winograd layers for each of {@code sizes}: remembered, from the cache, or timed now (all at once). */
+    private Map<Integer, Set<String>> chosen(List<Integer> sizes) {
+        Map<Integer, Set<String>> out = new HashMap<>();
+        List<Integer> untimed = new ArrayList<>();
+        for (int b : sizes) {
+            Set<String> known = choices.get(b);
+            if (known == null && cache != null) known = cache.winogradLayers(b, threads);
+            if (known == null && candidates.lower(spec, b).stream().noneMatch(l -> l instanceof Lowered.WinogradConv)) known = Set.of();
+            if (known == null) untimed.add(b);
+            else out.put(b, known);
         }
-        return lowering.withWinogradOnly(chosen);
+        if (!untimed.isEmpty()) {
+            Map<Integer, Set<String>> timed = ConvolutionTimer.winogradFaster(engine, spec, weights, lowering, candidates, untimed, threads);
+            timed.forEach((b, layers) -> {
+                if (cache != null) cache.recordWinogradLayers(b, threads, layers);
+            });
+            out.putAll(timed);
+        }
+        choices.putAll(out);
+        return out;
     }
 
     /** Names of oneDNN's chosen implementation per step for {@code batch}, e.g. for logs and benchmarks. */

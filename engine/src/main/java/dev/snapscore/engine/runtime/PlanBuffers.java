@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 
 /**
  * One session's working memory for one {@link NetworkPlan}: the input staging buffer, the logits and the
@@ -98,9 +99,18 @@ final class PlanBuffers {
 
     /** Like {@link #run}, waiting after every step to show its output (in the step's layout) to {@code observer}. */
     void run(DnnlStream stream, MemorySegment input, StepObserver observer) {
+        run(stream, input, step -> true, observer);
+    }
+
+    /**
+     * Like {@link #run(DnnlStream, MemorySegment, StepObserver)}, but only the steps whose names {@code include}
+     * accepts, for timing parts of a plan (the others' outputs are left as they were, so results mean nothing).
+     */
+    void run(DnnlStream stream, MemorySegment input, Predicate<String> include, StepObserver observer) {
         for (DnnlMemory m : inputReaders) m.setBuffer(input);
         for (int i = 0; i < plan.steps.size(); i++) {
             NetworkPlan.Step step = plan.steps.get(i);
+            if (!include.test(step.name())) continue;
             step.primitive().execute(stream, args.get(i));
             stream.await();
             observer.output(step.name(), segment(step.dstBuffer()).asSlice(0, step.dstDesc().byteSize()));

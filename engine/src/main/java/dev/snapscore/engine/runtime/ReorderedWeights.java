@@ -45,6 +45,7 @@ final class ReorderedWeights {
     private final Weights source;
     private final Arena arena;
     private final PlanCache cache; // null: every tensor is made from the source
+    private final ReorderedWeights base; // a trial store's: the store whose weights it uses; else null
     private final Map<String, List<Entry>> entries = new HashMap<>();
     private final Map<Float, Entry> scalars = new HashMap<>();
 
@@ -61,10 +62,24 @@ final class ReorderedWeights {
      * the layout asked for, instead of making it.
      */
     ReorderedWeights(DnnlEngine engine, Weights source, Arena arena, PlanCache cache) {
+        this(engine, source, arena, cache, null);
+    }
+
+    private ReorderedWeights(DnnlEngine engine, Weights source, Arena arena, PlanCache cache, ReorderedWeights base) {
         this.engine = engine;
         this.source = source;
         this.arena = arena;
         this.cache = cache;
+        this.base = base;
+    }
+
+    /**
+     * A store for trying out a plan: its {@linkplain #derived derived} constants (Winograd's transformed filters)
+     * are made in {@code arena}, freed when the caller closes it, unless this store already holds them; the
+     * weights, biases and scales are this store's, shared.
+     */
+    ReorderedWeights trial(Arena arena) {
+        return new ReorderedWeights(engine, source, arena, null, this);
     }
 
     /**
@@ -72,6 +87,7 @@ final class ReorderedWeights {
      * layout that {@code pd} chose.
      */
     synchronized Entry get(String name, long[] dims, FormatTag userTag, PrimitiveDesc pd) {
+        if (base != null) return base.get(name, dims, userTag, pd);
         MemoryDesc wanted = pd.weightsDesc();
         Entry held = held(name, wanted);
         if (held != null) return held;
@@ -92,6 +108,13 @@ final class ReorderedWeights {
      * layout (which this takes ownership of), made once.
      */
     synchronized Entry derived(String key, String from, long[] dims, FormatTag userTag, MemoryDesc wanted, Derivation derive) {
+        if (base != null) {
+            Entry shared = base.holding(key, wanted); // e.g. filters an earlier batch size's plan runs as Winograd
+            if (shared != null) {
+                wanted.close();
+                return shared;
+            }
+        }
         Entry held = held(key, wanted);
         if (held != null) return held;
         Entry hit = cached(key, wanted);
@@ -136,8 +159,15 @@ final class ReorderedWeights {
         return null;
     }
 
+    /** The entry of {@code name} in {@code wanted}'s layout if this store holds one (else null); {@code wanted} stays the caller's. */
+    private synchronized Entry holding(String name, MemoryDesc wanted) {
+        for (Entry e : entries.getOrDefault(name, List.of())) if (e.desc().sameLayoutAs(wanted)) return e;
+        return null;
+    }
+
     /** The layout {@code name} was first reordered into (in this store's arena; do not close), or null if none yet. */
     synchronized MemoryDesc layoutOf(String name) {
+        if (base != null && !entries.containsKey(name)) return base.layoutOf(name);
         List<Entry> known = entries.get(name);
         return known == null || known.isEmpty() ? null : known.getFirst().desc();
     }
@@ -150,16 +180,19 @@ final class ReorderedWeights {
 
     /** An f32 vector (a bias, or per-channel weight scales), plain and 64-byte aligned. */
     synchronized Entry vector(String name, int length) {
+        if (base != null) return base.vector(name, length);
         return plain(name, length, new long[] {length});
     }
 
     /** An f32 vector as a (1, length) matrix: the shape a matmul takes its bias in. */
     synchronized Entry row(String name, int length) {
+        if (base != null) return base.row(name, length);
         return plain(name, length, new long[] {1, length});
     }
 
     /** A one-element f32 memory holding {@code value} (an activation scale), shared by equal values. */
     synchronized Entry scalar(float value) {
+        if (base != null) return base.scalar(value);
         Entry known = scalars.get(value);
         if (known != null) return known;
         Entry e = copy(MemorySegment.ofArray(new float[] {value}), MemoryDesc.of(new long[] {1}, FormatTag.A).ownedBy(arena));

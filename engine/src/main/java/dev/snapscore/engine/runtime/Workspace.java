@@ -35,6 +35,12 @@ final class Workspace implements AutoCloseable {
         return new Workspace(plan.pingPongBytes, plan.scratchpadBytes, plan.winogradABytes, plan.winogradBBytes);
     }
 
+    /** A workspace just big enough for either plan, run one at a time. */
+    static Workspace of(NetworkPlan a, NetworkPlan b) {
+        return new Workspace(Math.max(a.pingPongBytes, b.pingPongBytes), Math.max(a.scratchpadBytes, b.scratchpadBytes),
+                Math.max(a.winogradABytes, b.winogradABytes), Math.max(a.winogradBBytes, b.winogradBBytes));
+    }
+
     boolean fits(NetworkPlan plan) {
         return plan.pingPongBytes <= ping.byteSize() && plan.scratchpadBytes <= scratchpad.byteSize()
                 && plan.winogradABytes <= winogradA.byteSize() && plan.winogradBBytes <= winogradB.byteSize();

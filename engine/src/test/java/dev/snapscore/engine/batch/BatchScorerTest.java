@@ -9,6 +9,7 @@ import dev.snapscore.engine.image.ImageDecoder;
 import dev.snapscore.engine.photo.FaceCheck;
 import dev.snapscore.engine.photo.PhotoPipeline;
 import dev.snapscore.engine.photo.ScoredPhoto;
+import dev.snapscore.engine.runtime.TestRuns;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -71,7 +72,7 @@ class BatchScorerTest {
     @Timeout(120)
     void rowsDoNotDependOnTheWorkers(int workers, @TempDir Path dir) throws Exception {
         List<Path> files = photos(dir);
-        try (Model model = Model.load(fixture("models/vgg-mini-nchw"));
+        try (Model model = Model.load(fixture("models/vgg-mini-nchw"), TestRuns.DIRECT); // rows vs batch-1 runs
              Session session = model.newSession(2);
              PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), ImageDecoder.withDefaults(), DecodeOptions.DEFAULT, null)) {
             List<Prediction> alone = session.score(List.of(fixture("images/" + IMAGES[0]), fixture("images/" + IMAGES[1]),
@@ -109,7 +110,7 @@ class BatchScorerTest {
     @Timeout(120)
     void cleaningRowsDoNotDependOnTheWorkers(@TempDir Path dir) throws Exception {
         List<Path> files = photos(dir);
-        try (Model model = Model.load(fixture("models/vgg-mini-nchw"));
+        try (Model model = Model.load(fixture("models/vgg-mini-nchw"), TestRuns.DIRECT); // rows vs batch-1 runs
              Session session = model.newSession(2);
              PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), ImageDecoder.withDefaults(), DecodeOptions.DEFAULT,
                      FaceCheck.clean(FaceDetector.Settings.STUDY, 0.01))) {

@@ -12,6 +12,7 @@ import dev.snapscore.engine.ModelFormatException;
 import dev.snapscore.engine.Result;
 import dev.snapscore.engine.Session;
 import dev.snapscore.engine.format.onnx.OnnxImporter;
+import dev.snapscore.engine.runtime.TestRuns;
 import dev.snapscore.engine.spec.InputLayout;
 import dev.snapscore.engine.spec.Preprocess;
 import dev.snapscore.engine.spec.Tensor;
@@ -164,8 +165,8 @@ class RealExporterModelsTest {
         }
         try (Weights inputs = Safetensors.read(root().resolve("inputs.safetensors"));
              Weights reference = Safetensors.read(root().resolve(f.reference()));
-             Model fromOnnx = Model.load(onnx);
-             Model converted = Model.load(dir);
+             Model fromOnnx = Model.load(onnx, TestRuns.DIRECT);
+             Model converted = Model.load(dir, TestRuns.DIRECT);
              Session a = fromOnnx.newSession(2);
              Session b = converted.newSession(2)) {
             assertEquals(fromOnnx.spec().input(), converted.spec().input(), f + ": input");

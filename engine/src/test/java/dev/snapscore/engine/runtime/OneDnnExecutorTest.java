@@ -9,6 +9,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 
+import static dev.snapscore.engine.runtime.TestRuns.DIRECT;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -20,7 +21,7 @@ class OneDnnExecutorTest {
     void batchSizesShareOneWorkspaceSizedForTheLargest() {
         var config = new ModelGenerator.Config("vgg16", 1.0 / 16, List.of(24, 16), 5, FlattenOrder.NCHW, 3, 64);
         try (LoadedModel m = ModelGenerator.generate(config); Arena arena = Arena.ofConfined();
-             OneDnnNetwork network = new OneDnnNetwork(m.spec(), m.weights())) {
+             OneDnnNetwork network = new OneDnnNetwork(m.spec(), m.weights(), DIRECT)) {
             MemorySegment input = TestRuns.images(arena, m.spec().input().elements(), 8, 3);
             float[] small, smallAgain, large, largeAlone;
             long shared, alone;

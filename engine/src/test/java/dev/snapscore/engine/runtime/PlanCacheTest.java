@@ -98,7 +98,7 @@ class PlanCacheTest {
             case "onnx" -> MINI.resolve("model.onnx"); // keyed by the file and the imported tensors
             default -> MINI;
         };
-        ModelOptions options = ModelOptions.defaults().withCacheDir(cache);
+        ModelOptions options = TestRuns.DIRECT.withCacheDir(cache);
         options = switch (kind) {
             case "auto" -> options.withConvolution(ConvolutionAlgorithm.AUTO);
             case "bf16" -> {
@@ -114,7 +114,7 @@ class PlanCacheTest {
         assertEquals(0, miss.report().mapped(), "an empty cache maps nothing");
         assertTrue(miss.report().built() > 0 && miss.report().written(), "the miss builds and writes: " + miss.report());
         assertTrue(Files.isRegularFile(miss.report().file()));
-        if (kind.equals("auto")) assertEquals(2, miss.report().timed(), "auto times batches 1 and " + N);
+        if (kind.equals("auto")) assertEquals(2, miss.report().timed(), "auto times batches 1 and 2 (" + N + " takes 2's choices)");
 
         Run hit = run(model, options);
         // auto's timing also prepares the direct form of layers that end up Winograd; a hit never asks for those.
@@ -136,10 +136,32 @@ class PlanCacheTest {
         assertBitwiseEqual(miss.logits(), hit.logits(), kind + ": hit vs miss");
     }
 
+    /**
+     * auto (the default) times powers of two only, and {@code prepare(8)} times all of them up to 8 at once (as a
+     * server does before it listens), so no later batch of up to 8 images, of any size, waits for a timing pass;
+     * the next load times nothing.
+     */
+    @Test
+    void prepareTimesEveryBatchSizeUpToItsOwnBeforehand(@TempDir Path cache) {
+        ModelOptions options = ModelOptions.defaults().withCacheDir(cache).withThreads(2);
+        try (Model model = Model.load(MINI, options); Session session = model.newSession(); Arena arena = Arena.ofConfined()) {
+            assertEquals(1, model.planCache().timed(), "the load plans and times batch 1");
+            session.prepare(8);
+            assertEquals(4, model.planCache().timed(), "batches 1, 2, 4 and 8: " + model.planCache());
+            MemorySegment input = TestRuns.images(arena, model.spec().input().elements(), 8, 1);
+            for (int n = 1; n <= 8; n++) session.run(input, n);
+            assertEquals(4, model.planCache().timed(), "3, 5, 6 and 7 take the choices of 2 and 4");
+        }
+        try (Model again = Model.load(MINI, options); Session session = again.newSession()) {
+            session.prepare(8);
+            assertEquals(0, again.planCache().timed(), "every choice comes from the cache: " + again.planCache());
+        }
+    }
+
     /** A flipped byte in a tensor: that tensor is rebuilt (the rest still mapped), the file rewritten, results unchanged. */
     @Test
     void aCorruptTensorIsRebuiltAndTheFileRewritten(@TempDir Path cache) throws IOException {
-        ModelOptions options = ModelOptions.defaults().withCacheDir(cache);
+        ModelOptions options = TestRuns.DIRECT.withCacheDir(cache);
         Run miss = run(MINI, options);
         Path file = miss.report().file();
         PlanCache.Header header = header(file);
@@ -159,7 +181,7 @@ class PlanCacheTest {
 
     @Test
     void aCorruptHeaderIsRefusedAndRebuilt(@TempDir Path cache) throws IOException {
-        ModelOptions options = ModelOptions.defaults().withCacheDir(cache);
+        ModelOptions options = TestRuns.DIRECT.withCacheDir(cache);
         Run miss = run(MINI, options);
         flipByte(miss.report().file(), 40); // inside the binary header
         Run corrupt = run(MINI, options);
@@ -173,7 +195,7 @@ class PlanCacheTest {
     @ParameterizedTest(name = "cut to {0} of its size")
     @ValueSource(doubles = {0.0, 0.001, 0.5, 0.999})
     void aTruncatedFileIsRefusedAndRebuilt(double keep, @TempDir Path cache) throws IOException {
-        ModelOptions options = ModelOptions.defaults().withCacheDir(cache);
+        ModelOptions options = TestRuns.DIRECT.withCacheDir(cache);
         Run miss = run(MINI, options);
         Path file = miss.report().file();
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
@@ -191,7 +213,7 @@ class PlanCacheTest {
     /** A file at the right name whose key names another CPU (e.g. copied from another machine): refused, rebuilt. */
     @Test
     void aFileForAnotherCpuIsRefusedAndRebuilt(@TempDir Path cache) throws IOException {
-        ModelOptions options = ModelOptions.defaults().withCacheDir(cache);
+        ModelOptions options = TestRuns.DIRECT.withCacheDir(cache);
         Run miss = run(MINI, options);
         Path file = miss.report().file();
         PlanCache.Header h = header(file);

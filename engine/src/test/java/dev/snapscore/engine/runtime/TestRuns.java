@@ -1,5 +1,8 @@
 package dev.snapscore.engine.runtime;
 
+import dev.snapscore.engine.ConvolutionAlgorithm;
+import dev.snapscore.engine.ModelOptions;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.SplittableRandom;
@@ -8,6 +11,13 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 /** Inputs and runs shared by the engine's tests. */
 public final class TestRuns {
+    /**
+     * Direct convolutions, for tests that compare two loads (or a load and pinned numbers) exactly: the default,
+     * {@link ConvolutionAlgorithm#AUTO}, times its layers at each load and may pick Winograd for some, which moves
+     * logits by about 1e-5 of their size.
+     */
+    public static final ModelOptions DIRECT = ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.DIRECT);
+
     private TestRuns() {
     }
 

@@ -12,6 +12,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 
+import static dev.snapscore.engine.runtime.TestRuns.DIRECT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -31,9 +32,9 @@ class WeightLayoutSharingTest {
             String first = dense.getFirst().weightName();
             MemorySegment input = TestRuns.images(arena, m.spec().input().elements(), 8, 5);
             float[] shared, alone;
-            try (OneDnnNetwork network = new OneDnnNetwork(m.spec(), m.weights()); // batch 1 compiled first
+            try (OneDnnNetwork network = new OneDnnNetwork(m.spec(), m.weights(), DIRECT); // batch 1 compiled first
                  OneDnnExecutor executor = network.newExecutor(2);
-                 OneDnnNetwork batch8First = new OneDnnNetwork(m.spec(), m.weights());
+                 OneDnnNetwork batch8First = new OneDnnNetwork(m.spec(), m.weights(), DIRECT);
                  OneDnnExecutor executor8 = batch8First.newExecutor(2)) {
                 alone = TestRuns.logits(executor8, input, 8, m.spec().classes());
                 // Where batch 8 would pick batch 1's layout anyway, there is nothing to share.

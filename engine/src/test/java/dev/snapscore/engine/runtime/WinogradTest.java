@@ -25,6 +25,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -130,7 +131,7 @@ class WinogradTest {
     @Test
     void winogradOptionMatchesDirectWhereItApplies() {
         var config = new ModelGenerator.Config("vgg16", 0.5, List.of(32), 6, FlattenOrder.NCHW, 5, 64);
-        try (Model direct = Model.of(ModelGenerator.generate(config));
+        try (Model direct = Model.of(ModelGenerator.generate(config), TestRuns.DIRECT);
              Model winograd = Model.of(ModelGenerator.generate(config), ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.WINOGRAD));
              Session d = direct.newSession(2); Session w = winograd.newSession(2); Arena arena = Arena.ofConfined()) {
             assertEquals(0, winogradLayers(winograd.implementations(1)));
@@ -150,7 +151,7 @@ class WinogradTest {
     @Test
     void autoMatchesDirect() {
         var config = new ModelGenerator.Config("vgg16", 0.5, List.of(32), 6, FlattenOrder.NCHW, 5, 64);
-        try (Model direct = Model.of(ModelGenerator.generate(config));
+        try (Model direct = Model.of(ModelGenerator.generate(config), TestRuns.DIRECT);
              Model auto = Model.of(ModelGenerator.generate(config), ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.AUTO).withThreads(2));
              Session d = direct.newSession(2); Session a = auto.newSession(2); Arena arena = Arena.ofConfined()) {
             for (int n : new int[] {1, 16}) {
@@ -161,6 +162,32 @@ class WinogradTest {
                 System.out.println("auto at batch " + n + ": " + winogradLayers(auto.implementations(n)) + " Winograd layers of 13");
                 assertTrue(Fixtures.maxAbsDiff(got, want) <= 1e-4 * scale, "batch " + n + ": max abs diff " + Fixtures.maxAbsDiff(got, want));
                 assertFalse(auto.implementations(n).values().stream().anyMatch(i -> i.startsWith("ref")), auto.implementations(n).toString());
+            }
+        }
+    }
+
+    /**
+     * The default is AUTO: a fixture model loaded with the defaults (no plan cache, so it times its layers) gives
+     * direct's logits within 1e-4 of their size at batch 1 and 4.
+     */
+    @Test
+    void theDefaultIsAutoAndMatchesDirect() {
+        assertEquals(ConvolutionAlgorithm.AUTO, ModelOptions.defaults().convolution());
+        Path dir = Fixtures.model("vgg-mini-nchw");
+        try (Model byDefault = Model.load(dir, ModelOptions.defaults().withCache(false).withThreads(2));
+             Model direct = Model.load(dir, TestRuns.DIRECT.withCache(false).withThreads(2));
+             Session a = byDefault.newSession(); Session d = direct.newSession(); Arena arena = Arena.ofConfined()) {
+            assertEquals(ConvolutionAlgorithm.AUTO, byDefault.options().convolution());
+            a.prepare(4);
+            for (int n : new int[] {1, 4}) {
+                MemorySegment x = TestRuns.images(arena, direct.spec().input().elements(), n, 5);
+                float[] want = d.run(x, n).logits(), got = a.run(x, n).logits();
+                double scale = 0;
+                for (float v : want) scale = Math.max(scale, Math.abs(v));
+                System.out.println("default at batch " + n + ": " + winogradLayers(byDefault.implementations(n)) + " Winograd layers of 13");
+                assertTrue(scale > 0, "the fixture gives non-zero logits");
+                assertTrue(Fixtures.maxAbsDiff(got, want) <= 1e-4 * scale,
+                        "batch " + n + ": max abs diff " + Fixtures.maxAbsDiff(got, want) + " at scale " + scale);
             }
         }
     }

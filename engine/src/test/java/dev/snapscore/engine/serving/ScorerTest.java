@@ -8,6 +8,7 @@ import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.FaceDetector;
 import dev.snapscore.engine.image.ImageDecoder;
 import dev.snapscore.engine.photo.ScoredPhoto;
+import dev.snapscore.engine.runtime.TestRuns;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -42,7 +43,8 @@ class ScorerTest {
 
     @BeforeAll
     static void load() throws Exception {
-        model = Model.load(fixture("models/vgg-mini-nchw"));
+        // Direct: answers are checked against batch-1 runs, and auto may choose per batch size.
+        model = Model.load(fixture("models/vgg-mini-nchw"), TestRuns.DIRECT);
         photos = new ArrayList<>();
         alone = new ArrayList<>();
         try (Session s = model.newSession()) {

@@ -4,6 +4,7 @@ import dev.snapscore.engine.Model;
 import dev.snapscore.engine.Prediction;
 import dev.snapscore.engine.Session;
 import dev.snapscore.engine.format.LoadedModel;
+import dev.snapscore.engine.runtime.TestRuns;
 import dev.snapscore.engine.spec.InputLayout;
 import dev.snapscore.engine.spec.InputShape;
 import dev.snapscore.engine.spec.ModelSpec;
@@ -32,7 +33,7 @@ class NhwcInputScoringTest {
         InputShape in = s.input();
         LoadedModel nchw = new LoadedModel(new ModelSpec(s.name(), new InputShape(in.channels(), in.height(), in.width(), InputLayout.NCHW),
                 s.preprocess(), s.layers(), s.labels(), s.values()), imported.weights());
-        try (Model a = Model.of(nhwc); Model b = Model.of(nchw); Session sa = a.newSession(2); Session sb = b.newSession(2)) {
+        try (Model a = Model.of(nhwc, TestRuns.DIRECT); Model b = Model.of(nchw, TestRuns.DIRECT); Session sa = a.newSession(2); Session sb = b.newSession(2)) {
             List<Prediction> pa = sa.score(photos), pb = sb.score(photos);
             for (int i = 0; i < photos.size(); i++) {
                 assertEquals(pb.get(i).labelIndex(), pa.get(i).labelIndex(), photos.get(i).toString());
