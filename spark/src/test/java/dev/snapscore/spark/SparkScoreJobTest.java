@@ -30,7 +30,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** The Spark job on local[2] against {@code snapscore score}'s pipeline run outside Spark on the same folder. */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class SparkScoreJobTest {
-    private static final double TOLERANCE = 1e-6;
+    // The job and the reference load the model separately, with different thread counts, and the default
+    // convolution (auto) times its choices per load and thread count: Winograd and direct forms move the logits
+    // by about 1e-5 of their size, so probabilities may differ in the fifth decimal.
+    private static final double TOLERANCE = 1e-4;
     private static final double VALUE_SUM = dev.snapscore.engine.format.SpecJson.read(PhotoFolder.MODEL.resolve("spec.json"))
             .spec().values().stream().mapToDouble(v -> Math.abs(v)).sum();
 
