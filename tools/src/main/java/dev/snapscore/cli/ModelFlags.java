@@ -40,6 +40,6 @@ final class ModelFlags {
 
     /** f32 and direct convolutions, the reference arithmetic, with these flags' plan cache. */
     ModelOptions reference() {
-        return ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.DIRECT).withCacheDir(cacheDir).withCache(!noCache);
+        return options().withConvolution(ConvolutionAlgorithm.DIRECT).withPrecision(Precision.F32);
     }
 }

@@ -32,7 +32,7 @@ final class Workspace implements AutoCloseable {
 
     /** A workspace just big enough for {@code plan}. */
     static Workspace of(NetworkPlan plan) {
-        return new Workspace(plan.pingPongBytes, plan.scratchpadBytes, plan.winogradABytes, plan.winogradBBytes);
+        return of(plan, plan);
     }
 
     /** A workspace just big enough for either plan, run one at a time. */
