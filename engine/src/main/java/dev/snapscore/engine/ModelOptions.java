@@ -14,11 +14,15 @@ import java.util.Objects;
  *                    file and memory-maps them on later loads (on by default)
  * @param cacheDir    the plan cache's folder; null for the default: a {@code .snapscore-cache} folder beside the
  *                    model where that is writable, else {@code $XDG_CACHE_HOME/snapscore} ({@code ~/.cache/snapscore})
+ * @param cacheLimit  bytes of plan files a cache folder may hold: after a load writes one there, the least recently
+ *                    used others are removed until they fit ({@link #DEFAULT_CACHE_LIMIT} by default)
  */
 public record ModelOptions(Precision precision, ConvolutionAlgorithm convolution, int threads, int maxBatch,
-                           boolean cache, Path cacheDir) {
+                           boolean cache, Path cacheDir, long cacheLimit) {
     /** The upper bound of {@link #maxBatch}, and its default. */
     public static final int MAX_BATCH = 1024;
+    /** 4 GiB: about fifteen VGG16 f32 plans (275 MB each), every precision and convolution of a few models. */
+    public static final long DEFAULT_CACHE_LIMIT = 4L << 30;
 
     public ModelOptions {
         Objects.requireNonNull(precision, "precision");
@@ -27,40 +31,46 @@ public record ModelOptions(Precision precision, ConvolutionAlgorithm convolution
         if (maxBatch < 1 || maxBatch > MAX_BATCH) {
             throw new IllegalArgumentException("maxBatch must be 1.." + MAX_BATCH + ", got " + maxBatch);
         }
+        if (cacheLimit <= 0) throw new IllegalArgumentException("cacheLimit must be > 0 bytes, got " + cacheLimit);
     }
 
     /**
      * f32, convolutions chosen per layer ({@link ConvolutionAlgorithm#AUTO}), every core, batches up to
-     * {@link #MAX_BATCH}, the plan cache in its default folder.
+     * {@link #MAX_BATCH}, the plan cache in its default folder, holding up to {@link #DEFAULT_CACHE_LIMIT}.
      */
     public static ModelOptions defaults() {
         return new ModelOptions(Precision.F32, ConvolutionAlgorithm.AUTO, Runtime.getRuntime().availableProcessors(),
-                MAX_BATCH, true, null);
+                MAX_BATCH, true, null, DEFAULT_CACHE_LIMIT);
     }
 
     public ModelOptions withPrecision(Precision p) {
-        return new ModelOptions(p, convolution, threads, maxBatch, cache, cacheDir);
+        return new ModelOptions(p, convolution, threads, maxBatch, cache, cacheDir, cacheLimit);
     }
 
     public ModelOptions withConvolution(ConvolutionAlgorithm c) {
-        return new ModelOptions(precision, c, threads, maxBatch, cache, cacheDir);
+        return new ModelOptions(precision, c, threads, maxBatch, cache, cacheDir, cacheLimit);
     }
 
     public ModelOptions withThreads(int t) {
-        return new ModelOptions(precision, convolution, t, maxBatch, cache, cacheDir);
+        return new ModelOptions(precision, convolution, t, maxBatch, cache, cacheDir, cacheLimit);
     }
 
     public ModelOptions withMaxBatch(int b) {
-        return new ModelOptions(precision, convolution, threads, b, cache, cacheDir);
+        return new ModelOptions(precision, convolution, threads, b, cache, cacheDir, cacheLimit);
     }
 
     /** With the plan cache on or off. */
     public ModelOptions withCache(boolean on) {
-        return new ModelOptions(precision, convolution, threads, maxBatch, on, cacheDir);
+        return new ModelOptions(precision, convolution, threads, maxBatch, on, cacheDir, cacheLimit);
     }
 
     /** With the plan cache in {@code dir} (null: the default folder); a folder turns the cache on. */
     public ModelOptions withCacheDir(Path dir) {
-        return new ModelOptions(precision, convolution, threads, maxBatch, cache || dir != null, dir);
+        return new ModelOptions(precision, convolution, threads, maxBatch, cache || dir != null, dir, cacheLimit);
+    }
+
+    /** With at most {@code bytes} of plan files kept in the cache folder (see {@link #cacheLimit}); must be > 0. */
+    public ModelOptions withCacheLimit(long bytes) {
+        return new ModelOptions(precision, convolution, threads, maxBatch, cache, cacheDir, bytes);
     }
 }

@@ -23,9 +23,9 @@ final class PlanCaches {
         if (!options.cache()) return null;
         Path dir = folder(path, options);
         try {
-            Path memo = dir.resolve("hashes");
+            Path memo = dir.resolve(PlanCache.HASHES);
             PlanCache.Key key = PlanCache.key(ContentHashes.model(path, loaded, memo), ContentHashes.engineCode(memo), options);
-            return PlanCache.open(dir, key);
+            return PlanCache.open(dir, key, options.cacheLimit());
         } catch (IOException | RuntimeException e) {
             System.err.println("snapscore: plan cache in " + dir + " not used (" + e + ")");
             return null;

@@ -21,7 +21,8 @@ import java.util.stream.Stream;
  * Identities of what a compiled plan depends on: a model's content and the engine's own code. A file's
  * hash is computed once and remembered in a memo folder under its real path, size, modification and change
  * times and inode, so a later load only reads its attributes (SHA-256 of VGG16's 275 MB of weights takes about
- * 0.25 s with SHA-NI; looking it up, well under a millisecond).
+ * 0.25 s with SHA-NI; looking it up, well under a millisecond). A memo's modification time is its last use
+ * ({@link LastUse}).
  */
 public final class ContentHashes {
     private ContentHashes() {
@@ -116,6 +117,7 @@ public final class ContentHashes {
             List<String> lines = Files.readAllLines(memo);
             if (lines.size() == 3 && lines.get(0).equals(real.toString()) && lines.get(1).equals(stamp)
                     && lines.get(2).matches("[0-9a-f]{64}")) {
+                LastUse.record(memo); // memos unused for a month are pruned with the plan files
                 return lines.get(2);
             }
         } catch (IOException | RuntimeException e) {

@@ -6,6 +6,7 @@ import dev.snapscore.engine.ConvolutionAlgorithm;
 import dev.snapscore.engine.ModelOptions;
 import dev.snapscore.engine.Precision;
 import dev.snapscore.engine.format.AtomicFiles;
+import dev.snapscore.engine.format.LastUse;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -46,6 +47,7 @@ import java.util.zip.CRC32C;
  *
  * <p>Writes go to a temporary file in the same folder that is then renamed over the old one, so two processes
  * starting at once may both write it and the last rename wins; a process that mapped the old file keeps it.
+ * A load that maps a file records its use ({@link LastUse}); a write then prunes the folder ({@link PlanCachePruner}).
  * Thread-safe.
  */
 public final class PlanCache implements AutoCloseable {
@@ -53,6 +55,8 @@ public final class PlanCache implements AutoCloseable {
     private static final int FORMAT = 1;
     private static final int PREFIX = 16; // magic, format, header length
     private static final long ALIGN = 4096;
+    /** The folder, inside a cache folder, of the model files' hashes ({@code ContentHashes}' memo). */
+    public static final String HASHES = "hashes";
 
     /**
      * What a plan's prepared weights depend on besides the lowering's own decisions.
@@ -94,6 +98,7 @@ public final class PlanCache implements AutoCloseable {
 
     private final Path file;
     private final Key key;
+    private final long limit; // bytes of plan files the folder may keep
     private final Arena arena = Arena.ofShared(); // the mapping, unmapped on close
     private final Map<String, List<Mapped>> tensors = new HashMap<>();
     private final Map<String, List<String>> winograd = new TreeMap<>();
@@ -112,12 +117,14 @@ public final class PlanCache implements AutoCloseable {
         }
     }
 
-    private PlanCache(Path file, Key key) {
+    private PlanCache(Path file, Key key, long limit) {
         this.file = file;
         this.key = key;
+        this.limit = limit;
         String why = null;
         try {
             read();
+            LastUse.record(file);
         } catch (NoSuchFileException e) {
             // first load: nothing to report
         } catch (IOException | RuntimeException e) {
@@ -130,9 +137,12 @@ public final class PlanCache implements AutoCloseable {
         this.refused = why;
     }
 
-    /** The cache for {@code key} in {@code dir}: its file mapped when present and valid, else empty (and written later). */
-    public static PlanCache open(Path dir, Key key) {
-        return new PlanCache(dir.resolve(key.fileName()), key);
+    /**
+     * The cache for {@code key} in {@code dir}: its file mapped when present and valid, else empty (and written later,
+     * then {@code dir} pruned to {@code limit} bytes of plan files).
+     */
+    public static PlanCache open(Path dir, Key key, long limit) {
+        return new PlanCache(dir.resolve(key.fileName()), key, limit);
     }
 
     private void read() throws IOException {
@@ -237,8 +247,8 @@ public final class PlanCache implements AutoCloseable {
 
     /**
      * Writes {@code held} (every prepared tensor the network holds now) and the choices, if anything was built or
-     * chosen since the file was read or last written. A failure (a full disk, a read-only folder) is reported in
-     * one line and otherwise ignored: the model runs from what it built.
+     * chosen since the file was read or last written, then prunes the folder. A failure (a full disk, a read-only
+     * folder) is reported in one line and otherwise ignored: the model runs from what it built.
      */
     synchronized void writeIfChanged(List<Tensor> held) {
         if (!dirty) return;
@@ -275,7 +285,9 @@ public final class PlanCache implements AutoCloseable {
             written = true;
         } catch (IOException | RuntimeException e) {
             System.err.println("snapscore: plan cache " + file + " not written (" + e.getMessage() + ")");
+            return;
         }
+        PlanCachePruner.prune(file, file.resolveSibling(HASHES), limit);
     }
 
     /**
