@@ -200,7 +200,9 @@ final class LoadBench {
         }
         md.append("Load average (1/5/15 min) before: ").append(loadBefore).append("; after: ").append(loadAfter).append(".\n\n");
         md.append("snapscore loads run without a plan cache (off), with an empty one (miss: prepares the weights, hashes the model, ")
-                .append("writes the cache) and with the one the miss wrote (hit: maps it).\n\n");
+                .append("writes the cache) and with the one the miss wrote (hit: maps it). Their load ms is `Model.load`, a session ")
+                .append("and `Session.prepare(1)`, which runs one image to warm up, as `score` and `serve` do before their first photo; ")
+                .append("ONNX Runtime's is creating its session.\n\n");
         md.append("| engine | launch → first result ms | load ms | first inference ms | warm inference ms | peak RSS MB |");
         if (s.images() > 0) md.append(" e2e images/s | e2e peak RSS MB |");
         md.append("\n| --- | ---: | ---: | ---: | ---: | ---: |");

@@ -143,7 +143,7 @@ public final class LoadProbe {
         void close() throws OrtException;
     }
 
-    /** snapscore: Model.load + a session is the load; the folder goes through BatchScorer, as `snapscore score` does. */
+    /** snapscore: Model.load, a session and its {@code prepare(1)} are the load; the folder goes through BatchScorer, as `snapscore score` does. */
     private static final class SnapscoreProbe implements Probe {
         private final Model model;
         private final Session session;
@@ -157,6 +157,7 @@ public final class LoadProbe {
             Session s = null;
             try {
                 s = model.newSession(threads);
+                s.prepare(1); // what score and serve do before their first photo: the model is then ready at full speed
             } finally {
                 if (s == null) model.close();
             }

@@ -21,6 +21,7 @@ public final class OneDnnExecutor implements AutoCloseable {
     private final DnnlStream stream;
     private final Map<Integer, PlanBuffers> buffers = new HashMap<>();
     private Workspace workspace = Workspace.empty();
+    private boolean warmedUp;
     private boolean closed;
 
     OneDnnExecutor(OneDnnNetwork network, int threads) {
@@ -68,11 +69,21 @@ public final class OneDnnExecutor implements AutoCloseable {
 
     /**
      * Builds the plan and buffers for batches of {@code n} now, not on the first run; with AUTO convolutions, also
-     * times every batch size up to {@code n} that needs it ({@link OneDnnNetwork#timeUpTo}).
+     * times every batch size up to {@code n} that needs it ({@link OneDnnNetwork#timeUpTo}). The first call also
+     * runs one image, so that the first real run is as fast as later ones.
      */
     public void prepare(int n) {
         network.timeUpTo(n);
         buffers(n);
+        if (!warmedUp) {
+            // One image through the model on this thread: the first run in a process pays for what oneDNN and
+            // OpenMP set up lazily (the thread's team, kernels' first use, cold caches), 1.5-2x a warm run of
+            // VGG16 on the plan-cache hit path; a caller that prepares wants its first real run to be warm.
+            PlanBuffers one = buffers(1);
+            Dnnl.setThreadsForCurrentThread(threads);
+            one.run(stream, one.inputStaging);
+            warmedUp = true;
+        }
     }
 
     private PlanBuffers buffers(int n) {

@@ -44,4 +44,25 @@ class OneDnnExecutorTest {
             assertEquals(alone, shared, "eight batch sizes hold what batch 8 alone needs");
         }
     }
+
+    @Test
+    void preparingWarmsUpWithoutChangingAnyResult() {
+        var config = new ModelGenerator.Config("vgg16", 1.0 / 16, List.of(24, 16), 5, FlattenOrder.NCHW, 3, 64);
+        try (LoadedModel m = ModelGenerator.generate(config); Arena arena = Arena.ofConfined();
+             OneDnnNetwork network = new OneDnnNetwork(m.spec(), m.weights(), DIRECT)) {
+            MemorySegment input = TestRuns.images(arena, m.spec().input().elements(), 4, 5);
+            int classes = m.spec().classes();
+            float[] four, one;
+            try (OneDnnExecutor cold = network.newExecutor(2)) {
+                four = TestRuns.logits(cold, input, 4, classes);
+                one = TestRuns.logits(cold, input, 1, classes);
+            }
+            try (OneDnnExecutor warmed = network.newExecutor(2)) {
+                // The warm-up runs zeros through batch 1's plan, whose activations share the workspace with batch 4's.
+                warmed.prepare(4);
+                assertArrayEquals(four, TestRuns.logits(warmed, input, 4, classes), 0f, "batch 4 after the warm-up");
+                assertArrayEquals(one, TestRuns.logits(warmed, input, 1, classes), 0f, "batch 1 after the warm-up");
+            }
+        }
+    }
 }
