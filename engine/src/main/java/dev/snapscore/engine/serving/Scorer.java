@@ -12,6 +12,10 @@ import dev.snapscore.engine.photo.PhotoSource;
 import dev.snapscore.engine.photo.PreparedPhoto;
 import dev.snapscore.engine.photo.ScoredPhoto;
 
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.opencv.opencv_core.Mat;
+import org.bytedeco.opencv.opencv_core.Scalar;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
@@ -26,6 +30,9 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+
+import static org.bytedeco.opencv.global.opencv_core.CV_8UC3;
+import static org.bytedeco.opencv.global.opencv_imgcodecs.imencode;
 
 /**
  * Scores photos for many concurrent callers with dynamic micro-batching: requests are decoded and
@@ -126,7 +133,29 @@ public final class Scorer implements AutoCloseable {
         // Micro-batches take any size up to the maximum, and a size's first run would otherwise build its plan
         // (VGG16 int8: 150-250 ms against 47 ms warm for two images), so every size is built before serving.
         for (int n = options.maxBatch(); n >= 1; n--) session.prepare(n);
+        warmUpPhotoPath();
         this.batcher = Thread.ofPlatform().name("snapscore-scorer-batcher").daemon(true).start(this::batchLoop);
+    }
+
+    /**
+     * Takes one small made-up JPEG through decoding, the face check (with --clean) and preprocessing, outside any
+     * request: the first photo in a process pays for OpenCV's and this code's first use, about 100 ms on top of a
+     * 60 ms request here, which the first client should not.
+     */
+    private void warmUpPhotoPath() {
+        byte[] jpeg;
+        try (Scalar grey = new Scalar(128, 128, 128, 0); Mat photo = new Mat(64, 64, CV_8UC3, grey);
+             BytePointer encoded = new BytePointer()) {
+            if (!imencode(".jpg", photo, encoded)) throw new IllegalStateException("OpenCV could not encode a JPEG");
+            jpeg = new byte[(int) encoded.limit()];
+            encoded.get(jpeg);
+        }
+        MemorySegment image = freeImages.poll(); // all are free before the first request
+        try {
+            pipeline.prepare(PhotoSource.of("warm-up", jpeg), image, 0);
+        } finally {
+            freeImages.add(image);
+        }
     }
 
     /** Starts a scorer over {@code model}, which must stay open until the scorer is closed. */

@@ -118,6 +118,19 @@ class ScorerTest {
         }
     }
 
+    /** Starting runs a made-up photo through the photo path and the model to warm them up; no metric counts it. */
+    @Test
+    void theWarmUpAtStartIsNotARequest() {
+        var options = Scorer.Options.defaults().withMaxBatch(4, Duration.ofMillis(5)).withCapacity(4);
+        try (Scorer scorer = Scorer.start(model, options)) {
+            var m = scorer.metrics();
+            assertEquals(0, m.accepted() + m.completed() + m.errors() + m.batches() + m.preparedByInference(), m.toString());
+            ScoredPhoto s = scorer.submit(photos.get(1)).join();
+            assertArrayEquals(alone.get(1).probabilities(), s.prediction().probabilities(), 1e-5f);
+            assertEquals(1, scorer.metrics().completed());
+        }
+    }
+
     @Test
     void aFullScorerRejectsFastAndRecovers() {
         var options = Scorer.Options.defaults().withMaxBatch(1, Duration.ZERO).withCapacity(2);
