@@ -103,6 +103,8 @@ public final class Scorer implements AutoCloseable {
     private final Session session;
     private final PhotoPipeline pipeline;
     private final Arena arena = Arena.ofShared();
+    /** Batch sizes built at start besides the maximum. */
+    private static final int PREPARED_SIZES = 16;
     private final BlockingQueue<MemorySegment> freeImages;
     private final BlockingQueue<Request> ready = new LinkedBlockingQueue<>();
     private final Semaphore admitted;
@@ -131,8 +133,11 @@ public final class Scorer implements AutoCloseable {
         this.decoders = new ThreadPoolExecutor(options.workers(), options.workers(), 0, TimeUnit.MILLISECONDS, toPrepare,
                 Thread.ofPlatform().name("snapscore-scorer-decode-", 0).daemon(true).factory());
         // Micro-batches take any size up to the maximum, and a size's first run would otherwise build its plan
-        // (VGG16 int8: 150-250 ms against 47 ms warm for two images), so every size is built before serving.
-        for (int n = options.maxBatch(); n >= 1; n--) session.prepare(n);
+        // (VGG16 int8: 150-250 ms against 47 ms warm for two images), so sizes are built before serving: the
+        // maximum, which a loaded server runs most, and every size up to PREPARED_SIZES (each costs ~0.1 s of
+        // start; a --max-batch of hundreds would otherwise start for minutes), the rest on first use.
+        session.prepare(options.maxBatch());
+        for (int n = Math.min(options.maxBatch(), PREPARED_SIZES); n >= 1; n--) session.prepare(n);
         warmUpPhotoPath();
         this.batcher = Thread.ofPlatform().name("snapscore-scorer-batcher").daemon(true).start(this::batchLoop);
     }
