@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -138,7 +139,13 @@ public final class Scorer implements AutoCloseable {
         // start; a --max-batch of hundreds would otherwise start for minutes), the rest on first use.
         session.prepare(options.maxBatch());
         for (int n = Math.min(options.maxBatch(), PREPARED_SIZES); n >= 1; n--) session.prepare(n);
-        warmUpPhotoPath();
+        try {
+            decoders.submit(this::warmUpPhotoPath).get(); // on a decode worker: with --clean, it loads its cascade too
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("the photo path failed its warm-up", e.getCause());
+        }
         this.batcher = Thread.ofPlatform().name("snapscore-scorer-batcher").daemon(true).start(this::batchLoop);
     }
 
