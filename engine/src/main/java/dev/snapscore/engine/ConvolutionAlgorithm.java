@@ -15,8 +15,9 @@ public enum ConvolutionAlgorithm {
     /**
      * The default: per layer, whichever of the two ran faster on this machine. When a batch size is first planned
      * (or {@link Session#prepare prepared}), each 3×3 stride-1 layer with enough input channels is timed both ways
-     * on the model's threads (a few runs of those layers, so that plan takes seconds longer for VGG16) and runs as
+     * on the session's threads (a few runs of those layers, so that plan takes seconds longer for VGG16) and runs as
      * Winograd only where that was faster; sizes between powers of two take the choices of the power of two below.
+     * Sessions with different thread counts get plans of their own.
      * A plan cache keeps the choices, so later loads on the machine do not time again. Results differ from direct
      * ones by about 1e-5 of their size. bf16 and int8 layers always run directly.
      */

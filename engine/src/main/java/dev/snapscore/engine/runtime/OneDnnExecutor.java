@@ -73,7 +73,7 @@ public final class OneDnnExecutor implements AutoCloseable {
      * runs one image, so that the first real run is as fast as later ones.
      */
     public void prepare(int n) {
-        network.timeUpTo(n);
+        network.timeUpTo(n, threads);
         buffers(n);
         if (!warmedUp) {
             // One image through the model on this thread: the first run in a process pays for what oneDNN and
@@ -90,7 +90,7 @@ public final class OneDnnExecutor implements AutoCloseable {
         if (closed) throw new IllegalStateException("session is closed");
         PlanBuffers known = buffers.get(n);
         if (known != null) return known;
-        NetworkPlan plan = network.plan(n);
+        NetworkPlan plan = network.plan(n, threads);
         if (!workspace.fits(plan)) {
             Workspace bigger = workspace.grownFor(plan);
             for (PlanBuffers b : buffers.values()) b.moveTo(bigger);

@@ -16,7 +16,8 @@ import java.util.Set;
 
 /**
  * A model compiled for oneDNN: the CPU engine, the weights in the layouts the primitives chose, and one
- * {@link NetworkPlan} per batch size seen so far. Thread-safe. Executors borrow its plans; it must outlive
+ * {@link NetworkPlan} per batch size seen so far (with AUTO, per batch size and thread count: the faster form of a
+ * convolution depends on both). Thread-safe. Executors borrow its plans; it must outlive
  * them.
  */
 public final class OneDnnNetwork implements AutoCloseable {
@@ -28,9 +29,9 @@ public final class OneDnnNetwork implements AutoCloseable {
     private final Arena arena = Arena.ofShared(); // the reordered weights and their oneDNN handles
     private final ReorderedWeights weights;
     private final PlanCache cache; // null without one; closed after the weights that may point into it
-    private final Map<Integer, NetworkPlan> plans = new HashMap<>();
+    private final Map<Run, NetworkPlan> plans = new HashMap<>();
     private final Lowering candidates; // AUTO: Winograd on every layer worth timing
-    private final Map<Integer, Set<String>> choices = new HashMap<>(); // AUTO: Winograd layers per power-of-two batch
+    private final Map<Run, Set<String>> choices = new HashMap<>(); // AUTO: Winograd layers per power-of-two batch and threads
     private boolean closed;
 
     /** As below, with {@link ModelOptions#defaults()}. */
@@ -141,13 +142,24 @@ public final class OneDnnNetwork implements AutoCloseable {
         return engine;
     }
 
+    /** A batch size and the threads that run it: what a plan, and AUTO's choices, are made for. */
+    private record Run(int batch, int threads) {
+    }
+
+    /** The plan for {@code batch} on the network's own thread count. */
     synchronized NetworkPlan plan(int batch) {
+        return plan(batch, threads);
+    }
+
+    /** The plan for {@code batch} images run on {@code threads} threads; only AUTO's plans differ by threads. */
+    synchronized NetworkPlan plan(int batch, int threads) {
         if (closed) throw new IllegalStateException("model is closed");
         checkBatch(batch);
-        NetworkPlan plan = plans.get(batch);
+        Run run = new Run(batch, timeConvolutions ? threads : this.threads);
+        NetworkPlan plan = plans.get(run);
         if (plan == null) {
-            plan = NetworkPlan.compile(engine, spec, loweringFor(batch), batch, weights);
-            plans.put(batch, plan);
+            plan = NetworkPlan.compile(engine, spec, loweringFor(run), batch, weights);
+            plans.put(run, plan);
             if (cache != null) cache.writeIfChanged(weights.all());
         }
         return plan;
@@ -160,16 +172,16 @@ public final class OneDnnNetwork implements AutoCloseable {
     }
 
     /**
-     * With AUTO, times now whatever batches of up to {@code batch} images need timed, so that no plan for such a
-     * batch stalls on it later (a server's first requests, a folder's last short batch).
+     * With AUTO, times now whatever batches of up to {@code batch} images on {@code threads} threads need timed, so
+     * that no plan for such a batch stalls on it later (a server's first requests, a folder's last short batch).
      */
-    synchronized void timeUpTo(int batch) {
+    synchronized void timeUpTo(int batch, int threads) {
         if (closed) throw new IllegalStateException("model is closed");
         checkBatch(batch);
         if (!timeConvolutions) return;
         List<Integer> sizes = new ArrayList<>();
         for (int b = 1; b <= batch; b *= 2) sizes.add(b);
-        chosen(sizes);
+        chosen(sizes, threads);
     }
 
     /** How this network used its plan cache so far, or null without one. */
@@ -183,17 +195,18 @@ public final class OneDnnNetwork implements AutoCloseable {
      * as the tiles per run grow, and neighbouring sizes differ little), so a server taking any batch of up to 8
      * images times four sizes, not eight.
      */
-    private Lowering loweringFor(int batch) {
+    private Lowering loweringFor(Run run) {
         if (!timeConvolutions) return lowering;
-        return lowering.withWinogradOnly(chosen(List.of(Integer.highestOneBit(batch))).get(Integer.highestOneBit(batch)));
+        int timed = Integer.highestOneBit(run.batch());
+        return lowering.withWinogradOnly(chosen(List.of(timed), run.threads()).get(timed));
     }
 
-    /** AUTO's Winograd layers for each of {@code sizes}: remembered, from the cache, or timed now (all at once). */
-    private Map<Integer, Set<String>> chosen(List<Integer> sizes) {
+    /** AUTO's Winograd layers for each of {@code sizes} on {@code threads} threads: remembered, from the cache, or timed now (all at once). */
+    private Map<Integer, Set<String>> chosen(List<Integer> sizes, int threads) {
         Map<Integer, Set<String>> out = new HashMap<>();
         List<Integer> untimed = new ArrayList<>();
         for (int b : sizes) {
-            Set<String> known = choices.get(b);
+            Set<String> known = choices.get(new Run(b, threads));
             if (known == null && cache != null) known = cache.winogradLayers(b, threads);
             if (known == null && candidates.lower(spec, b).stream().noneMatch(l -> l instanceof Lowered.WinogradConv)) known = Set.of();
             if (known == null) untimed.add(b);
@@ -206,7 +219,7 @@ public final class OneDnnNetwork implements AutoCloseable {
             });
             out.putAll(timed);
         }
-        choices.putAll(out);
+        out.forEach((b, layers) -> choices.put(new Run(b, threads), layers));
         return out;
     }
 

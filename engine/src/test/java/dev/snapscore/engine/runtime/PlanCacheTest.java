@@ -141,6 +141,38 @@ class PlanCacheTest {
      * server does before it listens), so no later batch of up to 8 images, of any size, waits for a timing pass;
      * the next load times nothing.
      */
+    /**
+     * Auto's choices hold for the threads they were timed on: a session with another thread count than the model's
+     * (one single-threaded session per core, as Session's documentation advises for throughput) times for its own,
+     * and those choices are cached under that count too.
+     */
+    @Test
+    void aSessionWithOtherThreadsTimesForItsOwn(@TempDir Path cache) {
+        ModelOptions options = ModelOptions.defaults().withCacheDir(cache).withThreads(2);
+        try (Model model = Model.load(MINI, options); Arena arena = Arena.ofConfined()) {
+            assertEquals(1, model.planCache().timed(), "the load times batch 1 on the model's 2 threads");
+            MemorySegment input = TestRuns.images(arena, model.spec().input().elements(), 2, 3);
+            float[] two, one;
+            try (Session s = model.newSession()) {
+                s.prepare(2);
+                two = s.run(input, 2).logits();
+            }
+            assertEquals(2, model.planCache().timed(), "batches 1 and 2 on 2 threads");
+            try (Session s = model.newSession(1)) {
+                s.prepare(2);
+                assertEquals(4, model.planCache().timed(), "batches 1 and 2 again, on 1 thread: " + model.planCache());
+                one = s.run(input, 2).logits();
+            }
+            for (int i = 0; i < two.length; i++) {
+                assertEquals(two[i], one[i], 1e-4f * Math.max(1f, Math.abs(two[i])), "logit " + i + ": either form computes the same function");
+            }
+        }
+        try (Model again = Model.load(MINI, options); Session s = again.newSession(1)) {
+            s.prepare(2);
+            assertEquals(0, again.planCache().timed(), "1 thread's choices come from the cache: " + again.planCache());
+        }
+    }
+
     @Test
     void prepareTimesEveryBatchSizeUpToItsOwnBeforehand(@TempDir Path cache) {
         ModelOptions options = ModelOptions.defaults().withCacheDir(cache).withThreads(2);
