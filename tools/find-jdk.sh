@@ -3,12 +3,16 @@
 # Order: $JAVA_HOME if recent enough, then the newest JDK under /usr/lib/jvm, then `java` on PATH.
 
 java_feature_version() { # prints the feature version of the java binary $1, or 0
-  # A JDK's `release` file names its version; reading it costs nothing, starting a JVM to ask ~0.1 s.
-  local release
-  release="$(dirname "$(dirname "$(readlink -f "$1")")")/release"
-  if [ -f "$release" ] && grep -q '^JAVA_VERSION="[0-9]' "$release"; then
-    sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$release" | head -n 1
-    return
+  # A JDK's `release` file names its version; reading it with shell builtins costs nothing, starting a JVM to
+  # ask ~0.1 s. (Every command runs this: forks of dirname, grep and sed added ~40 ms to each.)
+  local real line v
+  real=$(readlink -f "$1")
+  if [ -f "${real%/bin/*}/release" ]; then
+    while IFS= read -r line; do
+      case $line in
+        JAVA_VERSION=\"[0-9]*) v=${line#JAVA_VERSION=\"}; echo "${v%%[!0-9]*}"; return ;;
+      esac
+    done < "${real%/bin/*}/release"
   fi
   "$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = \([0-9]*\).*/\1/p' | head -n 1
 }
@@ -20,7 +24,7 @@ snapscore_find_jdk() {
     if [ "${v:-0}" -ge 22 ]; then JAVA_FEATURE_VERSION=$v; return 0; fi
   fi
   for candidate in /usr/lib/jvm/*/bin/java /opt/java/*/bin/java "$(command -v java 2>/dev/null)"; do
-    [ -x "$candidate" ] && [ -x "$(dirname "$candidate")/javac" ] || continue
+    [ -x "$candidate" ] && [ -x "${candidate%/*}/javac" ] || continue
     v=$(java_feature_version "$candidate")
     if [ "${v:-0}" -gt "$best_version" ]; then best_version=$v; best=$candidate; fi
   done
@@ -28,7 +32,8 @@ snapscore_find_jdk() {
     echo "snapscore: needs a JDK 22 or newer (found ${best_version:-none}); install one, e.g. Temurin 25, or set JAVA_HOME" >&2
     return 1
   fi
-  JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$best")")")
+  best=$(readlink -f "$best")
+  JAVA_HOME=${best%/bin/*}
   JAVA_FEATURE_VERSION=$best_version
   export JAVA_HOME
 }
