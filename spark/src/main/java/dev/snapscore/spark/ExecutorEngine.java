@@ -1,6 +1,9 @@
 package dev.snapscore.spark;
 
+import dev.snapscore.engine.ConvolutionAlgorithm;
 import dev.snapscore.engine.Model;
+import dev.snapscore.engine.ModelOptions;
+import dev.snapscore.engine.Precision;
 import dev.snapscore.engine.Session;
 import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.ImageDecoder;
@@ -31,7 +34,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class ExecutorEngine {
     private static final AtomicInteger MODEL_LOADS = new AtomicInteger();
-    private static final Map<Path, Loaded> MODELS = new ConcurrentHashMap<>();
+    private static final Map<ModelKey, Loaded> MODELS = new ConcurrentHashMap<>();
 
     static {
         Runtime.getRuntime().addShutdownHook(new Thread(ExecutorEngine::closeAll, "snapscore-executor-engine-close"));
@@ -53,12 +56,17 @@ public final class ExecutorEngine {
     }
 
     /**
-     * A session of the model at {@code model} with {@code threads} oneDNN threads and a native buffer for
-     * {@code batch} preprocessed images; the model is loaded on the first lease in this JVM.
+     * A session of the model at {@code model}, prepared with {@code precision} and {@code convolution}, with
+     * {@code threads} oneDNN threads and a native buffer for {@code batch} preprocessed images; the model is loaded
+     * on the first lease in this JVM.
      */
-    static Lease lease(Path model, int threads, int batch) {
-        Loaded loaded = MODELS.computeIfAbsent(model.toAbsolutePath().normalize(), Loaded::load);
+    static Lease lease(Path model, Precision precision, ConvolutionAlgorithm convolution, int threads, int batch) {
+        Loaded loaded = MODELS.computeIfAbsent(new ModelKey(model.toAbsolutePath().normalize(), precision, convolution), Loaded::load);
         return loaded.lease(threads, batch);
+    }
+
+    /** A model file and how it is prepared: one loaded model each. */
+    private record ModelKey(Path path, Precision precision, ConvolutionAlgorithm convolution) {
     }
 
     /** What a photo pipeline depends on besides the model. */
@@ -76,8 +84,8 @@ public final class ExecutorEngine {
             this.model = model;
         }
 
-        static Loaded load(Path path) {
-            Model m = Model.load(path);
+        static Loaded load(ModelKey key) {
+            Model m = Model.load(key.path(), ModelOptions.defaults().withPrecision(key.precision()).withConvolution(key.convolution()));
             MODEL_LOADS.incrementAndGet();
             return new Loaded(m);
         }

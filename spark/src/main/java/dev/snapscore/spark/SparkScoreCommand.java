@@ -1,7 +1,9 @@
 package dev.snapscore.spark;
 
+import dev.snapscore.engine.ConvolutionAlgorithm;
 import dev.snapscore.engine.ImageException;
 import dev.snapscore.engine.ModelFormatException;
+import dev.snapscore.engine.Precision;
 import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.ImageDecoder;
 import org.apache.spark.sql.AnalysisException;
@@ -52,6 +54,16 @@ public final class SparkScoreCommand implements Callable<Integer> {
 
     @Option(names = "--batch", defaultValue = "8", description = "Images per inference run. Default: ${DEFAULT-VALUE}.")
     int batch;
+
+    @Option(names = "--precision", paramLabel = "f32|bf16|auto", defaultValue = "f32",
+            description = "Arithmetic of an f32 model's layers on the executors, as for `snapscore score`: f32, bf16 (needs "
+                    + "AVX512_BF16 or AMX on every executor), or auto (bf16 where the executor's CPU has it). Default: f32.")
+    Precision precision;
+
+    @Option(names = "--convolution", paramLabel = "auto|direct|winograd", defaultValue = "auto",
+            description = "How f32 3x3 convolutions run on the executors, as for `snapscore score`: auto (each layer timed "
+                    + "both ways on an executor's first use, the faster kept), direct, or winograd. Default: auto.")
+    ConvolutionAlgorithm convolution;
 
     @Option(names = "--partitions", defaultValue = "0",
             description = "Partitions of a local listing. Default: one per " + SparkScoreJob.PHOTOS_PER_PARTITION + " photos, at least Spark's default parallelism.")
@@ -110,7 +122,8 @@ public final class SparkScoreCommand implements Callable<Integer> {
     }
 
     static int run(PrintWriter out, PrintWriter err, String... args) {
-        CommandLine cli = new CommandLine(new SparkScoreCommand()).setOut(out).setErr(err);
+        CommandLine cli = new CommandLine(new SparkScoreCommand()).setOut(out).setErr(err)
+                .setCaseInsensitiveEnumValuesAllowed(true); // --convolution direct
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             if (ex instanceof IllegalArgumentException || ex instanceof ModelFormatException || ex instanceof ImageException
                     || ex instanceof AnalysisException) {
@@ -139,7 +152,7 @@ public final class SparkScoreCommand implements Callable<Integer> {
         if (!Files.exists(modelPath)) throw new ModelFormatException("no such model: " + modelPath);
         Cleaning cleaning = clean ? new Cleaning(minFaceFraction, scaleFactor, minNeighbors, minSize, allFaces) : null;
         var options = new SparkScoreJob.Options(modelPath, batch, ImageDecoder.DEFAULT_MAX_BYTES, maxPixels, cleaning,
-                new DecodeOptions(exactDecode, cleanResolution));
+                new DecodeOptions(exactDecode, cleanResolution), precision, convolution);
         PrintWriter err = spec.commandLine().getErr();
 
         SparkSession.Builder builder = SparkSession.builder().appName("snapscore spark-score");

@@ -1,5 +1,7 @@
 package dev.snapscore.spark;
 
+import dev.snapscore.engine.ConvolutionAlgorithm;
+import dev.snapscore.engine.Precision;
 import dev.snapscore.engine.batch.ImageFiles;
 import dev.snapscore.engine.format.LoadedModel;
 import dev.snapscore.engine.format.ModelFormats;
@@ -50,12 +52,19 @@ public final class SparkScoreJob {
      * @param cleaning  the face rule to apply first, or null
      * @param decode    fast or exact decoding, and the face cascade's resolution
      */
-    public record Options(Path model, int batch, long maxBytes, long maxPixels, Cleaning cleaning, DecodeOptions decode) {
+    public record Options(Path model, int batch, long maxBytes, long maxPixels, Cleaning cleaning, DecodeOptions decode,
+                          Precision precision, ConvolutionAlgorithm convolution) {
         public Options {
             if (model == null) throw new IllegalArgumentException("a model is required");
+            if (precision == null || convolution == null) throw new IllegalArgumentException("precision and convolution are required");
         }
 
-        /** {@code snapscore score}'s defaults: batch 8, 256 MB and 50 MP limits, no cleaning, fast decode. */
+        /** f32 and auto convolutions, as {@code snapscore score} runs by default. */
+        public Options(Path model, int batch, long maxBytes, long maxPixels, Cleaning cleaning, DecodeOptions decode) {
+            this(model, batch, maxBytes, maxPixels, cleaning, decode, Precision.F32, ConvolutionAlgorithm.AUTO);
+        }
+
+        /** {@code snapscore score}'s defaults: batch 8, 256 MB and 50 MP limits, no cleaning, fast decode, f32, auto convolutions. */
         public Options(Path model) {
             this(model, 8, ImageDecoder.DEFAULT_MAX_BYTES, ImageDecoder.DEFAULT_MAX_PIXELS, null, DecodeOptions.DEFAULT);
         }
@@ -83,7 +92,7 @@ public final class SparkScoreJob {
         }
         ModelSource source = ship ? ModelSource.ship(spark.sparkContext(), options.model()) : ModelSource.at(options.model());
         return new SparkScoreJob(new ScoreSettings(source, options.batch(), options.maxBytes(), options.maxPixels(),
-                options.cleaning(), options.decode()), spec);
+                options.cleaning(), options.decode(), options.precision(), options.convolution()), spec);
     }
 
     /** The output's columns for this model's labels. */

@@ -1,6 +1,7 @@
 package dev.snapscore.spark;
 
 import dev.snapscore.engine.Model;
+import dev.snapscore.engine.ModelOptions;
 import dev.snapscore.engine.Session;
 import dev.snapscore.engine.batch.BatchScorer;
 import dev.snapscore.engine.batch.ImageFiles;
@@ -108,10 +109,15 @@ final class PhotoFolder {
 
     /** As {@link #scoreWithEngine(Path, Cleaning)}, decoding as {@code decode} says. */
     static Map<String, ScoredPhoto> scoreWithEngine(Path dir, Cleaning cleaning, DecodeOptions decode) throws IOException {
+        return scoreWithEngine(dir, cleaning, decode, ModelOptions.defaults());
+    }
+
+    /** As {@link #scoreWithEngine(Path, Cleaning, DecodeOptions)}, with the model prepared as {@code options} say. */
+    static Map<String, ScoredPhoto> scoreWithEngine(Path dir, Cleaning cleaning, DecodeOptions decode, ModelOptions options) throws IOException {
         List<Path> files = ImageFiles.list(List.of(dir), null).stream().map(p -> p.toAbsolutePath().normalize()).toList();
         ImageDecoder decoder = ImageDecoder.withDefaults();
         Map<String, ScoredPhoto> rows = new LinkedHashMap<>();
-        try (Model model = Model.load(MODEL); Session session = model.newSession(1);
+        try (Model model = Model.load(MODEL, options); Session session = model.newSession(1);
              PhotoPipeline pipeline = PhotoPipeline.forModel(model.spec(), decoder, decode, cleaning == null ? null
                      : FaceCheck.clean(new FaceDetector.Settings(cleaning.scaleFactor(), cleaning.minNeighbors(), cleaning.minSize()), cleaning.minFaceFraction())
                              .scanningAllSizes(cleaning.allFaces()))) {

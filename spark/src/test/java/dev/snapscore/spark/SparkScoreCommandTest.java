@@ -74,5 +74,8 @@ class SparkScoreCommandTest {
         Run coarse = run("--model", PhotoFolder.MODEL.toString(), "--input", ".", "--output", out.toString(), "--clean", "--clean-resolution", "20");
         assertEquals(2, coarse.code());
         assertTrue(coarse.err().contains("clean resolution must be 0 (full resolution) or at least 48 pixels, got 20"), coarse.err());
+        Run sideways = run("--model", PhotoFolder.MODEL.toString(), "--input", ".", "--output", out.toString(), "--convolution", "sideways");
+        assertEquals(2, sideways.code());
+        assertTrue(sideways.err().contains("--convolution") && sideways.err().contains("direct"), sideways.err());
     }
 }

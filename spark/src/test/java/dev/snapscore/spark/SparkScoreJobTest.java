@@ -1,5 +1,8 @@
 package dev.snapscore.spark;
 
+import dev.snapscore.engine.ConvolutionAlgorithm;
+import dev.snapscore.engine.ModelOptions;
+import dev.snapscore.engine.Precision;
 import dev.snapscore.engine.Prediction;
 import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.photo.ScoredPhoto;
@@ -25,6 +28,7 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The Spark job on local[2] against {@code snapscore score}'s pipeline run outside Spark on the same folder. */
@@ -64,8 +68,12 @@ class SparkScoreJobTest {
     }
 
     private SparkScoreJob job(Cleaning cleaning, DecodeOptions decode) {
+        return job(cleaning, decode, Precision.F32, ConvolutionAlgorithm.AUTO);
+    }
+
+    private SparkScoreJob job(Cleaning cleaning, DecodeOptions decode, Precision precision, ConvolutionAlgorithm convolution) {
         var options = new SparkScoreJob.Options(PhotoFolder.MODEL, 8, dev.snapscore.engine.image.ImageDecoder.DEFAULT_MAX_BYTES,
-                dev.snapscore.engine.image.ImageDecoder.DEFAULT_MAX_PIXELS, cleaning, decode);
+                dev.snapscore.engine.image.ImageDecoder.DEFAULT_MAX_PIXELS, cleaning, decode, precision, convolution);
         return SparkScoreJob.create(spark, options, true);
     }
 
@@ -280,5 +288,44 @@ class SparkScoreJobTest {
             assertTrue(Math.abs(a.<Float>getAs(ScoreColumns.PROBABILITY) - b.<Float>getAs(ScoreColumns.PROBABILITY)) > 1e-5,
                     "fast and exact decodes score a 12 MP photo differently: " + a + " vs " + b);
         }
+    }
+
+    /**
+     * Precision and convolution travel to the executors: direct convolutions give the engine's direct rows, and bf16
+     * gives the engine's bf16 rows (which differ from f32's) where the CPU has bf16, else the job fails saying why.
+     */
+    @Test
+    void precisionAndConvolutionReachTheExecutors() throws IOException {
+        ModelOptions direct = ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.DIRECT);
+        Map<String, Row> directRows = byFile(job(null, DecodeOptions.DEFAULT, Precision.F32, ConvolutionAlgorithm.DIRECT)
+                .score(SparkScoreJob.listImages(spark, List.of(photos.toString()), 2)).collectAsList());
+        assertSameRows(PhotoFolder.scoreWithEngine(photos, null, DecodeOptions.DEFAULT, direct), directRows, labels());
+
+        SparkScoreJob bf16 = job(null, DecodeOptions.DEFAULT, Precision.BF16, ConvolutionAlgorithm.DIRECT);
+        boolean cpuHasBf16;
+        try (var m = dev.snapscore.engine.Model.load(PhotoFolder.MODEL, direct.withPrecision(Precision.BF16).withCache(false))) {
+            cpuHasBf16 = m.runsBf16();
+        } catch (IllegalArgumentException e) {
+            cpuHasBf16 = false;
+        }
+        if (!cpuHasBf16) {
+            Exception e = assertThrows(Exception.class,
+                    () -> bf16.score(SparkScoreJob.listImages(spark, List.of(photos.toString()), 1)).collectAsList());
+            StringBuilder causes = new StringBuilder();
+            for (Throwable t = e; t != null; t = t.getCause()) causes.append(t).append('\n');
+            assertTrue(causes.toString().contains("bf16 precision needs a CPU"), causes.toString());
+            return;
+        }
+        Map<String, Row> bf16Rows = byFile(bf16.score(SparkScoreJob.listImages(spark, List.of(photos.toString()), 2)).collectAsList());
+        Map<String, ScoredPhoto> engineBf16 = PhotoFolder.scoreWithEngine(photos, null, DecodeOptions.DEFAULT, direct.withPrecision(Precision.BF16));
+        double largestGap = 0;
+        for (var e : engineBf16.entrySet()) {
+            if (e.getValue().prediction() == null) continue;
+            Row spark = bf16Rows.get(e.getKey()), f32 = directRows.get(e.getKey());
+            float p = e.getValue().prediction().probability();
+            assertEquals(p, spark.<Float>getAs(ScoreColumns.PROBABILITY), 1e-3f, e.getKey() + ": the engine's bf16 probability");
+            largestGap = Math.max(largestGap, Math.abs(spark.<Float>getAs(ScoreColumns.PROBABILITY) - f32.<Float>getAs(ScoreColumns.PROBABILITY)));
+        }
+        assertTrue(largestGap > 1e-4, "bf16 rows differ from f32 rows somewhere: largest gap " + largestGap);
     }
 }
