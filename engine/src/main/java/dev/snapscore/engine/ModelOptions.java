@@ -69,6 +69,17 @@ public record ModelOptions(Precision precision, ConvolutionAlgorithm convolution
         return new ModelOptions(precision, convolution, threads, maxBatch, cache || dir != null, dir, cacheLimit);
     }
 
+    /**
+     * The user's plan cache folder, {@code $XDG_CACHE_HOME/snapscore} or {@code ~/.cache/snapscore}: the default
+     * where a model's own folder cannot be written, and the place for models whose folder does not last (a copy
+     * shipped to a Spark executor).
+     */
+    public static Path userCacheDir() {
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        Path base = xdg != null && Path.of(xdg).isAbsolute() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
+        return base.resolve("snapscore");
+    }
+
     /** With at most {@code bytes} of plan files kept in the cache folder (see {@link #cacheLimit}); must be > 0. */
     public ModelOptions withCacheLimit(long bytes) {
         return new ModelOptions(precision, convolution, threads, maxBatch, cache, cacheDir, bytes);

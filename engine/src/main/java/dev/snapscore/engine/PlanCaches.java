@@ -41,8 +41,6 @@ final class PlanCaches {
         Path modelDir = Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
         Path beside = modelDir.resolve(BESIDE_MODEL);
         if (Files.isDirectory(beside) ? Files.isWritable(beside) : Files.isWritable(modelDir)) return beside;
-        String xdg = System.getenv("XDG_CACHE_HOME");
-        Path base = xdg != null && Path.of(xdg).isAbsolute() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
-        return base.resolve("snapscore");
+        return ModelOptions.userCacheDir();
     }
 }

@@ -1,9 +1,6 @@
 package dev.snapscore.spark;
 
-import dev.snapscore.engine.ConvolutionAlgorithm;
 import dev.snapscore.engine.Model;
-import dev.snapscore.engine.ModelOptions;
-import dev.snapscore.engine.Precision;
 import dev.snapscore.engine.Session;
 import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.ImageDecoder;
@@ -56,17 +53,18 @@ public final class ExecutorEngine {
     }
 
     /**
-     * A session of the model at {@code model}, prepared with {@code precision} and {@code convolution}, with
-     * {@code threads} oneDNN threads and a native buffer for {@code batch} preprocessed images; the model is loaded
-     * on the first lease in this JVM.
+     * A session of the model at {@code model} (a job's shipped copy, or a path read in place), prepared as
+     * {@code preparation} says, with {@code threads} oneDNN threads and a native buffer for {@code batch}
+     * preprocessed images; the model is loaded on the first lease in this JVM.
      */
-    static Lease lease(Path model, Precision precision, ConvolutionAlgorithm convolution, int threads, int batch) {
-        Loaded loaded = MODELS.computeIfAbsent(new ModelKey(model.toAbsolutePath().normalize(), precision, convolution), Loaded::load);
+    static Lease lease(Path model, boolean shipped, ModelPreparation preparation, int threads, int batch) {
+        ModelKey key = new ModelKey(model.toAbsolutePath().normalize(), preparation);
+        Loaded loaded = MODELS.computeIfAbsent(key, k -> Loaded.load(k.path(), preparation.options(shipped)));
         return loaded.lease(threads, batch);
     }
 
     /** A model file and how it is prepared: one loaded model each. */
-    private record ModelKey(Path path, Precision precision, ConvolutionAlgorithm convolution) {
+    private record ModelKey(Path path, ModelPreparation preparation) {
     }
 
     /** What a photo pipeline depends on besides the model. */
@@ -84,8 +82,8 @@ public final class ExecutorEngine {
             this.model = model;
         }
 
-        static Loaded load(ModelKey key) {
-            Model m = Model.load(key.path(), ModelOptions.defaults().withPrecision(key.precision()).withConvolution(key.convolution()));
+        static Loaded load(Path path, dev.snapscore.engine.ModelOptions options) {
+            Model m = Model.load(path, options);
             MODEL_LOADS.incrementAndGet();
             return new Loaded(m);
         }

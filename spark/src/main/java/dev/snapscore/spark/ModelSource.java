@@ -59,6 +59,11 @@ public final class ModelSource implements Serializable {
         return new ModelSource(Kind.SHIPPED_DIRECTORY, null);
     }
 
+    /** Whether the model is a copy shipped with the job (which lasts only as long as the job), not a path read in place. */
+    boolean shipped() {
+        return kind != Kind.PATH;
+    }
+
     /** The model's path in this JVM; on an executor, where Spark put the shipped files. */
     Path resolve() {
         return switch (kind) {

@@ -42,8 +42,8 @@ final class PartitionScorer implements MapPartitionsFunction<Row, Row> {
         TaskContext task = TaskContext.get();
         // spark.task.cpus is the share of the executor's cores this task may use: give them all to oneDNN.
         int threads = task != null ? task.cpus() : 1;
-        ExecutorEngine.Lease lease = ExecutorEngine.lease(settings.model().resolve(), settings.precision(), settings.convolution(),
-                threads, settings.batch());
+        ExecutorEngine.Lease lease = ExecutorEngine.lease(settings.model().resolve(), settings.model().shipped(),
+                settings.preparation(), threads, settings.batch());
         // Also when the task fails or stops early, the session goes back to the pool.
         if (task != null) task.addTaskCompletionListener((TaskCompletionListener) t -> lease.close());
         return new Rows(input, lease);

@@ -1,7 +1,5 @@
 package dev.snapscore.spark;
 
-import dev.snapscore.engine.ConvolutionAlgorithm;
-import dev.snapscore.engine.Precision;
 import dev.snapscore.engine.image.DecodeOptions;
 
 import java.io.Serializable;
@@ -15,16 +13,15 @@ import java.io.Serializable;
  * @param maxPixels largest width × height accepted (checked from the header, before decoding)
  * @param cleaning  the face rule to apply before scoring, or null to score every photo
  * @param decode    fast or exact decoding, and the face cascade's resolution
- * @param precision   the arithmetic of an f32 model's layers
- * @param convolution how its f32 convolutions run
+ * @param preparation how executors prepare the model
  */
 public record ScoreSettings(ModelSource model, int batch, long maxBytes, long maxPixels, Cleaning cleaning,
-                            DecodeOptions decode, Precision precision, ConvolutionAlgorithm convolution) implements Serializable {
+                            DecodeOptions decode, ModelPreparation preparation) implements Serializable {
     public ScoreSettings {
         if (model == null) throw new IllegalArgumentException("a model is required");
         if (batch < 1) throw new IllegalArgumentException("batch must be >= 1, got " + batch);
         if (maxBytes < 1 || maxPixels < 1) throw new IllegalArgumentException("size limits must be positive");
         if (decode == null) throw new IllegalArgumentException("decode options are required");
-        if (precision == null || convolution == null) throw new IllegalArgumentException("precision and convolution are required");
+        if (preparation == null) throw new IllegalArgumentException("a model preparation is required");
     }
 }

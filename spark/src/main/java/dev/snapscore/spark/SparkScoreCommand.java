@@ -65,6 +65,16 @@ public final class SparkScoreCommand implements Callable<Integer> {
                     + "both ways on an executor's first use, the faster kept), direct, or winograd. Default: auto.")
     ConvolutionAlgorithm convolution;
 
+    @Option(names = "--cache-dir", paramLabel = "DIR",
+            description = "Plan cache folder on every executor (an absolute path on its local disk): prepared weights and "
+                    + "auto's choices kept across jobs. Default: beside the model with --shared-model (as for `snapscore score`), "
+                    + "else the executor user's $XDG_CACHE_HOME/snapscore (~/.cache/snapscore), since a shipped copy lasts "
+                    + "only as long as its job.")
+    String cacheDir;
+
+    @Option(names = "--no-cache", description = "Executors prepare the weights at every load and keep no plan cache.")
+    boolean noCache;
+
     @Option(names = "--partitions", defaultValue = "0",
             description = "Partitions of a local listing. Default: one per " + SparkScoreJob.PHOTOS_PER_PARTITION + " photos, at least Spark's default parallelism.")
     int partitions;
@@ -152,7 +162,7 @@ public final class SparkScoreCommand implements Callable<Integer> {
         if (!Files.exists(modelPath)) throw new ModelFormatException("no such model: " + modelPath);
         Cleaning cleaning = clean ? new Cleaning(minFaceFraction, scaleFactor, minNeighbors, minSize, allFaces) : null;
         var options = new SparkScoreJob.Options(modelPath, batch, ImageDecoder.DEFAULT_MAX_BYTES, maxPixels, cleaning,
-                new DecodeOptions(exactDecode, cleanResolution), precision, convolution);
+                new DecodeOptions(exactDecode, cleanResolution), new ModelPreparation(precision, convolution, !noCache, cacheDir));
         PrintWriter err = spec.commandLine().getErr();
 
         SparkSession.Builder builder = SparkSession.builder().appName("snapscore spark-score");

@@ -1,7 +1,5 @@
 package dev.snapscore.spark;
 
-import dev.snapscore.engine.ConvolutionAlgorithm;
-import dev.snapscore.engine.Precision;
 import dev.snapscore.engine.batch.ImageFiles;
 import dev.snapscore.engine.format.LoadedModel;
 import dev.snapscore.engine.format.ModelFormats;
@@ -53,15 +51,15 @@ public final class SparkScoreJob {
      * @param decode    fast or exact decoding, and the face cascade's resolution
      */
     public record Options(Path model, int batch, long maxBytes, long maxPixels, Cleaning cleaning, DecodeOptions decode,
-                          Precision precision, ConvolutionAlgorithm convolution) {
+                          ModelPreparation preparation) {
         public Options {
             if (model == null) throw new IllegalArgumentException("a model is required");
-            if (precision == null || convolution == null) throw new IllegalArgumentException("precision and convolution are required");
+            if (preparation == null) throw new IllegalArgumentException("a model preparation is required");
         }
 
-        /** f32 and auto convolutions, as {@code snapscore score} runs by default. */
+        /** The model prepared as {@code snapscore score} does by default. */
         public Options(Path model, int batch, long maxBytes, long maxPixels, Cleaning cleaning, DecodeOptions decode) {
-            this(model, batch, maxBytes, maxPixels, cleaning, decode, Precision.F32, ConvolutionAlgorithm.AUTO);
+            this(model, batch, maxBytes, maxPixels, cleaning, decode, ModelPreparation.DEFAULT);
         }
 
         /** {@code snapscore score}'s defaults: batch 8, 256 MB and 50 MP limits, no cleaning, fast decode, f32, auto convolutions. */
@@ -92,7 +90,7 @@ public final class SparkScoreJob {
         }
         ModelSource source = ship ? ModelSource.ship(spark.sparkContext(), options.model()) : ModelSource.at(options.model());
         return new SparkScoreJob(new ScoreSettings(source, options.batch(), options.maxBytes(), options.maxPixels(),
-                options.cleaning(), options.decode(), options.precision(), options.convolution()), spec);
+                options.cleaning(), options.decode(), options.preparation()), spec);
     }
 
     /** The output's columns for this model's labels. */

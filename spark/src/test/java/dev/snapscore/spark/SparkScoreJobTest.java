@@ -68,12 +68,12 @@ class SparkScoreJobTest {
     }
 
     private SparkScoreJob job(Cleaning cleaning, DecodeOptions decode) {
-        return job(cleaning, decode, Precision.F32, ConvolutionAlgorithm.AUTO);
+        return job(cleaning, decode, ModelPreparation.DEFAULT);
     }
 
-    private SparkScoreJob job(Cleaning cleaning, DecodeOptions decode, Precision precision, ConvolutionAlgorithm convolution) {
+    private SparkScoreJob job(Cleaning cleaning, DecodeOptions decode, ModelPreparation preparation) {
         var options = new SparkScoreJob.Options(PhotoFolder.MODEL, 8, dev.snapscore.engine.image.ImageDecoder.DEFAULT_MAX_BYTES,
-                dev.snapscore.engine.image.ImageDecoder.DEFAULT_MAX_PIXELS, cleaning, decode, precision, convolution);
+                dev.snapscore.engine.image.ImageDecoder.DEFAULT_MAX_PIXELS, cleaning, decode, preparation);
         return SparkScoreJob.create(spark, options, true);
     }
 
@@ -297,11 +297,11 @@ class SparkScoreJobTest {
     @Test
     void precisionAndConvolutionReachTheExecutors() throws IOException {
         ModelOptions direct = ModelOptions.defaults().withConvolution(ConvolutionAlgorithm.DIRECT);
-        Map<String, Row> directRows = byFile(job(null, DecodeOptions.DEFAULT, Precision.F32, ConvolutionAlgorithm.DIRECT)
+        Map<String, Row> directRows = byFile(job(null, DecodeOptions.DEFAULT, new ModelPreparation(Precision.F32, ConvolutionAlgorithm.DIRECT, true, null))
                 .score(SparkScoreJob.listImages(spark, List.of(photos.toString()), 2)).collectAsList());
         assertSameRows(PhotoFolder.scoreWithEngine(photos, null, DecodeOptions.DEFAULT, direct), directRows, labels());
 
-        SparkScoreJob bf16 = job(null, DecodeOptions.DEFAULT, Precision.BF16, ConvolutionAlgorithm.DIRECT);
+        SparkScoreJob bf16 = job(null, DecodeOptions.DEFAULT, new ModelPreparation(Precision.BF16, ConvolutionAlgorithm.DIRECT, true, null));
         boolean cpuHasBf16;
         try (var m = dev.snapscore.engine.Model.load(PhotoFolder.MODEL, direct.withPrecision(Precision.BF16).withCache(false))) {
             cpuHasBf16 = m.runsBf16();
@@ -327,5 +327,35 @@ class SparkScoreJobTest {
             largestGap = Math.max(largestGap, Math.abs(spark.<Float>getAs(ScoreColumns.PROBABILITY) - f32.<Float>getAs(ScoreColumns.PROBABILITY)));
         }
         assertTrue(largestGap > 1e-4, "bf16 rows differ from f32 rows somewhere: largest gap " + largestGap);
+    }
+
+    /**
+     * The executors' plan cache goes where --cache-dir says (a shipped copy's folder lasts only as long as its job),
+     * and nowhere with --no-cache: a second job maps what the first one wrote.
+     */
+    @Test
+    void theExecutorsPlanCacheIsWhereItIsAsked(@org.junit.jupiter.api.io.TempDir Path cacheDir) throws IOException {
+        ExecutorEngine.closeAll();
+        var direct = new ModelPreparation(Precision.F32, ConvolutionAlgorithm.DIRECT, true, cacheDir.toString());
+        Dataset<Row> images = SparkScoreJob.listImages(spark, List.of(photos.toString()), 2);
+        assertEquals(16, job(null, DecodeOptions.DEFAULT, direct).score(images).count());
+        List<Path> plans;
+        try (var files = java.nio.file.Files.list(cacheDir)) {
+            plans = files.filter(f -> f.getFileName().toString().endsWith(".plan")).toList();
+        }
+        assertEquals(1, plans.size(), "one plan file in the asked folder: " + plans);
+        ExecutorEngine.closeAll();
+        long written = java.nio.file.Files.getLastModifiedTime(plans.getFirst()).toMillis();
+        assertEquals(16, job(null, DecodeOptions.DEFAULT, direct).score(images).count());
+        assertEquals(written, java.nio.file.Files.getLastModifiedTime(plans.getFirst()).toMillis(), "the second job maps it, writes nothing");
+
+        ExecutorEngine.closeAll();
+        Path unused = java.nio.file.Files.createDirectories(tmp.resolve("unused-cache"));
+        var none = new ModelPreparation(Precision.F32, ConvolutionAlgorithm.DIRECT, false, unused.toString());
+        assertEquals(16, job(null, DecodeOptions.DEFAULT, none).score(images).count());
+        try (var files = java.nio.file.Files.list(unused)) {
+            assertEquals(0, files.count(), "--no-cache writes nothing");
+        }
+        assertThrows(IllegalArgumentException.class, () -> new ModelPreparation(Precision.F32, ConvolutionAlgorithm.AUTO, true, "relative/dir"));
     }
 }
