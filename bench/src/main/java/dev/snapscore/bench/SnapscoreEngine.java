@@ -21,7 +21,7 @@ final class SnapscoreEngine implements InferenceEngine {
     private final int batch;
 
     SnapscoreEngine(Path modelDir, int batch, int threads, ModelOptions options) {
-        // The session's threads in the options too: auto times its convolutions on those.
+        // The session's threads in the options too: the load plans (with auto, times) batch 1 for the model's threads.
         this.model = Model.load(Files.exists(modelDir.resolve("spec.json")) ? modelDir : modelDir.resolve("model.onnx"),
                 options.withThreads(threads));
         this.session = model.newSession(threads);

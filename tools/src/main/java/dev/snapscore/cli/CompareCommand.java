@@ -53,7 +53,7 @@ final class CompareCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         int t = threads.count();
-        // The sessions' threads in the options too: auto times its convolutions on those.
+        // The sessions' threads in the options too: the load plans (with auto, times) batch 1 for the model's threads.
         try (Model a = Model.load(modelA, modelFlags.reference().withThreads(t)); Model b = Model.load(modelB, modelFlags.options().withThreads(t));
              Session sa = a.newSession(t); Session sb = b.newSession(t)) {
             if (!a.spec().input().equals(b.spec().input()) || !a.spec().labels().equals(b.spec().labels())) {

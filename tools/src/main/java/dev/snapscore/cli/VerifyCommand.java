@@ -59,7 +59,7 @@ final class VerifyCommand implements Callable<Integer> {
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         PrintWriter out = spec.commandLine().getOut();
         try (Weights ref = Safetensors.read(reference);
-             Model m = Model.load(model, modelFlags.options().withThreads(threads.count())); // auto times on these threads
+             Model m = Model.load(model, modelFlags.options().withThreads(threads.count())); // the load plans (with auto, times) batch 1 for these threads
              Session session = m.newSession()) {
             InputShape shape = m.spec().input();
             int classes = m.spec().classes();

@@ -33,7 +33,7 @@ import java.util.Map;
  * <p>With a {@link PlanCache}, a tensor the cache holds in exactly the layout asked for is not made at all: its
  * memory object points into the cache's mapping, and the source is never read.
  */
-final class ReorderedWeights {
+sealed class ReorderedWeights permits ReorderedWeights.Trial {
     /**
      * A weight buffer in a oneDNN layout: {@code data} is this store's arena's memory, or a plan cache's mapping;
      * the descriptor and memory object belong to the arena.
@@ -45,7 +45,6 @@ final class ReorderedWeights {
     private final Weights source;
     private final Arena arena;
     private final PlanCache cache; // null: every tensor is made from the source
-    private final ReorderedWeights base; // a trial store's: the store whose weights it uses; else null
     private final Map<String, List<Entry>> entries = new HashMap<>();
     private final Map<Float, Entry> scalars = new HashMap<>();
 
@@ -62,15 +61,10 @@ final class ReorderedWeights {
      * the layout asked for, instead of making it.
      */
     ReorderedWeights(DnnlEngine engine, Weights source, Arena arena, PlanCache cache) {
-        this(engine, source, arena, cache, null);
-    }
-
-    private ReorderedWeights(DnnlEngine engine, Weights source, Arena arena, PlanCache cache, ReorderedWeights base) {
         this.engine = engine;
         this.source = source;
         this.arena = arena;
         this.cache = cache;
-        this.base = base;
     }
 
     /**
@@ -79,7 +73,51 @@ final class ReorderedWeights {
      * weights, biases and scales are this store's, shared.
      */
     ReorderedWeights trial(Arena arena) {
-        return new ReorderedWeights(engine, source, arena, null, this);
+        return new Trial(this, arena);
+    }
+
+    /** {@link #trial}'s store: everything but new derived constants comes from {@code base}. */
+    static final class Trial extends ReorderedWeights {
+        private final ReorderedWeights base;
+
+        private Trial(ReorderedWeights base, Arena arena) {
+            super(base.engine, base.source, arena, null);
+            this.base = base;
+        }
+
+        @Override
+        Entry get(String name, long[] dims, FormatTag userTag, PrimitiveDesc pd) {
+            return base.get(name, dims, userTag, pd);
+        }
+
+        @Override
+        synchronized Entry derived(String key, String from, long[] dims, FormatTag userTag, MemoryDesc wanted, Derivation derive) {
+            Entry shared = base.holding(key, wanted); // e.g. filters an earlier batch size's plan runs as Winograd
+            if (shared == null) return super.derived(key, from, dims, userTag, wanted, derive);
+            wanted.close();
+            return shared;
+        }
+
+        @Override
+        synchronized MemoryDesc layoutOf(String name) {
+            MemoryDesc own = super.layoutOf(name);
+            return own != null ? own : base.layoutOf(name);
+        }
+
+        @Override
+        Entry vector(String name, int length) {
+            return base.vector(name, length);
+        }
+
+        @Override
+        Entry row(String name, int length) {
+            return base.row(name, length);
+        }
+
+        @Override
+        Entry scalar(float value) {
+            return base.scalar(value);
+        }
     }
 
     /**
@@ -87,7 +125,6 @@ final class ReorderedWeights {
      * layout that {@code pd} chose.
      */
     synchronized Entry get(String name, long[] dims, FormatTag userTag, PrimitiveDesc pd) {
-        if (base != null) return base.get(name, dims, userTag, pd);
         MemoryDesc wanted = pd.weightsDesc();
         Entry held = held(name, wanted);
         if (held != null) return held;
@@ -108,13 +145,6 @@ final class ReorderedWeights {
      * layout (which this takes ownership of), made once.
      */
     synchronized Entry derived(String key, String from, long[] dims, FormatTag userTag, MemoryDesc wanted, Derivation derive) {
-        if (base != null) {
-            Entry shared = base.holding(key, wanted); // e.g. filters an earlier batch size's plan runs as Winograd
-            if (shared != null) {
-                wanted.close();
-                return shared;
-            }
-        }
         Entry held = held(key, wanted);
         if (held != null) return held;
         Entry hit = cached(key, wanted);
@@ -167,7 +197,6 @@ final class ReorderedWeights {
 
     /** The layout {@code name} was first reordered into (in this store's arena; do not close), or null if none yet. */
     synchronized MemoryDesc layoutOf(String name) {
-        if (base != null && !entries.containsKey(name)) return base.layoutOf(name);
         List<Entry> known = entries.get(name);
         return known == null || known.isEmpty() ? null : known.getFirst().desc();
     }
@@ -180,19 +209,16 @@ final class ReorderedWeights {
 
     /** An f32 vector (a bias, or per-channel weight scales), plain and 64-byte aligned. */
     synchronized Entry vector(String name, int length) {
-        if (base != null) return base.vector(name, length);
         return plain(name, length, new long[] {length});
     }
 
     /** An f32 vector as a (1, length) matrix: the shape a matmul takes its bias in. */
     synchronized Entry row(String name, int length) {
-        if (base != null) return base.row(name, length);
         return plain(name, length, new long[] {1, length});
     }
 
     /** A one-element f32 memory holding {@code value} (an activation scale), shared by equal values. */
     synchronized Entry scalar(float value) {
-        if (base != null) return base.scalar(value);
         Entry known = scalars.get(value);
         if (known != null) return known;
         Entry e = copy(MemorySegment.ofArray(new float[] {value}), MemoryDesc.of(new long[] {1}, FormatTag.A).ownedBy(arena));

@@ -137,8 +137,7 @@ public final class Scorer implements AutoCloseable {
         // (VGG16 int8: 150-250 ms against 47 ms warm for two images), so sizes are built before serving: the
         // maximum, which a loaded server runs most, and every size up to PREPARED_SIZES (each costs ~0.1 s of
         // start; a --max-batch of hundreds would otherwise start for minutes), the rest on first use.
-        session.prepare(options.maxBatch());
-        for (int n = Math.min(options.maxBatch(), PREPARED_SIZES); n >= 1; n--) session.prepare(n);
+        for (int n = options.maxBatch(); n >= 1; n--) if (n == options.maxBatch() || n <= PREPARED_SIZES) session.prepare(n);
         try {
             decoders.submit(this::warmUpPhotoPath).get(); // on a decode worker: with --clean, it loads its cascade too
         } catch (InterruptedException e) {
