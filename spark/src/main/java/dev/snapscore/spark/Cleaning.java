@@ -9,10 +9,10 @@ import java.io.Serializable;
  * The face rule of {@code snapscore score --clean} (see {@link FaceCheck}), as plain values so it can
  * travel to executors.
  */
-public record Cleaning(double minFaceFraction, double scaleFactor, int minNeighbors, int minSize, boolean allFaces)
-        implements Serializable {
+public record Cleaning(double minFaceFraction, double scaleFactor, int minNeighbors, int minSize, boolean allFaces,
+                       boolean thumbnails) implements Serializable {
     /** The selfie study's settings, the defaults of {@code snapscore clean}. */
-    public static final Cleaning STUDY = new Cleaning(0.15, 1.3, 0, 0, false);
+    public static final Cleaning STUDY = new Cleaning(0.15, 1.3, 0, 0, false, true);
 
     public Cleaning {
         if (!(minFaceFraction >= 0 && minFaceFraction < 1)) {
@@ -24,6 +24,7 @@ public record Cleaning(double minFaceFraction, double scaleFactor, int minNeighb
     }
 
     FaceCheck faceCheck() {
-        return FaceCheck.clean(new FaceDetector.Settings(scaleFactor, minNeighbors, minSize), minFaceFraction).scanningAllSizes(allFaces);
+        return FaceCheck.clean(new FaceDetector.Settings(scaleFactor, minNeighbors, minSize), minFaceFraction).scanningAllSizes(allFaces)
+                .usingThumbnails(thumbnails);
     }
 }

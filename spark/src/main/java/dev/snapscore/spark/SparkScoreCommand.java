@@ -107,6 +107,12 @@ public final class SparkScoreCommand implements Callable<Integer> {
             + "with the same decisions and the same largest face for every kept photo.")
     boolean allFaces;
 
+    @Option(names = "--ignore-thumbnails", description = "With --clean: decode every photo the rule checks. By default a JPEG whose EXIF thumbnail (phone "
+            + "cameras embed one) shows no face of even a third of --min-face-fraction is rejected from the thumbnail alone, "
+            + "without decoding the photo: about 20 ms of CPU saved per rejected 12 MP photo. A thumbnail is trusted only when "
+            + "the EXIF pixel size is the photo's own; never with --exact-decode or --clean-resolution 0.")
+    boolean ignoreThumbnails;
+
     @Option(names = "--exact-decode", description = "Decode every JPEG at its full size, as OpenCV's imread does (the reference). "
             + "Default: libjpeg decodes it at 1/2, 1/4 or 1/8 size, the smallest that still covers the model input (and the "
             + "face cascade's copy): 5x faster on 12 MP photos; the model input moves by about 0.5 of 0-255 on average "
@@ -160,7 +166,7 @@ public final class SparkScoreCommand implements Callable<Integer> {
         }
         Path modelPath = model != null ? model : bundledModel();
         if (!Files.exists(modelPath)) throw new ModelFormatException("no such model: " + modelPath);
-        Cleaning cleaning = clean ? new Cleaning(minFaceFraction, scaleFactor, minNeighbors, minSize, allFaces) : null;
+        Cleaning cleaning = clean ? new Cleaning(minFaceFraction, scaleFactor, minNeighbors, minSize, allFaces, !ignoreThumbnails) : null;
         var options = new SparkScoreJob.Options(modelPath, batch, ImageDecoder.DEFAULT_MAX_BYTES, maxPixels, cleaning,
                 new DecodeOptions(exactDecode, cleanResolution), new ModelPreparation(precision, convolution, !noCache, cacheDir));
         PrintWriter err = spec.commandLine().getErr();

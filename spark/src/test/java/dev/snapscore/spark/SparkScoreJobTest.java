@@ -19,6 +19,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
@@ -162,7 +163,7 @@ class SparkScoreJobTest {
     void cleaningRejectsPhotosAsTheScoreVerbDoes() throws IOException {
         // Chelsea's largest face candidate covers 5.9% of the photo, the astronaut's 5.1% (OpenCV, scale 1.3,
         // min neighbours 0): at 5.5% the cat is kept and scored, the astronaut rejected.
-        Cleaning rule = new Cleaning(0.055, 1.3, 0, 0, true); // every size: the astronaut's small face is reported
+        Cleaning rule = new Cleaning(0.055, 1.3, 0, 0, true, true); // every size: the astronaut's small face is reported
         Map<String, ScoredPhoto> cleaned = PhotoFolder.scoreWithEngine(photos, rule);
         Map<String, Row> rows = byFile(job(rule).score(SparkScoreJob.listImages(spark, List.of(photos.toString()), 2)).collectAsList());
         assertSameRows(cleaned, rows, labels());
@@ -177,6 +178,24 @@ class SparkScoreJobTest {
     }
 
     /**
+     * The rule's thumbnail setting reaches the executors: a selfie carrying a stale, faceless EXIF thumbnail (the
+     * engine's fixture, made by piexif) is rejected from it, and decoded and kept when thumbnails are ignored.
+     */
+    @Test
+    void thumbnailsReachTheExecutors() throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve("thumbnails"));
+        Path exif = Path.of("..", "engine", "src", "test", "resources", "exif");
+        for (String name : new String[] {"thumbnail-stale.jpg", "thumbnail-face-o6.jpg"}) Files.copy(exif.resolve(name), dir.resolve(name));
+        for (boolean thumbnails : new boolean[] {true, false}) {
+            Map<String, Row> rows = byFile(job(new Cleaning(0.15, 1.3, 0, 0, false, thumbnails))
+                    .score(SparkScoreJob.listImages(spark, List.of(dir.toString()), 2)).collectAsList());
+            assertEquals(thumbnails ? ScoreColumns.REJECTED : ScoreColumns.OK,
+                    rows.get(dir.resolve("thumbnail-stale.jpg").toAbsolutePath().toString()).getAs(ScoreColumns.STATUS));
+            assertEquals(ScoreColumns.OK, rows.get(dir.resolve("thumbnail-face-o6.jpg").toAbsolutePath().toString()).getAs(ScoreColumns.STATUS));
+        }
+    }
+
+    /**
      * On the samples and broken files, the rows are those spark-score wrote before the photo pipeline was
      * shared (testdata/pinned-rows, see its README): text exactly, numbers within 1e-5 of their size.
      */
@@ -184,7 +203,7 @@ class SparkScoreJobTest {
     void rowsAreThoseOfThePinnedRun() throws IOException {
         Path dir = tmp.resolve("pinned");
         PhotoFolder.fillPinned(dir);
-        for (Cleaning rule : new Cleaning[] {null, new Cleaning(0.01, 1.3, 0, 0, true)}) {
+        for (Cleaning rule : new Cleaning[] {null, new Cleaning(0.01, 1.3, 0, 0, true, true)}) {
             SparkScoreJob job = job(rule);
             List<Row> want = spark.read().schema(job.schema()).option("header", "true")
                     .csv(PhotoFolder.PINNED.resolve(rule == null ? "spark.csv" : "spark-clean-0.01.csv").toString())

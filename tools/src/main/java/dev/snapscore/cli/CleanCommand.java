@@ -76,7 +76,7 @@ final class CleanCommand implements Callable<Integer> {
         if (workers < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + workers);
         List<Path> files = ImageFiles.list(roots, moveTo);
         int[] counts = new int[3]; // keep (OK), reject, error
-        int[] moved = {0};
+        int[] moved = {0}, fromThumbnails = {0};
         long start = System.nanoTime();
         ImageDecoder decoder = new ImageDecoder(ImageDecoder.DEFAULT_MAX_BYTES, maxPixels);
         try (PhotoPipeline pipeline = new PhotoPipeline(decoder, decode.options(), null, cleanOptions.faceCheck());
@@ -95,6 +95,7 @@ final class CleanCommand implements Callable<Integer> {
                     }
                 }
                 counts[outcome.status().ordinal()]++;
+                if (outcome.fromThumbnail()) fromThumbnails[0]++;
                 try {
                     boolean failed = outcome.status() == ScoredPhoto.Status.ERROR;
                     csv.printRecord(outcome.file(), failed ? "" : outcome.width(), failed ? "" : outcome.height(),
@@ -107,8 +108,8 @@ final class CleanCommand implements Callable<Integer> {
             });
         }
         double seconds = (System.nanoTime() - start) / 1e9;
-        err.printf("kept %d, rejected %d, errors %d of %d photos in %.2f s (%.1f photos/s)%s%n", counts[0], counts[1],
-                counts[2], files.size(), seconds, seconds > 0 ? files.size() / seconds : 0,
+        err.printf("kept %d, rejected %d%s, errors %d of %d photos in %.2f s (%.1f photos/s)%s%n", counts[0], counts[1],
+                fromThumbnails[0] == 0 ? "" : " (" + fromThumbnails[0] + " from their EXIF thumbnails)", counts[2], files.size(), seconds, seconds > 0 ? files.size() / seconds : 0,
                 moveTo == null ? "; dry run: nothing moved" : "; moved " + moved[0] + " into " + moveTo
                         + " (undo: snapscore clean --undo " + moveTo.resolve(MoveManifest.FILE_NAME) + ")");
         err.flush();

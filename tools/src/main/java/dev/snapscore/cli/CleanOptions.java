@@ -27,12 +27,18 @@ final class CleanOptions {
             + "face for every kept photo, about 15x less cascade time on 12 MP photos."})
     boolean allFaces;
 
+    @Option(names = "--ignore-thumbnails", description = {"Decode every photo the rule checks. By default a JPEG whose EXIF thumbnail (phone cameras "
+            + "embed one) shows no face of even a third of --min-face-fraction is rejected from the thumbnail alone, without "
+            + "decoding the photo: about 20 ms of CPU saved per rejected 12 MP photo. A thumbnail is trusted only when the "
+            + "EXIF pixel size is the photo's own; never with --exact-decode or --clean-resolution 0."})
+    boolean ignoreThumbnails;
+
     FaceDetector.Settings settings() {
         return new FaceDetector.Settings(scaleFactor, minNeighbors, minSize);
     }
 
     /** The face rule these options describe. */
     FaceCheck faceCheck() {
-        return FaceCheck.clean(settings(), minFaceFraction).scanningAllSizes(allFaces);
+        return FaceCheck.clean(settings(), minFaceFraction).scanningAllSizes(allFaces).usingThumbnails(!ignoreThumbnails);
     }
 }

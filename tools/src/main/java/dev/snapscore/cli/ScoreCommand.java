@@ -99,8 +99,10 @@ final class ScoreCommand implements Callable<Integer> {
             } else {
                 stats = BatchScorer.run(session, pipeline, todo, options, output);
             }
-            err.printf("scored %d, rejected %d, errors %d of %d photos in %.2f s (%.2f photos/s)%n", stats.scored(),
-                    stats.rejected(), stats.errors(), stats.total(), stats.seconds(),
+            err.printf("scored %d, rejected %d%s, errors %d of %d photos in %.2f s (%.2f photos/s)%n", stats.scored(),
+                    stats.rejected(), stats.rejectedFromThumbnails() == 0 ? ""
+                            : " (" + stats.rejectedFromThumbnails() + " from their EXIF thumbnails)",
+                    stats.errors(), stats.total(), stats.seconds(),
                     stats.seconds() > 0 ? stats.total() / stats.seconds() : 0);
             err.printf("time: decode+preprocess %.2f s and clean %.2f s (summed over %d worker%s and the inference thread, "
                             + "which did %.2f s of it), inference %.2f s (wall, batch %d), waiting for photos %.2f s%n",

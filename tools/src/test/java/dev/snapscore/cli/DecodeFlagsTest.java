@@ -42,7 +42,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * {@code --exact-decode} and {@code --clean-resolution} reach the photo pipeline of score, clean and serve, on 12 MP
+ * {@code --exact-decode}, {@code --clean-resolution} and {@code --ignore-thumbnails} reach the photo pipeline of score, clean and serve, on 12 MP
  * phone-size JPEGs made here with OpenCV: the astronaut (landscape 4032 x 3024) and a head-and-shoulders crop of it
  * (portrait 3024 x 4032, a selfie whose face covers more than 15%).
  */
@@ -146,6 +146,43 @@ class DecodeFlagsTest {
         assertEquals(SnapscoreCli.BAD_INPUT, SnapscoreCli.run(new PrintWriter(new StringWriter(), true), new PrintWriter(err, true),
                 "clean", "--clean-resolution", "20", photos.toString()));
         assertTrue(err.toString().contains("clean resolution must be 0 (full resolution) or at least 48 pixels, got 20"), err.toString());
+    }
+
+    /**
+     * {@code score --clean} and {@code clean} reject a photo from its EXIF thumbnail (piexif's fixtures, see
+     * {@code make_exif_thumbnails.py}) and say how many; {@code --ignore-thumbnails} decodes every photo. The stale
+     * fixture (a selfie carrying a faceless thumbnail with a consistent EXIF block) tells the two apart.
+     */
+    @Test
+    void thumbnailsRejectUntilIgnored(@TempDir Path folder) throws IOException {
+        Path exif = Path.of("..", "engine", "src", "test", "resources", "exif");
+        for (String name : new String[] {"thumbnail-face-o6.jpg", "thumbnail-noface.jpg", "thumbnail-stale.jpg"}) {
+            Files.copy(exif.resolve(name), folder.resolve(name));
+        }
+        Map<String, String> want = Map.of("thumbnail-face-o6.jpg", "ok", "thumbnail-noface.jpg", "rejected", "thumbnail-stale.jpg", "rejected");
+        String summary = decisions(want, "score", "--model", MODEL, "--clean", folder.toString());
+        assertTrue(summary.contains("scored 1, rejected 2 (2 from their EXIF thumbnails), errors 0 of 3 photos"), summary);
+        summary = decisions(Map.of("thumbnail-face-o6.jpg", "ok", "thumbnail-noface.jpg", "rejected", "thumbnail-stale.jpg", "ok"),
+                "score", "--model", MODEL, "--clean", "--ignore-thumbnails", folder.toString());
+        assertTrue(summary.contains("scored 2, rejected 1, errors 0 of 3 photos"), summary);
+        summary = decisions(Map.of("thumbnail-face-o6.jpg", "keep", "thumbnail-noface.jpg", "reject", "thumbnail-stale.jpg", "reject"),
+                "clean", folder.toString());
+        assertTrue(summary.contains("kept 1, rejected 2 (2 from their EXIF thumbnails), errors 0 of 3 photos"), summary);
+        summary = decisions(Map.of("thumbnail-face-o6.jpg", "keep", "thumbnail-noface.jpg", "reject", "thumbnail-stale.jpg", "keep"),
+                "clean", "--ignore-thumbnails", folder.toString());
+        assertTrue(summary.contains("kept 2, rejected 1, errors 0 of 3 photos"), summary);
+    }
+
+    /** Runs the command, checks each file's status (score) or decision (clean), and returns the summary on stderr. */
+    private static String decisions(Map<String, String> want, String... args) throws IOException {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        assertEquals(SnapscoreCli.OK, SnapscoreCli.run(new PrintWriter(out, true), new PrintWriter(err, true), args), err.toString());
+        Map<String, String> got = new TreeMap<>();
+        for (CSVRecord r : CSVFormat.DEFAULT.builder().setHeader().setSkipHeaderRecord(true).build().parse(new StringReader(out.toString()))) {
+            got.put(Path.of(r.get("file")).getFileName().toString(), r.isMapped("decision") ? r.get("decision") : r.get("status"));
+        }
+        assertEquals(new TreeMap<>(want), got, String.join(" ", args));
+        return err.toString();
     }
 
     /** A big upload's face box and image size are in the photo's own pixels, as with an exact decode. */

@@ -48,7 +48,7 @@ public final class BatchScorer {
      * the part of them the inference thread did; inference is the wall time of its runs, and
      * {@code waitingSeconds} the inference thread's time blocked on a photo a worker was still preparing.
      */
-    public record Stats(int scored, int rejected, int errors, double seconds, double decodeSeconds,
+    public record Stats(int scored, int rejected, int rejectedFromThumbnails, int errors, double seconds, double decodeSeconds,
                         double cleanSeconds, double helpedSeconds, double inferenceSeconds, double waitingSeconds) {
         public int total() {
             return scored + rejected + errors;
@@ -71,6 +71,7 @@ public final class BatchScorer {
         long imageBytes = session.model().spec().input().elements() * Float.BYTES;
         int window = 2 * options.batch() + 2 * options.workers();
         LongAdder decodeNanos = new LongAdder(), cleanNanos = new LongAdder(), helpedNanos = new LongAdder();
+        LongAdder fromThumbnails = new LongAdder();
         Thread inferenceThread = Thread.currentThread();
         long inferenceNanos = 0, waitingNanos;
         int scored = 0, rejected = 0, errors = 0;
@@ -92,6 +93,7 @@ public final class BatchScorer {
                 PreparedPhoto p = pipeline.prepare(PhotoSource.of(file), image, 0);
                 decodeNanos.add(p.prepareNanos());
                 cleanNanos.add(p.cleanNanos());
+                if (p.fromThumbnail()) fromThumbnails.increment();
                 if (Thread.currentThread() == inferenceThread) helpedNanos.add(p.prepareNanos() + p.cleanNanos());
                 if (p.status() == ScoredPhoto.Status.OK) return new Staged(image, p);
                 free.add(image);
@@ -134,7 +136,7 @@ public final class BatchScorer {
                 waitingNanos = workers.waitedNanos();
             }
         }
-        return new Stats(scored, rejected, errors, (System.nanoTime() - start) / 1e9, decodeNanos.sum() / 1e9,
+        return new Stats(scored, rejected, fromThumbnails.intValue(), errors, (System.nanoTime() - start) / 1e9, decodeNanos.sum() / 1e9,
                 cleanNanos.sum() / 1e9, helpedNanos.sum() / 1e9, inferenceNanos / 1e9, waitingNanos / 1e9);
     }
 }

@@ -35,6 +35,14 @@ public record DecodeOptions(boolean exactDecode, int cleanResolution) implements
     }
 
     /**
+     * Whether a face rule may judge a photo from its EXIF thumbnail ({@code FaceCheck.thumbnailRejectionBound}):
+     * not with the reference decode nor the full-resolution cascade, whose users want the photo's own pixels judged.
+     */
+    public boolean allowsThumbnails() {
+        return !exactDecode && cleanResolution != FULL_RESOLUTION;
+    }
+
+    /**
      * How much the cascade's copy of a photo whose longer side is {@code longSide} is scaled down: by the smallest
      * power of the cascade's {@code scaleFactor} that brings it to at most the clean resolution. The cascade scans
      * windows of 24 pixels times powers of that factor, so the window sizes, in the photo's pixels, stay those

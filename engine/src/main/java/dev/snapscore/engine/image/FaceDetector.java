@@ -24,6 +24,8 @@ import static org.bytedeco.opencv.global.opencv_imgproc.resize;
  * time grows with the pixels. Not thread-safe (OpenCV's classifier keeps per-call state): one detector per thread.
  */
 public final class FaceDetector implements AutoCloseable {
+    /** The cascade's window side in pixels: the smallest face it finds in the picture it scans. */
+    public static final int WINDOW = 24;
     private static final String CASCADE = "/org/bytedeco/opencv/" + Loader.getPlatform()
             + "/share/opencv4/haarcascades/haarcascade_frontalface_default.xml";
 

@@ -13,9 +13,17 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.HexFormat;
+import java.util.Optional;
 
 import static org.bytedeco.opencv.global.opencv_core.CV_8UC1;
+import static org.bytedeco.opencv.global.opencv_core.ROTATE_180;
+import static org.bytedeco.opencv.global.opencv_core.ROTATE_90_CLOCKWISE;
+import static org.bytedeco.opencv.global.opencv_core.ROTATE_90_COUNTERCLOCKWISE;
+import static org.bytedeco.opencv.global.opencv_core.flip;
+import static org.bytedeco.opencv.global.opencv_core.rotate;
+import static org.bytedeco.opencv.global.opencv_core.transpose;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_COLOR;
+import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_IGNORE_ORIENTATION;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_REDUCED_COLOR_2;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_REDUCED_COLOR_4;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_REDUCED_COLOR_8;
@@ -87,19 +95,7 @@ public record ImageDecoder(long maxBytes, long maxPixels) {
      * @throws ImageException if the bytes are empty, not an image, too large, or corrupt
      */
     public Photo decode(byte[] encoded, String source, DecodeOptions options, InputShape input, FaceDetector.Settings cleaning) {
-        if (encoded.length == 0) throw new ImageException(source + ": empty file");
-        if (encoded.length > maxBytes) {
-            throw new ImageException(source + ": " + encoded.length + " bytes exceeds the limit of " + maxBytes + " bytes");
-        }
-        ImageHeader header = ImageHeader.read(encoded).orElseThrow(() -> new ImageException(source
-                + ": not a recognised image (JPEG, PNG, BMP, WebP, TIFF); it starts with " + firstBytes(encoded)));
-        if (header.width() < 1 || header.height() < 1) {
-            throw new ImageException(source + ": " + header.format() + " header gives size " + header.width() + "x" + header.height());
-        }
-        if (header.pixels() > maxPixels) {
-            throw new ImageException(String.format("%s: %dx%d = %.1f MP exceeds the limit of %.1f MP", source,
-                    header.width(), header.height(), header.pixels() / 1e6, maxPixels / 1e6));
-        }
+        ImageHeader header = checkedHeader(encoded, source);
         int longSide = Math.max(header.width(), header.height());
         int cleanSide = cleaning == null ? 0 : (int) Math.round(longSide / options.cleanShrink(longSide, cleaning.scaleFactor()));
         int reduction = options.exactDecode() || !header.format().equals("JPEG") ? 1
@@ -122,6 +118,91 @@ public record ImageDecoder(long maxBytes, long maxPixels) {
         // libjpeg's reduced size is the header's divided and rounded up; EXIF orientations 5 to 8 turn it a quarter.
         boolean turned = image.cols() != Math.ceilDiv(header.width(), reduction);
         return new Photo(image, turned ? header.height() : header.width(), turned ? header.width() : header.height());
+    }
+
+    /**
+     * The EXIF thumbnail of a JPEG, upright, as a {@link Photo} of the photo's own upright size (its pixels are the
+     * thumbnail's, as a reduced decode's are a fraction of the photo's), if the file has one it vouches for (see
+     * {@link ExifThumbnail}) with the photo's shape (within 2%, for the rounding of a thumbnail's sides). Empty for
+     * other formats, and for a JPEG that does not end with its end-of-image marker: a truncated photo must reach the
+     * decoder, which reports it, rather than be judged by its intact thumbnail. The caller closes the photo.
+     *
+     * @throws ImageException as {@link #decode} does, for bytes that are no image or too large
+     */
+    public Optional<Photo> thumbnail(byte[] encoded, String source) {
+        ImageHeader header = checkedHeader(encoded, source);
+        int n = encoded.length;
+        if (!header.format().equals("JPEG") || (encoded[n - 2] & 0xff) != 0xff || (encoded[n - 1] & 0xff) != 0xd9) {
+            return Optional.empty();
+        }
+        Optional<ExifThumbnail> found = ExifThumbnail.read(encoded, header.width(), header.height());
+        if (found.isEmpty()) return Optional.empty();
+        ExifThumbnail thumbnail = found.get();
+        Mat image;
+        try (BytePointer bytes = new BytePointer(thumbnail.jpeg());
+             Mat buffer = new Mat(1, thumbnail.jpeg().length, CV_8UC1, bytes)) {
+            // Decoded as stored: the photo's orientation tag turns it, whatever its own bytes say.
+            image = imdecode(buffer, IMREAD_COLOR | IMREAD_IGNORE_ORIENTATION);
+        }
+        if (image == null || image.empty()) {
+            if (image != null) image.close();
+            return Optional.empty();
+        }
+        image = upright(image, thumbnail.orientation());
+        int width = thumbnail.turnsAQuarter() ? header.height() : header.width();
+        int height = thumbnail.turnsAQuarter() ? header.width() : header.height();
+        long cross = (long) image.cols() * height, expected = (long) image.rows() * width;
+        if (image.cols() > width || image.rows() > height || Math.abs(cross - expected) > 0.02 * expected) {
+            image.close();
+            return Optional.empty();
+        }
+        return Optional.of(new Photo(image, width, height));
+    }
+
+    /** The picture stored with EXIF orientation {@code tag}, upright: {@code stored} itself for 1, else a new Mat (closing it). */
+    private static Mat upright(Mat stored, int tag) {
+        if (tag == 1) return stored;
+        // OpenCV transposes only square pictures in place, so every turn writes a new one.
+        Mat turned = new Mat();
+        try (stored) {
+            switch (tag) {
+                case 2 -> flip(stored, turned, 1);
+                case 3 -> rotate(stored, turned, ROTATE_180);
+                case 4 -> flip(stored, turned, 0);
+                case 5 -> transpose(stored, turned);
+                case 6 -> rotate(stored, turned, ROTATE_90_CLOCKWISE);
+                case 7 -> {
+                    try (Mat quarter = new Mat()) {
+                        rotate(stored, quarter, ROTATE_90_CLOCKWISE);
+                        flip(quarter, turned, 0);
+                    }
+                }
+                case 8 -> rotate(stored, turned, ROTATE_90_COUNTERCLOCKWISE);
+                default -> throw new IllegalArgumentException("EXIF orientation must be 1 to 8, got " + tag);
+            }
+        } catch (RuntimeException e) {
+            turned.close();
+            throw e;
+        }
+        return turned;
+    }
+
+    /** The header of encoded image bytes, refusing empty, unrecognised and oversized ones. */
+    private ImageHeader checkedHeader(byte[] encoded, String source) {
+        if (encoded.length == 0) throw new ImageException(source + ": empty file");
+        if (encoded.length > maxBytes) {
+            throw new ImageException(source + ": " + encoded.length + " bytes exceeds the limit of " + maxBytes + " bytes");
+        }
+        ImageHeader header = ImageHeader.read(encoded).orElseThrow(() -> new ImageException(source
+                + ": not a recognised image (JPEG, PNG, BMP, WebP, TIFF); it starts with " + firstBytes(encoded)));
+        if (header.width() < 1 || header.height() < 1) {
+            throw new ImageException(source + ": " + header.format() + " header gives size " + header.width() + "x" + header.height());
+        }
+        if (header.pixels() > maxPixels) {
+            throw new ImageException(String.format("%s: %dx%d = %.1f MP exceeds the limit of %.1f MP", source,
+                    header.width(), header.height(), header.pixels() / 1e6, maxPixels / 1e6));
+        }
+        return header;
     }
 
     /**

@@ -9,10 +9,12 @@ import dev.snapscore.engine.image.ImageDecoder;
 import dev.snapscore.engine.image.Photo;
 import dev.snapscore.engine.image.Preprocessor;
 import dev.snapscore.engine.spec.ModelSpec;
+import org.bytedeco.opencv.opencv_core.Mat;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The one way a photo becomes a row: decode → optional face check → preprocess into a batch slot → run →
@@ -80,34 +82,60 @@ public final class PhotoPipeline implements AutoCloseable {
     private PreparedPhoto prepare(PhotoSource source, MemorySegment batch, int slot, boolean preprocess) {
         if (closed) throw new IllegalStateException("the photo pipeline is closed");
         long start = System.nanoTime();
-        try (Photo photo = decode(source)) {
-            FaceDetector.Faces faces = null;
-            long cleanNanos = 0;
-            if (faceCheck != null) {
-                long t = System.nanoTime();
-                faces = detectors.get().detect(photo, faceCheck.smallestFraction());
-                cleanNanos = System.nanoTime() - t;
-                if (!faceCheck.keeps(faces)) {
-                    return new PreparedPhoto(source.name(), ScoredPhoto.Status.REJECTED, -1, photo.width(), photo.height(), faces,
-                            null, System.nanoTime() - start - cleanNanos, cleanNanos);
+        try {
+            byte[] encoded = source.file() != null ? decoder.readBytes(source.file()) : source.encoded().get();
+            PreparedPhoto early = rejectedFromThumbnail(source.name(), encoded, start);
+            if (early != null) return early;
+            try (Photo photo = decode(source.name(), encoded)) {
+                FaceDetector.Faces faces = null;
+                long cleanNanos = 0;
+                if (faceCheck != null) {
+                    long t = System.nanoTime();
+                    faces = detectors.get().detect(photo, faceCheck.smallestFraction());
+                    cleanNanos = System.nanoTime() - t;
+                    if (!faceCheck.keeps(faces)) {
+                        return new PreparedPhoto(source.name(), ScoredPhoto.Status.REJECTED, -1, photo.width(), photo.height(), faces,
+                                null, System.nanoTime() - start - cleanNanos, cleanNanos, false);
+                    }
                 }
+                if (preprocess) preprocessor.write(photo.bgr(), batch, slot);
+                return new PreparedPhoto(source.name(), ScoredPhoto.Status.OK, preprocess ? slot : -1, photo.width(), photo.height(),
+                        faces, null, System.nanoTime() - start - cleanNanos, cleanNanos, false);
             }
-            if (preprocess) preprocessor.write(photo.bgr(), batch, slot);
-            return new PreparedPhoto(source.name(), ScoredPhoto.Status.OK, preprocess ? slot : -1, photo.width(), photo.height(),
-                    faces, null, System.nanoTime() - start - cleanNanos, cleanNanos);
         } catch (RuntimeException e) {
             return PreparedPhoto.failed(source.name(), e);
         }
     }
 
     /**
-     * The photo-reading step, the only call into the decoder: at the smallest JPEG reduction that still covers
-     * the model input and, when checking faces, the cascade's copy (unless the options ask for an exact decode).
-     * The caller closes the photo.
+     * The face rule's verdict from the photo's EXIF thumbnail, when the options allow it and the thumbnail shows no
+     * face of even {@link FaceCheck#thumbnailRejectionBound} of the photo: rejected without decoding the photo
+     * itself, the bulk of a phone photo's cost (README, "Photos"). Null when the photo must be decoded: no trusted
+     * thumbnail, one too small for the cascade to see a face of the bound's size, or a face in it that may pass.
      */
-    private Photo decode(PhotoSource source) {
-        byte[] encoded = source.file() != null ? decoder.readBytes(source.file()) : source.encoded().get();
-        return decoder.decode(encoded, source.name(), options, preprocessor == null ? null : preprocessor.input(),
+    private PreparedPhoto rejectedFromThumbnail(String name, byte[] encoded, long start) {
+        double bound = faceCheck == null ? 0 : faceCheck.thumbnailRejectionBound();
+        if (bound == 0 || !options.allowsThumbnails()) return null;
+        Optional<Photo> found = decoder.thumbnail(encoded, name);
+        if (found.isEmpty()) return null;
+        try (Photo thumbnail = found.get()) {
+            Mat pixels = thumbnail.bgr();
+            if (Math.sqrt(bound * pixels.cols() * pixels.rows()) < FaceDetector.WINDOW) return null;
+            long t = System.nanoTime();
+            FaceDetector.Faces faces = detectors.get().detect(thumbnail, bound);
+            long cleanNanos = System.nanoTime() - t;
+            if (faces.largestFraction() > bound) return null;
+            return new PreparedPhoto(name, ScoredPhoto.Status.REJECTED, -1, thumbnail.width(), thumbnail.height(), faces,
+                    null, System.nanoTime() - start - cleanNanos, cleanNanos, true);
+        }
+    }
+
+    /**
+     * The photo-reading step: at the smallest JPEG reduction that still covers the model input and, when checking
+     * faces, the cascade's copy (unless the options ask for an exact decode). The caller closes the photo.
+     */
+    private Photo decode(String name, byte[] encoded) {
+        return decoder.decode(encoded, name, options, preprocessor == null ? null : preprocessor.input(),
                 faceCheck == null ? null : faceCheck.settings());
     }
 
