@@ -45,6 +45,8 @@ import static org.bytedeco.opencv.global.opencv_imgcodecs.imdecode;
 public record ImageDecoder(long maxBytes, long maxPixels) {
     public static final long DEFAULT_MAX_BYTES = 256L << 20;
     public static final long DEFAULT_MAX_PIXELS = 50_000_000L;
+    /** The longest side of an EXIF thumbnail worth decoding instead of the photo (cameras write 160 to 512 pixels). */
+    static final int MAX_THUMBNAIL_SIDE = 1024;
 
     static {
         // JavaCPP's pointer classes need OpenCV's JNI libraries loaded before the first allocation.
@@ -124,8 +126,9 @@ public record ImageDecoder(long maxBytes, long maxPixels) {
      * The EXIF thumbnail of a JPEG, upright, as a {@link Photo} of the photo's own upright size (its pixels are the
      * thumbnail's, as a reduced decode's are a fraction of the photo's), if the file has one it vouches for (see
      * {@link ExifThumbnail}) with the photo's shape (within 2%, for the rounding of a thumbnail's sides). Empty for
-     * other formats, and for a JPEG that does not end with its end-of-image marker: a truncated photo must reach the
-     * decoder, which reports it, rather than be judged by its intact thumbnail. The caller closes the photo.
+     * other formats, for a JPEG that does not end with its end-of-image marker (a truncated photo must reach the
+     * decoder, which reports it, rather than be judged by its intact thumbnail), and for a thumbnail larger than the
+     * photo or than {@value #MAX_THUMBNAIL_SIDE} pixels on a side. The caller closes the photo.
      *
      * @throws ImageException as {@link #decode} does, for bytes that are no image or too large
      */
@@ -138,6 +141,12 @@ public record ImageDecoder(long maxBytes, long maxPixels) {
         Optional<ExifThumbnail> found = ExifThumbnail.read(encoded, header.width(), header.height());
         if (found.isEmpty()) return Optional.empty();
         ExifThumbnail thumbnail = found.get();
+        // Its size is checked before OpenCV allocates for it, as a photo's is: a thumbnail is small and inside its photo.
+        ImageHeader own = ImageHeader.read(thumbnail.jpeg()).orElse(null);
+        if (own == null || !own.format().equals("JPEG") || own.width() > header.width() || own.height() > header.height()
+                || Math.max(own.width(), own.height()) > MAX_THUMBNAIL_SIDE) {
+            return Optional.empty();
+        }
         Mat image;
         try (BytePointer bytes = new BytePointer(thumbnail.jpeg());
              Mat buffer = new Mat(1, thumbnail.jpeg().length, CV_8UC1, bytes)) {

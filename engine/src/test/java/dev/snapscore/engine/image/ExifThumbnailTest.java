@@ -71,13 +71,27 @@ class ExifThumbnailTest {
         // A photo with no EXIF block, and one whose block is cut short in the thumbnail's middle: no thumbnail, no error.
         byte[] plain = FastDecodeTest.phonePhoto("coffee.png", 640, 480);
         assertEquals(Optional.empty(), DECODER.thumbnail(plain, "plain"));
-        byte[] thumbnailJpeg = FastDecodeTest.encode(new Mat(120, 160, org.bytedeco.opencv.global.opencv_core.CV_8UC3, new Scalar(90, 90, 90, 0)), 160, 120);
+        byte[] thumbnailJpeg;
+        try (Mat gray = new Mat(120, 160, org.bytedeco.opencv.global.opencv_core.CV_8UC3, new Scalar(90, 90, 90, 0))) {
+            thumbnailJpeg = FastDecodeTest.encode(gray, 160, 120);
+        }
         byte[] lying = ExifBlocks.withThumbnail(plain, 1, 640, 480, thumbnailJpeg);
         int tiff = 12, ifd1 = 68; // the TIFF header after SOI, APP1's marker and length, "Exif\0\0"; IFD1 as ExifBlocks lays it out
         lying[tiff + ifd1 + 2 + 12 + 8] = 0x7f; // the high byte of IFD1's thumbnail length: far past the segment's end
         assertEquals(Optional.empty(), DECODER.thumbnail(lying, "lying length"));
         assertTrue(DECODER.thumbnail(ExifBlocks.withThumbnail(plain, 1, 640, 480, thumbnailJpeg), "written here").isPresent(),
                 "the block written by the test helper is read: the lie above is what refuses it");
+        // Thumbnails are small and inside their photo; anything else is refused before OpenCV allocates for it.
+        try (Mat gray = new Mat(600, 800, org.bytedeco.opencv.global.opencv_core.CV_8UC3, new Scalar(90, 90, 90, 0))) {
+            assertEquals(Optional.empty(), DECODER.thumbnail(ExifBlocks.withThumbnail(plain, 1, 640, 480,
+                    FastDecodeTest.encode(gray, 800, 600)), "larger than its photo"));
+            byte[] big = FastDecodeTest.phonePhoto("coffee.png", 4032, 3024);
+            assertTrue(DECODER.thumbnail(ExifBlocks.withThumbnail(big, 1, 4032, 3024, FastDecodeTest.encode(gray, 1024, 768)), "1024").isPresent());
+            assertEquals(Optional.empty(), DECODER.thumbnail(ExifBlocks.withThumbnail(big, 1, 4032, 3024,
+                    FastDecodeTest.encode(gray, 1280, 960)), "over 1024 px"));
+        }
+        assertEquals(Optional.empty(), DECODER.thumbnail(ExifBlocks.withThumbnail(plain, 1, 640, 480,
+                Files.readAllBytes(FastDecodeTest.resource("/exif/thumbnails.json"))), "not a JPEG"));
         // Bytes that are no image are the decoder's usual error, not "no thumbnail".
         assertThrows(ImageException.class, () -> DECODER.thumbnail("not a photo".getBytes(), "text"));
     }

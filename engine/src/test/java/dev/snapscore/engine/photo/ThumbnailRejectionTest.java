@@ -12,6 +12,7 @@ import org.bytedeco.opencv.opencv_core.Rect;
 import org.bytedeco.opencv.opencv_core.Size;
 import org.junit.jupiter.api.Test;
 
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -89,10 +90,10 @@ class ThumbnailRejectionTest {
     }
 
     /**
-     * 12 MP photos, landscape and portrait (stored turned, with orientation 6), each with the 160-pixel thumbnail a
-     * camera writes: the cat and the cup (no face), the astronaut (a face of 5%), and crops of the astronaut's head
-     * whose face covers 12% to 60%. Every decision equals decoding every photo, and the faceless ones are rejected
-     * from their thumbnails.
+     * 12 MP photos, landscape and portrait, stored upright (big-endian EXIF) and turned with orientation 6
+     * (little-endian EXIF), each with the 160-pixel thumbnail a camera writes: the cat and the cup (no face), the
+     * astronaut (a face of 5%), and crops of the astronaut's head whose face covers 12% to 60%. Every decision equals
+     * decoding every photo, and the faceless ones are rejected from their thumbnails.
      */
     @Test
     void phonePhotosDecideAsWhenEveryPhotoIsDecoded() throws Exception {
@@ -142,8 +143,8 @@ class ThumbnailRejectionTest {
             // Orientation 6 asks a viewer to turn the stored picture a quarter clockwise: store it a quarter back.
             rotate(big, turned, ROTATE_90_COUNTERCLOCKWISE);
             rotate(thumb, turnedThumb, ROTATE_90_COUNTERCLOCKWISE);
-            photos.put(name + (portrait ? " portrait" : " landscape") + ", stored turned",
-                    ExifBlocks.withThumbnail(jpeg(turned, 90), 6, h, w, jpeg(turnedThumb, 75)));
+            photos.put(name + (portrait ? " portrait" : " landscape") + ", stored turned, little-endian EXIF",
+                    ExifBlocks.withThumbnail(jpeg(turned, 90), 6, h, w, jpeg(turnedThumb, 75), ByteOrder.LITTLE_ENDIAN));
         }
     }
 
