@@ -15,7 +15,6 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -37,7 +36,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 public final class Safetensors {
     /** Headers larger than this are refused as corrupt (real ones are kilobytes). */
     static final long MAX_HEADER_BYTES = 100L << 20;
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Only writing uses a mapper, made on first use: reading goes through {@link JsonTree}, light at start-up. */
+    private static final class Writer {
+        static final ObjectMapper JSON = new ObjectMapper();
+    }
 
     private Safetensors() {
     }
@@ -79,9 +81,11 @@ public final class Safetensors {
     private static Map<String, Tensor> parseHeader(Path file, byte[] header, MemorySegment data) {
         JsonNode root;
         try {
-            root = JSON.readTree(new String(header, StandardCharsets.UTF_8));
+            root = JsonTree.read(header);
         } catch (JsonProcessingException e) {
             throw new ModelFormatException(file + ": header is not valid JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw new ModelFormatException(file + ": header is not valid JSON: " + e.getMessage());
         }
         if (root == null || !root.isObject()) throw new ModelFormatException(file + ": header is not a JSON object");
         record Entry(String name, long[] shape, ElementType type, long begin, long end) {
@@ -156,7 +160,7 @@ public final class Safetensors {
      * (written beside it, then moved), so a crash never leaves a half-written file.
      */
     public static void write(Path file, List<Tensor> tensors) throws IOException {
-        ObjectNode header = JSON.createObjectNode();
+        ObjectNode header = Writer.JSON.createObjectNode();
         long offset = 0;
         for (Tensor t : tensors) {
             ObjectNode entry = header.putObject(t.name());
@@ -166,7 +170,7 @@ public final class Safetensors {
             entry.putArray("data_offsets").add(offset).add(offset + t.data().byteSize());
             offset += t.data().byteSize();
         }
-        byte[] json = JSON.writeValueAsBytes(header);
+        byte[] json = Writer.JSON.writeValueAsBytes(header);
         int padded = (json.length + 8 + 7) / 8 * 8 - 8; // data section starts 8-byte aligned
         ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
         head.putLong(padded).put(json);

@@ -33,7 +33,10 @@ import java.util.Locale;
  * {@code models/README.md}). Keys it does not know are ignored, so specs can carry notes.
  */
 public final class SpecJson {
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    /** Only writing uses a mapper, made on first use: reading goes through {@link JsonTree}, light at start-up. */
+    private static final class Writer {
+        static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    }
 
     private SpecJson() {
     }
@@ -47,7 +50,7 @@ public final class SpecJson {
         if (!Files.isRegularFile(specJson)) throw new ModelFormatException("no such spec file: " + specJson);
         JsonNode root;
         try {
-            root = JSON.readTree(specJson.toFile());
+            root = JsonTree.read(specJson);
         } catch (JsonProcessingException e) {
             throw new ModelFormatException(specJson + ": not valid JSON: " + e.getOriginalMessage());
         } catch (IOException e) {
@@ -226,7 +229,7 @@ public final class SpecJson {
 
     /** Writes {@code spec} (compact: square windows as single ints), atomically. */
     public static void write(Path specJson, ModelSpec spec, String weightsFile) throws IOException {
-        ObjectNode root = JSON.createObjectNode();
+        ObjectNode root = Writer.JSON.createObjectNode();
         root.put("name", spec.name());
         ObjectNode in = root.putObject("input");
         in.put("channels", spec.input().channels()).put("height", spec.input().height()).put("width", spec.input().width());
@@ -273,7 +276,7 @@ public final class SpecJson {
             ObjectNode layerEncodings = qn.putObject("layers");
             q.layers().forEach((layer, e) -> putEncoding(layerEncodings.putObject(layer), e));
         }
-        byte[] bytes = JSON.writeValueAsBytes(root);
+        byte[] bytes = Writer.JSON.writeValueAsBytes(root);
         AtomicFiles.write(specJson, channel -> channel.write(ByteBuffer.wrap(bytes)));
     }
 
