@@ -79,6 +79,10 @@ class ExifThumbnailTest {
         int tiff = 12, ifd1 = 68; // the TIFF header after SOI, APP1's marker and length, "Exif\0\0"; IFD1 as ExifBlocks lays it out
         lying[tiff + ifd1 + 2 + 12 + 8] = 0x7f; // the high byte of IFD1's thumbnail length: far past the segment's end
         assertEquals(Optional.empty(), DECODER.thumbnail(lying, "lying length"));
+        byte[] longSegment = ExifBlocks.withThumbnail(plain, 1, 640, 480, thumbnailJpeg);
+        longSegment[4] = (byte) 0xff; // APP1's length: 65,309 bytes, past the file's end
+        assertThrows(ImageException.class, () -> DECODER.thumbnail(longSegment, "segment length"),
+                "markers that run past the end: no image, for the header as for the decoder");
         assertTrue(DECODER.thumbnail(ExifBlocks.withThumbnail(plain, 1, 640, 480, thumbnailJpeg), "written here").isPresent(),
                 "the block written by the test helper is read: the lie above is what refuses it");
         // Thumbnails are small and inside their photo; anything else is refused before OpenCV allocates for it.
