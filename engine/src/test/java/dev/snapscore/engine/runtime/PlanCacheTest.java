@@ -95,7 +95,7 @@ class PlanCacheTest {
     void aCacheHitRunsBitForBitAsTheMissThatWroteIt(String kind, @TempDir Path cache) {
         Path model = switch (kind) {
             case "int8" -> int8Model;
-            case "onnx" -> MINI.resolve("model.onnx"); // keyed by the file and the imported tensors
+            case "onnx" -> MINI.resolve("model.onnx"); // keyed by the file (and external data files, where it has any)
             default -> MINI;
         };
         ModelOptions options = TestRuns.DIRECT.withCacheDir(cache);

@@ -3,6 +3,7 @@ package dev.snapscore.engine.format.onnx;
 import dev.snapscore.engine.spec.InputLayout;
 import dev.snapscore.engine.spec.Preprocess;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -35,6 +36,8 @@ final class Graph {
     /** Normalisation found baked into the graph and moved out of it, or null. */
     Preprocess preprocess;
     String preprocessing = "none baked into the model; Caffe's (BGR minus the ImageNet means) assumed";
+    /** External data files the initializers were read from. */
+    List<Path> externalData = List.of();
     final List<String> rewrites = new ArrayList<>();
     final List<String> problems = new ArrayList<>();
 

@@ -95,7 +95,7 @@ final class Lowering {
         InputShape input = new InputShape((int) graph.inputDims[1], (int) graph.inputDims[2], (int) graph.inputDims[3], graph.inputLayout);
         Preprocess preprocess = graph.preprocess != null ? graph.preprocess : Preprocess.CAFFE;
         ModelSpec spec = new ModelSpec(graph.name, input, preprocess, layers, ModelSpec.indexLabels((int) features), null);
-        return new LoadedModel(spec, new Weights(arena, tensors));
+        return new LoadedModel(spec, new Weights(arena, tensors), graph.externalData);
     }
 
     private void step() {

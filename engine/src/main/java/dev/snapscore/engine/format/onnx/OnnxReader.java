@@ -76,6 +76,7 @@ final class OnnxReader {
             else graph.nodes.add(node);
         }
         for (ValueInfoProto out : proto.getOutputList()) graph.outputs.add(out.getName());
+        graph.externalData = decoder.externalFiles(); // initializers' and Constant nodes'
         return graph;
     }
 

@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -38,6 +39,11 @@ final class TensorDecoder {
     TensorDecoder(Path folder, Arena mapping) {
         this.folder = folder;
         this.mapping = mapping;
+    }
+
+    /** The external data files read so far, sorted. */
+    List<Path> externalFiles() {
+        return files.keySet().stream().sorted().toList();
     }
 
     /** @throws ModelFormatException saying what is wrong with the tensor (the caller names where it is used) */
