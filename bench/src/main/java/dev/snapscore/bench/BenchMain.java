@@ -68,6 +68,11 @@ public final class BenchMain implements Callable<Integer> {
     @Option(names = "--images", defaultValue = "64", description = "--load: JPEGs scored end to end per run (0: none). Default: ${DEFAULT-VALUE}.")
     int images;
 
+    @Option(names = "--as-launched", description = {"--load: start each child JVM as ./snapscore starts its command-line verbs:",
+            "C1 only (" + LoadBench.LAUNCHER_JIT + ") and from a JDK AOT cache per engine, made by one untimed run of it first",
+            "(JDK 25+). Default: java's defaults, no AOT cache."})
+    boolean asLaunched;
+
     @Option(names = "--ghz", description = "Core clock for the fp32 peak estimate. Default: the highest 'cpu MHz' in /proc/cpuinfo.")
     Double ghz;
 
@@ -95,7 +100,7 @@ public final class BenchMain implements Callable<Integer> {
         int workers = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
         if (load && !smoke) {
             List<String> measured = engines != null ? engines : LoadBench.defaultEngines();
-            System.out.println(LoadBench.run(new LoadBench.Settings(modelDir, int8Dir, measured, t, repeats, images, 8, workers),
+            System.out.println(LoadBench.run(new LoadBench.Settings(modelDir, int8Dir, measured, t, repeats, images, 8, workers, asLaunched),
                     results));
             System.out.println("results: " + results.toAbsolutePath());
             return 0;
@@ -141,8 +146,9 @@ public final class BenchMain implements Callable<Integer> {
         options.param("batch", (batches != null ? batches : defaultBatches).toArray(String[]::new));
         Collection<RunResult> runs = new Runner(options.build()).run();
         if (smoke) {
-            // The load mode too, one short run per engine, so it cannot rot; its numbers mean nothing here.
-            System.out.println(LoadBench.run(new LoadBench.Settings(modelDir, int8Dir, LoadBench.defaultEngines(), t, 1, 4, 2, workers),
+            // The load mode too, one short run per engine, so it cannot rot; its numbers mean nothing here. As launched,
+            // which takes every path of the plain start and the AOT caches' too.
+            System.out.println(LoadBench.run(new LoadBench.Settings(modelDir, int8Dir, LoadBench.defaultEngines(), t, 1, 4, 2, workers, true),
                     results));
         }
 

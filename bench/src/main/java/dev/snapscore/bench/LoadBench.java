@@ -32,6 +32,8 @@ final class LoadBench {
             "snapscore-int8", "onnxruntime", "onnxruntime-int8");
     /** How a snapscore engine's runs in one repeat use the plan cache: none, then an empty cache (miss), then the one the miss wrote (hit). */
     static final List<String> CACHE_RUNS = List.of("off", "miss", "hit");
+    /** The JIT the launcher gives every verb but serve (see ./snapscore): their Java runs briefly, C2 would only compete for the cores. */
+    static final String LAUNCHER_JIT = "-XX:TieredStopAtLevel=1";
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final long CHILD_TIMEOUT_MINUTES = 10;
 
@@ -39,10 +41,15 @@ final class LoadBench {
      * @param images  JPEGs scored end to end per run (0: only load and the first image)
      * @param batch   images per inference run in the end-to-end pass
      * @param workers threads decoding and preprocessing ahead of inference, for every engine
+     * @param asLaunched start every child JVM as {@code ./snapscore} starts its command-line verbs ({@link #LAUNCHER_JIT},
+     *                   and a JDK AOT cache that an untimed run of the same engine makes first), not with java's defaults
      */
     record Settings(Path modelDir, Path int8Dir, List<String> engines, int threads, int repeats, int images,
-                    int batch, int workers) {
+                    int batch, int workers, boolean asLaunched) {
         Settings {
+            if (asLaunched && Runtime.version().feature() < 25) {
+                throw new IllegalArgumentException("--as-launched needs JDK 25 or later (AOT caches), not " + Runtime.version());
+            }
             for (String e : engines) {
                 if (!ENGINES.contains(e)) throw new IllegalArgumentException("--load measures " + ENGINES + ", not " + e);
             }
@@ -79,13 +86,14 @@ final class LoadBench {
         Path photos = s.images() > 0 ? Files.createTempDirectory("snapscore-load-photos") : null;
         try {
             if (photos != null) SyntheticPhotos.write(photos, s.images(), 7, "jpg");
+            Map<String, Path> aotCaches = s.asLaunched() ? makeAotCaches(s, photos) : Map.of();
             for (int r = 1; r <= s.repeats(); r++) {
                 for (String engine : s.engines()) {
                     boolean snapscore = engine.startsWith("snapscore");
                     Path cacheDir = snapscore ? Files.createTempDirectory("snapscore-load-cache") : null;
                     try {
                         for (String cache : snapscore ? CACHE_RUNS : List.of("-")) {
-                            Run run = runChild(engine, cache, r, s, photos, cacheDir);
+                            Run run = runChild(engine, cache, r, s, photos, cacheDir, aotCaches.get(engine), false);
                             System.out.printf(Locale.ROOT, "%-30s run %d: load %.0f ms, first image %.0f ms (warm %.0f), peak RSS %.0f MB%s%n",
                                     run.label(), r, run.loadMs(), run.firstInferenceMs(), run.warmInferenceMs(), run.peakRssMb(),
                                     photos == null ? "" : String.format(Locale.ROOT, ", %.2f images/s", run.e2eImagesPerSecond()));
@@ -96,6 +104,7 @@ final class LoadBench {
                     }
                 }
             }
+            for (Path aot : aotCaches.values()) deleteTree(aot.getParent());
         } finally {
             if (photos != null) {
                 try (Stream<Path> files = Files.list(photos)) {
@@ -114,6 +123,7 @@ final class LoadBench {
         json.put("images", s.images());
         json.put("batch", s.batch());
         json.put("workers", s.workers());
+        json.put("asLaunched", s.asLaunched());
         json.put("loadAverageBefore", loadBefore);
         json.put("loadAverageAfter", loadAfter);
         ArrayNode list = json.putArray("runs");
@@ -127,20 +137,52 @@ final class LoadBench {
         return markdown;
     }
 
+    /**
+     * One AOT cache per engine, made by an untimed run of its probe as the timed runs will start it: for snapscore, a
+     * plan-cache hit (after a miss that writes the plan), so the cache holds the classes of the path the hits take.
+     */
+    private static Map<String, Path> makeAotCaches(Settings s, Path photos) throws IOException, InterruptedException {
+        Map<String, Path> caches = new LinkedHashMap<>();
+        for (String engine : s.engines()) {
+            System.out.println("making " + engine + "'s AOT cache (one untimed run)...");
+            Path aot = Files.createTempDirectory("snapscore-load-aot").resolve(engine + ".aot");
+            if (engine.startsWith("snapscore")) {
+                Path cacheDir = Files.createTempDirectory("snapscore-load-cache");
+                try {
+                    runChild(engine, "miss", 0, s, photos, cacheDir, null, false);
+                    runChild(engine, "hit", 0, s, photos, cacheDir, aot, true);
+                } finally {
+                    deleteTree(cacheDir);
+                }
+            } else {
+                runChild(engine, "-", 0, s, photos, null, aot, true);
+            }
+            if (!Files.isRegularFile(aot)) throw new IllegalStateException("the JVM made no AOT cache for " + engine + " at " + aot);
+            caches.put(engine, aot);
+        }
+        return caches;
+    }
+
     private static void deleteTree(Path dir) throws IOException {
         try (Stream<Path> files = Files.walk(dir)) {
             for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(f);
         }
     }
 
-    private static Run runChild(String engine, String cache, int repeat, Settings s, Path photos, Path cacheDir)
-            throws IOException, InterruptedException {
+    /**
+     * One child JVM. With {@code aot}: started from that AOT cache, or, when {@code makeAot}, writing it as it exits
+     * (then the run is a training run, its numbers not for the table). With {@code s.asLaunched()}, C1 only.
+     */
+    private static Run runChild(String engine, String cache, int repeat, Settings s, Path photos, Path cacheDir, Path aot,
+                                boolean makeAot) throws IOException, InterruptedException {
         boolean int8 = engine.endsWith("-int8");
         String probe = int8 ? engine.replace("-int8", "") : engine;
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow"));
         String javacppCache = System.getProperty("org.bytedeco.javacpp.cachedir");
         if (javacppCache != null) command.add("-Dorg.bytedeco.javacpp.cachedir=" + javacppCache);
+        if (s.asLaunched()) command.add(LAUNCHER_JIT);
+        if (aot != null) command.add((makeAot ? "-XX:AOTCacheOutput=" : "-XX:AOTCache=") + aot);
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), LoadProbe.class.getName(), probe,
                 (int8 ? s.int8Dir() : s.modelDir()).toAbsolutePath().toString(), Integer.toString(s.threads()),
                 cache.equals("-") || cache.equals("off") ? "-" : cacheDir.toString()));
@@ -198,10 +240,13 @@ final class LoadBench {
             md.append("End to end: ").append(s.images()).append(" synthetic JPEGs decoded and preprocessed by snapscore's OpenCV front end on ")
                     .append(s.workers()).append(" worker thread(s), batches of ").append(s.batch()).append(", after one untimed batch.\n");
         }
+        md.append(s.asLaunched() ? "Child JVMs started as `./snapscore` starts its command-line verbs: " + LAUNCHER_JIT
+                + " and a JDK AOT cache per engine, made by one untimed run of it (for snapscore, a plan-cache hit).\n"
+                : "Child JVMs started with java's defaults (no AOT cache, C1 and C2).\n");
         md.append("Load average (1/5/15 min) before: ").append(loadBefore).append("; after: ").append(loadAfter).append(".\n\n");
         md.append("snapscore loads run without a plan cache (off), with an empty one (miss: prepares the weights, hashes the model, ")
                 .append("writes the cache) and with the one the miss wrote (hit: maps it). Their load ms is `Model.load`, a session ")
-                .append("and `Session.prepare(1)`, which runs one image to warm up, as `score` and `serve` do before their first photo; ")
+                .append("and `Session.prepare(1)` (buffers, and the first step run once to start the thread's OpenMP team), as `score` and `serve` do before their first photo; ")
                 .append("ONNX Runtime's is creating its session.\n\n");
         md.append("| engine | launch → first result ms | load ms | first inference ms | warm inference ms | peak RSS MB |");
         if (s.images() > 0) md.append(" e2e images/s | e2e peak RSS MB |");

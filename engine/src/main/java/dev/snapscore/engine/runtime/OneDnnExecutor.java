@@ -70,18 +70,19 @@ public final class OneDnnExecutor implements AutoCloseable {
     /**
      * Builds the plan and buffers for batches of {@code n} now, not on the first run; with AUTO convolutions, also
      * times every batch size up to {@code n} that needs it ({@link OneDnnNetwork#timeUpTo}). The first call also
-     * runs one image, so that the first real run is as fast as later ones.
+     * runs the batch-1 plan's first step, so that the first real run is as fast as later ones.
      */
     public void prepare(int n) {
         network.timeUpTo(n, threads);
         buffers(n);
         if (!warmedUp) {
-            // One image through the model on this thread: the first run in a process pays for what oneDNN and
-            // OpenMP set up lazily (the thread's team, kernels' first use, cold caches), 1.5-2x a warm run of
-            // VGG16 on the plan-cache hit path; a caller that prepares wants its first real run to be warm.
+            // What a first run pays beyond a warm one, measured on VGG16 (plan-cache hit and no cache): starting this
+            // thread's OpenMP team and linking the execute downcall, 3-15 ms, which one step pays as well as a whole
+            // image (the 4-5x dearer warm-up this replaced). Page faults are already paid: the load read every
+            // weight (checksums or reorders) and the workspace was zero-filled when allocated.
             PlanBuffers one = buffers(1);
             Dnnl.setThreadsForCurrentThread(threads);
-            one.run(stream, one.inputStaging);
+            one.runFirstStep(stream, one.inputStaging);
             warmedUp = true;
         }
     }

@@ -97,6 +97,13 @@ final class PlanBuffers {
         stream.await();
     }
 
+    /** Runs the first step alone on {@code input} and waits: the rest of the plan is left as it was. */
+    void runFirstStep(DnnlStream stream, MemorySegment input) {
+        for (DnnlMemory m : inputReaders) m.setBuffer(input);
+        plan.steps.get(0).primitive().execute(stream, args.get(0));
+        stream.await();
+    }
+
     /** Like {@link #run}, waiting after every step to show its output (in the step's layout) to {@code observer}. */
     void run(DnnlStream stream, MemorySegment input, StepObserver observer) {
         run(stream, input, step -> true, observer);

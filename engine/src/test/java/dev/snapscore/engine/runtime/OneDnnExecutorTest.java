@@ -59,7 +59,7 @@ class OneDnnExecutorTest {
                 one = TestRuns.logits(cold, input, 1, classes);
             }
             try (OneDnnExecutor warmed = network.newExecutor(2)) {
-                // The warm-up runs zeros through batch 1's plan, whose activations share the workspace with batch 4's.
+                // The warm-up runs zeros through batch 1's first step, whose activations share the workspace with batch 4's.
                 warmed.prepare(4);
                 assertArrayEquals(four, TestRuns.logits(warmed, input, 4, classes), 0f, "batch 4 after the warm-up");
                 assertArrayEquals(one, TestRuns.logits(warmed, input, 1, classes), 0f, "batch 1 after the warm-up");
