@@ -61,9 +61,9 @@ public final class Session implements AutoCloseable {
      * the first such run, e.g. while the first photos are being decoded. With {@link ConvolutionAlgorithm#AUTO}
      * (the default) it also times the convolutions for every batch size up to {@code n} not yet timed on this
      * machine, so no later run of at most {@code n} images waits for that (other sizes' plans are still made on
-     * their first run, in tens of milliseconds). The first call on a session also runs one image through the model
-     * (on zeros, results discarded): the first run in a process pays for what oneDNN and OpenMP set up lazily,
-     * and this moves that cost here.
+     * their first run, in tens of milliseconds). The first call on a session also runs the batch-1 plan's first
+     * step (on zeros, results discarded): the first run on a thread pays for starting its OpenMP team, and this
+     * moves that cost here.
      */
     public synchronized void prepare(int n) {
         if (closed) throw new IllegalStateException("session is closed");

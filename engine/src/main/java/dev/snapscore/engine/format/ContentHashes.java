@@ -134,9 +134,16 @@ public final class ContentHashes {
         return hash;
     }
 
+    /** Files from this size on get a line on stderr while hashed: seconds in the command line's C1-only JVM. */
+    private static final long ANNOUNCED_BYTES = 100L << 20;
+
     /** SHA-256 of a file's bytes. */
     private static String bytes(Path real) throws IOException {
         MessageDigest md = sha256();
+        long bytes = Files.size(real);
+        if (bytes >= ANNOUNCED_BYTES) {
+            System.err.printf("snapscore: plan cache: hashing %s (%d MB), once for this file%n", real, bytes >> 20);
+        }
         // Mapped in an arena, so the pages leave this process when hashed rather than when a GC finds the buffer.
         try (FileChannel ch = FileChannel.open(real, StandardOpenOption.READ); Arena arena = Arena.ofConfined()) {
             long size = ch.size();

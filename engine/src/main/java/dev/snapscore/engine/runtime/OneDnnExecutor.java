@@ -76,9 +76,9 @@ public final class OneDnnExecutor implements AutoCloseable {
         network.timeUpTo(n, threads);
         buffers(n);
         if (!warmedUp) {
-            // What a first run pays beyond a warm one, measured on VGG16 (plan-cache hit and no cache): starting this
-            // thread's OpenMP team and linking the execute downcall, 3-15 ms, which one step pays as well as a whole
-            // image (the 4-5x dearer warm-up this replaced). Page faults are already paid: the load read every
+            // What a first run still pays beyond a warm one, measured on VGG16 (plan-cache hit and no cache): starting
+            // this thread's OpenMP team and linking the execute downcall, which one step pays as well as the whole
+            // image this used to run (100-180 ms of an f32 load). Page faults are paid already: the load read every
             // weight (checksums or reorders) and the workspace was zero-filled when allocated.
             PlanBuffers one = buffers(1);
             Dnnl.setThreadsForCurrentThread(threads);
