@@ -78,8 +78,8 @@ public final class OneDnnExecutor implements AutoCloseable {
         if (!warmedUp) {
             // What a first run still pays beyond a warm one, measured on VGG16 (plan-cache hit and no cache): starting
             // this thread's OpenMP team and linking the execute downcall, which one step pays as well as the whole
-            // image this used to run (100-180 ms of an f32 load). Page faults are paid already: the load read every
-            // weight (checksums or reorders) and the workspace was zero-filled when allocated.
+            // image this used to run (100-180 ms of an f32 load). Page faults are paid already: the load read the
+            // weights (checksums or reorders) and the workspace was zero-filled when allocated.
             PlanBuffers one = buffers(1);
             Dnnl.setThreadsForCurrentThread(threads);
             one.runFirstStep(stream, one.inputStaging);
