@@ -68,10 +68,15 @@ public final class PlanCache implements AutoCloseable {
      */
     public record Key(String model, String engine, String onednn, String isa, boolean int8Vnni, boolean bf16,
                       Precision precision, ConvolutionAlgorithm convolution) {
-        /** A file name that differs for every model, precision, algorithm and CPU: the rest is checked inside. */
+        /**
+         * A file name that differs for every model, engine build, precision, algorithm and CPU: the rest is checked
+         * inside. With the engine build in it, two versions sharing a folder (a rolling upgrade) each keep their own
+         * file; in one name they rewrote it in turn, every start a miss.
+         */
         String fileName() {
             CRC32C crc = new CRC32C();
             crc.update(model.getBytes(StandardCharsets.UTF_8));
+            crc.update(engine.getBytes(StandardCharsets.UTF_8));
             return String.format("%08x", (int) crc.getValue()) + "-" + isa.replaceAll("[^A-Za-z0-9_]", "_") + "-"
                     + precision.name().toLowerCase() + "-" + convolution.name().toLowerCase() + ".plan";
         }

@@ -43,6 +43,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -257,6 +258,23 @@ class PlanCacheTest {
         assertEquals(0, foreign.report().mapped());
         assertBitwiseEqual(miss.logits(), foreign.logits(), "after a foreign file");
         assertEquals(k, header(file).key(), "rewritten with this CPU's key");
+    }
+
+    /** Another engine build (a rolling upgrade sharing the folder) has a file of its own, and leaves this one alone. */
+    @Test
+    void anotherEngineBuildKeepsAFileOfItsOwn(@TempDir Path cache) throws IOException {
+        ModelOptions options = TestRuns.DIRECT.withCacheDir(cache);
+        Run miss = run(MINI, options);
+        PlanCache.Key k = header(miss.report().file()).key();
+        PlanCache.Key other = new PlanCache.Key(k.model(), "another build", k.onednn(), k.isa(), k.int8Vnni(), k.bf16(),
+                k.precision(), k.convolution());
+        try (PlanCache theirs = PlanCache.open(cache, other, Long.MAX_VALUE)) {
+            assertNotEquals(miss.report().file(), theirs.report().file());
+            assertNull(theirs.report().refused(), "nothing of theirs there yet: " + theirs.report());
+        }
+        Run hit = run(MINI, options);
+        assertEquals(miss.report().file(), hit.report().file());
+        assertEquals(0, hit.report().built(), "ours is still whole: " + hit.report());
     }
 
     /**
