@@ -84,9 +84,10 @@ final class LoadBench {
         String loadBefore = loadAverage();
         List<Run> runs = new ArrayList<>();
         Path photos = s.images() > 0 ? Files.createTempDirectory("snapscore-load-photos") : null;
+        Path aotDir = s.asLaunched() ? Files.createTempDirectory("snapscore-load-aot") : null;
         try {
             if (photos != null) SyntheticPhotos.write(photos, s.images(), 7, "jpg");
-            Map<String, Path> aotCaches = s.asLaunched() ? makeAotCaches(s, photos) : Map.of();
+            Map<String, Path> aotCaches = aotDir != null ? makeAotCaches(s, photos, aotDir) : Map.of();
             for (int r = 1; r <= s.repeats(); r++) {
                 for (String engine : s.engines()) {
                     boolean snapscore = engine.startsWith("snapscore");
@@ -104,8 +105,8 @@ final class LoadBench {
                     }
                 }
             }
-            for (Path aot : aotCaches.values()) deleteTree(aot.getParent());
         } finally {
+            if (aotDir != null) deleteTree(aotDir);
             if (photos != null) {
                 try (Stream<Path> files = Files.list(photos)) {
                     for (Path f : files.toList()) Files.delete(f);
@@ -141,11 +142,11 @@ final class LoadBench {
      * One AOT cache per engine, made by an untimed run of its probe as the timed runs will start it: for snapscore, a
      * plan-cache hit (after a miss that writes the plan), so the cache holds the classes of the path the hits take.
      */
-    private static Map<String, Path> makeAotCaches(Settings s, Path photos) throws IOException, InterruptedException {
+    private static Map<String, Path> makeAotCaches(Settings s, Path photos, Path dir) throws IOException, InterruptedException {
         Map<String, Path> caches = new LinkedHashMap<>();
         for (String engine : s.engines()) {
             System.out.println("making " + engine + "'s AOT cache (one untimed run)...");
-            Path aot = Files.createTempDirectory("snapscore-load-aot").resolve(engine + ".aot");
+            Path aot = dir.resolve(engine + ".aot");
             if (engine.startsWith("snapscore")) {
                 Path cacheDir = Files.createTempDirectory("snapscore-load-cache");
                 try {
