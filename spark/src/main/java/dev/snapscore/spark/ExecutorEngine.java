@@ -1,6 +1,7 @@
 package dev.snapscore.spark;
 
 import dev.snapscore.engine.Model;
+import dev.snapscore.engine.ModelOptions;
 import dev.snapscore.engine.Session;
 import dev.snapscore.engine.image.DecodeOptions;
 import dev.snapscore.engine.image.ImageDecoder;
@@ -82,7 +83,7 @@ public final class ExecutorEngine {
             this.model = model;
         }
 
-        static Loaded load(Path path, dev.snapscore.engine.ModelOptions options) {
+        static Loaded load(Path path, ModelOptions options) {
             Model m = Model.load(path, options);
             MODEL_LOADS.incrementAndGet();
             return new Loaded(m);

@@ -94,9 +94,9 @@ public final class ContentHashes {
         return HexFormat.of().formatHex(md.digest());
     }
 
-    /** SHA-256 of {@code file}'s bytes, from the memo when the file's attributes are those it was hashed with. */
+    /** {@code file}'s {@link #tree} hash, from the memo when the file's attributes are those it was hashed with. */
     static String file(Path file, Path memoDir) throws IOException {
-        return memoised(file, memoDir, "sha256", ContentHashes::bytes);
+        return memoised(file, memoDir, "sha256", real -> tree(real, CHUNK));
     }
 
     private interface Hasher {
@@ -142,10 +142,6 @@ public final class ContentHashes {
 
     /** The pieces of a file hashed side by side ({@link #tree}). */
     static final long CHUNK = 64L << 20;
-
-    private static String bytes(Path real) throws IOException {
-        return tree(real, CHUNK);
-    }
 
     /**
      * A file's hash as a tree, so that every core can take part: SHA-256 of its size and of its {@code chunk}-byte

@@ -31,7 +31,7 @@ public record PreparedPhoto(String file, ScoredPhoto.Status status, int slot, in
     /** The same photo, its pixels moved to batch slot {@code slot}. */
     public PreparedPhoto inSlot(int slot) {
         if (status != ScoredPhoto.Status.OK) throw new IllegalStateException(file + " is not in the batch: " + status);
-        return new PreparedPhoto(file, status, slot, width, height, faces, failure, prepareNanos, cleanNanos, false);
+        return new PreparedPhoto(file, status, slot, width, height, faces, failure, prepareNanos, cleanNanos, fromThumbnail);
     }
 
     /** The error row's message: an image error's own message, anything unexpected as its class and message. */

@@ -90,17 +90,19 @@ final class PlanBuffers {
 
     /** Runs every step on {@code input} (in the spec's input layout, native, float-aligned) and waits. */
     void run(DnnlStream stream, MemorySegment input) {
-        for (DnnlMemory m : inputReaders) m.setBuffer(input);
-        for (int i = 0; i < plan.steps.size(); i++) {
-            plan.steps.get(i).primitive().execute(stream, args.get(i));
-        }
-        stream.await();
+        runSteps(stream, input, plan.steps.size());
     }
 
     /** Runs the first step alone on {@code input} and waits: the rest of the plan is left as it was. */
     void runFirstStep(DnnlStream stream, MemorySegment input) {
+        runSteps(stream, input, 1);
+    }
+
+    private void runSteps(DnnlStream stream, MemorySegment input, int count) {
         for (DnnlMemory m : inputReaders) m.setBuffer(input);
-        plan.steps.get(0).primitive().execute(stream, args.get(0));
+        for (int i = 0; i < count; i++) {
+            plan.steps.get(i).primitive().execute(stream, args.get(i));
+        }
         stream.await();
     }
 
