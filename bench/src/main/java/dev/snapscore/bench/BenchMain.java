@@ -57,7 +57,7 @@ public final class BenchMain implements Callable<Integer> {
     List<String> batches;
 
     @Option(names = "--load", description = {"Instead of JMH: cold start and end-to-end throughput, a fresh JVM per run",
-            "(load ms, first and warm inference ms, peak RSS, images/s from JPEG files) for snapscore (auto convolutions),",
+            "(load ms, first and warm inference ms and their ratio, peak and anonymous RSS, images/s from JPEG files) for snapscore (auto convolutions),",
             "snapscore-direct, snapscore-winograd, snapscore-bf16 (where the CPU has bf16), snapscore-int8 (each without a plan cache, with an empty one",
             "and with the one that wrote), onnxruntime, onnxruntime-int8; writes load.md and load.json."})
     boolean load;

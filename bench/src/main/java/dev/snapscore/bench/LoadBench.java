@@ -70,9 +70,15 @@ final class LoadBench {
      * snapscore load used its plan cache (off, miss, hit), "-" for ONNX Runtime.
      */
     record Run(String engine, String cache, int repeat, double launchToFirstResultMs, double processMs, double loadMs,
-               double firstInferenceMs, double warmInferenceMs, double peakRssMb, double e2eImagesPerSecond, double e2ePeakRssMb) {
+               double firstInferenceMs, double warmInferenceMs, double warmMedianMs, double peakRssMb, double anonRssMb,
+               double e2eImagesPerSecond, double e2ePeakRssMb) {
         String label() {
             return cache.equals("-") ? engine : engine + " (cache " + cache + ")";
+        }
+
+        /** The first inference over a typical warm one (the median of the warm runs): 1 when the first costs nothing extra. */
+        double firstOverWarm() {
+            return firstInferenceMs / warmMedianMs;
         }
     }
 
@@ -206,14 +212,15 @@ final class LoadBench {
         JsonNode r = JSON.readTree(line.substring(LoadProbe.MARKER.length()));
         Run run = new Run(engine, cache, repeat, r.path("firstResultAtEpochMs").asLong() - launchedAt, processMs,
                 r.path("loadMs").asDouble(), r.path("firstInferenceMs").asDouble(), r.path("warmInferenceMs").asDouble(),
-                r.path("peakRssMb").asDouble(), r.path("e2eImagesPerSecond").asDouble(Double.NaN), r.path("e2ePeakRssMb").asDouble(Double.NaN));
+                r.path("warmMedianMs").asDouble(), r.path("peakRssMb").asDouble(), r.path("anonRssMb").asDouble(),
+                r.path("e2eImagesPerSecond").asDouble(Double.NaN), r.path("e2ePeakRssMb").asDouble(Double.NaN));
         // The probe says how the load used the cache; a "hit" that rebuilt something would measure the wrong thing.
         String used = r.path("cache").asText();
         if (!cache.equals("-") && !used.equals(cache)) {
             throw new IllegalStateException(engine + " run " + repeat + ": expected a cache " + cache + ", the load reports " + used);
         }
         // A probe that reports nothing measurable is broken, whatever the machine's speed.
-        if (!(run.loadMs() > 0 && run.firstInferenceMs() > 0 && run.launchToFirstResultMs() > 0)
+        if (!(run.loadMs() > 0 && run.firstInferenceMs() > 0 && run.warmMedianMs() > 0 && run.launchToFirstResultMs() > 0)
                 || (photos != null && !(run.e2eImagesPerSecond() > 0))) {
             throw new IllegalStateException(engine + " run " + repeat + " reported " + line);
         }
@@ -249,9 +256,13 @@ final class LoadBench {
                 .append("writes the cache) and with the one the miss wrote (hit: maps it). Their load ms is `Model.load`, a session ")
                 .append("and `Session.prepare(1)` (buffers, and the first step run once to start the thread's OpenMP team), as `score` and `serve` do before their first photo; ")
                 .append("ONNX Runtime's is creating its session.\n\n");
-        md.append("| engine | launch → first result ms | load ms | first inference ms | warm inference ms | peak RSS MB |");
+        md.append("First ÷ warm is a run's first inference over the median of its ").append(LoadProbe.WARM_RUNS).append(" warm ones (the warm column ")
+                .append("is their best); its cell is the median over runs and, in brackets, their range. Anonymous RSS, read after the first ")
+                .append("inference, is the process's own memory (heap, native buffers, the workspace); the rest of its RSS is files mapped ")
+                .append("from the page cache (the weights, libraries), which every process mapping them shares.\n\n");
+        md.append("| engine | launch → first result ms | load ms | first inference ms | warm inference ms | first ÷ warm | peak RSS MB | anonymous RSS MB |");
         if (s.images() > 0) md.append(" e2e images/s | e2e peak RSS MB |");
-        md.append("\n| --- | ---: | ---: | ---: | ---: | ---: |");
+        md.append("\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         if (s.images() > 0) md.append(" ---: | ---: |");
         md.append('\n');
         Map<String, List<Run>> byEngine = new LinkedHashMap<>();
@@ -262,7 +273,9 @@ final class LoadBench {
                     .append(" | ").append(cell(list, Run::loadMs, false, "%.0f"))
                     .append(" | ").append(cell(list, Run::firstInferenceMs, false, "%.0f"))
                     .append(" | ").append(cell(list, Run::warmInferenceMs, false, "%.0f"))
-                    .append(" | ").append(cell(list, Run::peakRssMb, false, "%.0f")).append(" |");
+                    .append(" | ").append(ratioCell(list, Run::firstOverWarm))
+                    .append(" | ").append(cell(list, Run::peakRssMb, false, "%.0f"))
+                    .append(" | ").append(cell(list, Run::anonRssMb, false, "%.0f")).append(" |");
             if (s.images() > 0) {
                 md.append(' ').append(cell(list, Run::e2eImagesPerSecond, true, "%.2f"))
                         .append(" | ").append(cell(list, Run::e2ePeakRssMb, false, "%.0f")).append(" |");
@@ -275,8 +288,18 @@ final class LoadBench {
     /** "median (best)": the best is the lowest, or the highest when {@code higherIsBetter}. */
     private static String cell(List<Run> runs, ToDoubleFunction<Run> metric, boolean higherIsBetter, String format) {
         double[] v = runs.stream().mapToDouble(metric).sorted().toArray();
-        double median = v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
         double best = higherIsBetter ? v[v.length - 1] : v[0];
-        return String.format(Locale.ROOT, format + " (" + format + ")", median, best);
+        return String.format(Locale.ROOT, format + " (" + format + ")", median(v), best);
+    }
+
+    /** "median (lowest–highest)" of a ratio, where neither end is better. */
+    static String ratioCell(List<Run> runs, ToDoubleFunction<Run> metric) {
+        double[] v = runs.stream().mapToDouble(metric).sorted().toArray();
+        return String.format(Locale.ROOT, "%.2f (%.2f–%.2f)", median(v), v[0], v[v.length - 1]);
+    }
+
+    private static double median(double[] sorted) {
+        int n = sorted.length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 }

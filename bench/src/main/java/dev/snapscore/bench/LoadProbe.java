@@ -28,6 +28,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
@@ -40,7 +41,7 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 /**
  * The child JVM of {@code snapscore bench --load}: one engine, measured from a cold start. It loads the
- * model, runs one preprocessed image, reads its peak RSS, and then (when given a folder) scores every JPEG
+ * model, runs one preprocessed image, reads its peak and anonymous RSS, runs it warm, and then (when given a folder) scores every JPEG
  * in it end to end. Prints one line, {@value #MARKER} followed by a JSON object, for {@link LoadBench}.
  *
  * <p>Usage: {@code LoadProbe ENGINE MODEL_DIR THREADS CACHE_DIR [JPEG_DIR BATCH WORKERS]}, where ENGINE is
@@ -49,6 +50,8 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
  */
 public final class LoadProbe {
     static final String MARKER = "@@loadprobe ";
+    /** Warm runs after the first: an odd count, so the median is one of them. */
+    static final int WARM_RUNS = 5;
 
     private LoadProbe() {
     }
@@ -90,15 +93,18 @@ public final class LoadProbe {
             out.put("loadMs", (loaded - start) / 1e6);
             out.put("firstInferenceMs", (first - firstStart) / 1e6);
             out.put("peakRssMb", peakRssMb());
+            out.put("anonRssMb", statusMb("RssAnon:"));
             out.put("cache", probe.cache());
-            // A warm inference, for "first vs warm": the best of three more runs of the same image.
-            double warm = Double.MAX_VALUE;
-            for (int i = 0; i < 3; i++) {
+            // Warm inferences of the same image, for "first vs warm": their best, and their median (a typical warm one).
+            double[] warm = new double[WARM_RUNS];
+            for (int i = 0; i < WARM_RUNS; i++) {
                 long t = System.nanoTime();
                 probe.runOne(image);
-                warm = Math.min(warm, (System.nanoTime() - t) / 1e6);
+                warm[i] = (System.nanoTime() - t) / 1e6;
             }
-            out.put("warmInferenceMs", warm);
+            Arrays.sort(warm);
+            out.put("warmInferenceMs", warm[0]);
+            out.put("warmMedianMs", warm[WARM_RUNS / 2]);
             if (args.length == 7) {
                 List<Path> jpegs;
                 try (Stream<Path> files = Files.list(Path.of(args[4]))) {
@@ -124,11 +130,16 @@ public final class LoadProbe {
 
     /** VmHWM, the process's peak resident set, from /proc/self/status (Linux); -1 where there is none. */
     static double peakRssMb() throws IOException {
+        return statusMb("VmHWM:");
+    }
+
+    /** A field of /proc/self/status given in kB, in MB (Linux); -1 where there is none. */
+    private static double statusMb(String field) throws IOException {
         Path status = Path.of("/proc/self/status");
         if (!Files.exists(status)) return -1;
         for (String line : Files.readAllLines(status)) {
-            if (line.startsWith("VmHWM:")) {
-                return Long.parseLong(line.substring(6).trim().split("\\s+")[0]) / 1024.0; // kB
+            if (line.startsWith(field)) {
+                return Long.parseLong(line.substring(field.length()).trim().split("\\s+")[0]) / 1024.0;
             }
         }
         return -1;
