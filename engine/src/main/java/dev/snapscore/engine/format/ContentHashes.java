@@ -1,5 +1,7 @@
 package dev.snapscore.engine.format;
 
+import dev.snapscore.dnnl.Dnnl;
+
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -11,11 +13,15 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.stream.LongStream;
 import java.util.stream.Stream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
 
 /**
  * Identities of what a compiled plan depends on: a model's content and the engine's own code. A file's
@@ -53,43 +59,71 @@ public final class ContentHashes {
     }
 
     /**
-     * The identity of the engine's code, which decides what prepared weights hold (layouts asked for, Winograd's
-     * transforms): its jar (memoised like a model file) or, run from a classes folder, every class file in it.
+     * The packages whose code decides what prepared weights hold (layouts asked for, Winograd's transforms,
+     * quantisation), each with a class of it: the engine and its oneDNN bindings. The verbs, the server, the bench and
+     * Spark around them do not count, so a change there keeps the plan files.
+     */
+    private static final Map<String, Class<?>> ENGINE_PACKAGES = Map.of("dev/snapscore/engine/", ContentHashes.class,
+            "dev/snapscore/dnnl/", Dnnl.class);
+
+    /**
+     * The identity of the engine's code: per package of {@link #ENGINE_PACKAGES}, the hash of its classes in the jar or
+     * classes folder it was loaded from (a jar's memoised like a model file). Per package, so it is the same whether
+     * the two come in one jar with everything (the bench's) or in a jar each (the command line's, Spark's).
      */
     public static String engineCode(Path memoDir) throws IOException {
-        Path location;
-        try {
-            location = Path.of(ContentHashes.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-        } catch (java.net.URISyntaxException | RuntimeException e) {
-            throw new IOException("cannot find the engine's code: " + e.getMessage(), e);
+        Map<String, Path> sources = new TreeMap<>();
+        for (var e : ENGINE_PACKAGES.entrySet()) {
+            try {
+                sources.put(e.getKey(), Path.of(e.getValue().getProtectionDomain().getCodeSource().getLocation().toURI()));
+            } catch (java.net.URISyntaxException | RuntimeException ex) {
+                throw new IOException("cannot find the engine's code (" + e.getValue().getName() + "): " + ex.getMessage(), ex);
+            }
         }
-        // A jar (often one with every dependency and native library in it): snapscore's own classes, once per jar file.
-        if (Files.isRegularFile(location)) return memoised(location, memoDir, "classes", ContentHashes::ownClasses);
+        return engineCode(sources, memoDir);
+    }
+
+    /** {@link #engineCode(Path)} of the packages in these places (jars or classes folders). */
+    static String engineCode(Map<String, Path> sourceOfPackage, Path memoDir) throws IOException {
         MessageDigest md = sha256();
-        List<Path> classes;
-        try (Stream<Path> walk = Files.walk(location)) {
-            classes = walk.filter(f -> f.toString().endsWith(".class")).sorted().toList();
-        }
-        for (Path c : classes) {
-            update(md, location.relativize(c) + "\n");
-            md.update(Files.readAllBytes(c));
+        for (var e : new TreeMap<>(sourceOfPackage).entrySet()) {
+            String pkg = e.getKey();
+            Path source = e.getValue();
+            String kind = "classes-" + pkg.replaceAll("[^A-Za-z0-9]+", "-").replaceAll("^-|-$", "");
+            String hash = Files.isRegularFile(source) ? memoised(source, memoDir, kind, jar -> classesInJar(jar, pkg))
+                    : classesInFolder(source, pkg);
+            update(md, pkg + " " + hash + "\n");
         }
         return HexFormat.of().formatHex(md.digest());
     }
 
-    /** SHA-256 of the {@code dev/snapscore/} classes in {@code jar}, in name order. */
-    private static String ownClasses(Path jar) throws IOException {
+    /** SHA-256 of the classes of {@code pkg} in {@code jar}: each one's name, a newline and its bytes, in name order. */
+    static String classesInJar(Path jar, String pkg) throws IOException {
         MessageDigest md = sha256();
-        try (java.util.zip.ZipFile zip = new java.util.zip.ZipFile(jar.toFile())) {
-            List<? extends java.util.zip.ZipEntry> own = zip.stream()
-                    .filter(e -> e.getName().startsWith("dev/snapscore/") && e.getName().endsWith(".class"))
-                    .sorted(java.util.Comparator.comparing(java.util.zip.ZipEntry::getName)).toList();
-            for (java.util.zip.ZipEntry e : own) {
+        try (ZipFile zip = new ZipFile(jar.toFile())) {
+            List<? extends ZipEntry> classes = zip.stream().filter(e -> e.getName().startsWith(pkg) && e.getName().endsWith(".class"))
+                    .sorted(Comparator.comparing(ZipEntry::getName)).toList();
+            for (ZipEntry e : classes) {
                 update(md, e.getName() + "\n");
                 try (var in = zip.getInputStream(e)) {
                     md.update(in.readAllBytes());
                 }
             }
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+
+    /** The same of a classes folder: equal to the hash of a jar of the same classes. */
+    static String classesInFolder(Path folder, String pkg) throws IOException {
+        Map<String, Path> classes = new TreeMap<>();
+        try (Stream<Path> walk = Files.walk(folder)) {
+            walk.filter(Files::isRegularFile).forEach(f -> classes.put(folder.relativize(f).toString().replace('\\', '/'), f));
+        }
+        MessageDigest md = sha256();
+        for (var e : classes.entrySet()) {
+            if (!e.getKey().startsWith(pkg) || !e.getKey().endsWith(".class")) continue;
+            update(md, e.getKey() + "\n");
+            md.update(Files.readAllBytes(e.getValue()));
         }
         return HexFormat.of().formatHex(md.digest());
     }

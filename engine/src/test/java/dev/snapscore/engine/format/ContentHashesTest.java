@@ -9,13 +9,19 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipOutputStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -66,6 +72,75 @@ class ContentHashesTest {
         Path empty = Files.createFile(dir.resolve("empty"));
         assertEquals(tree(empty, mib), ContentHashes.tree(empty, mib));
         assertNotEquals(ContentHashes.tree(weights, mib), ContentHashes.tree(weights, 2 * mib), "another piece size, another hash");
+    }
+
+    /**
+     * Only the engine's and its bindings' classes make the engine's identity, however they are packed: the bench's jar
+     * with everything and the command line's jar per module key the same plan file, and a change in the verbs or the
+     * bench keeps it; a change in either package is another engine. A folder of classes hashes as a jar of them does.
+     */
+    @Test
+    void theEnginesIdentityIsItsOwnClassesAndItsBindingsOnlyHoweverPacked(@TempDir Path dir) throws Exception {
+        Map<String, byte[]> engine = Map.of("dev/snapscore/engine/runtime/Winograd.class", new byte[] {1, 2, 3},
+                "dev/snapscore/engine/format/onnx/OnnxProtos.class", new byte[] {4});
+        Map<String, byte[]> bindings = Map.of("dev/snapscore/dnnl/Dnnl.class", new byte[] {5, 6});
+        Map<String, byte[]> bench = Map.of("dev/snapscore/bench/LoadProbe.class", new byte[] {7}, "META-INF/MANIFEST.MF", new byte[] {8});
+        Path memo = dir.resolve("memo");
+
+        Path fat = jar(dir.resolve("bench.jar"), engine, bindings, bench);
+        Path engineJar = jar(dir.resolve("snapscore-engine.jar"), engine, Map.of("dev/snapscore/engine/README.txt", new byte[] {9}));
+        Path nativeJar = jar(dir.resolve("snapscore-native.jar"), bindings);
+        String packedInOne = ContentHashes.engineCode(Map.of(ENGINE, fat, DNNL, fat), memo);
+        assertEquals(packedInOne, ContentHashes.engineCode(Map.of(ENGINE, engineJar, DNNL, nativeJar), memo));
+        assertEquals(packedInOne, ContentHashes.engineCode(Map.of(ENGINE, fat, DNNL, fat), memo), "again, from the memo");
+        assertEquals(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(
+                (DNNL + " " + classesHash(bindings) + "\n" + ENGINE + " " + classesHash(engine) + "\n").getBytes(StandardCharsets.UTF_8))),
+                packedInOne);
+
+        Path otherBench = jar(dir.resolve("bench2.jar"), engine, bindings, Map.of("dev/snapscore/bench/LoadProbe.class", new byte[] {10}));
+        assertEquals(packedInOne, ContentHashes.engineCode(Map.of(ENGINE, otherBench, DNNL, otherBench), memo));
+        Map<String, byte[]> changed = new HashMap<>(engine);
+        changed.put("dev/snapscore/engine/runtime/Winograd.class", new byte[] {1, 2, 4});
+        Path otherEngine = jar(dir.resolve("engine2.jar"), changed);
+        assertNotEquals(packedInOne, ContentHashes.engineCode(Map.of(ENGINE, otherEngine, DNNL, nativeJar), memo));
+        Path otherBindings = jar(dir.resolve("native2.jar"), bindings, Map.of("dev/snapscore/dnnl/Arg.class", new byte[] {11}));
+        assertNotEquals(packedInOne, ContentHashes.engineCode(Map.of(ENGINE, engineJar, DNNL, otherBindings), memo));
+
+        Path classes = dir.resolve("classes");
+        for (var e : engine.entrySet()) {
+            Path f = classes.resolve(e.getKey());
+            Files.createDirectories(f.getParent());
+            Files.write(f, e.getValue());
+        }
+        Files.createDirectories(classes.resolve("dev/snapscore/server"));
+        Files.write(classes.resolve("dev/snapscore/server/Handler.class"), new byte[] {12});
+        assertEquals(packedInOne, ContentHashes.engineCode(Map.of(ENGINE, classes, DNNL, nativeJar), memo));
+    }
+
+    private static final String ENGINE = "dev/snapscore/engine/", DNNL = "dev/snapscore/dnnl/";
+
+    @SafeVarargs
+    private static Path jar(Path file, Map<String, byte[]>... contents) throws IOException {
+        try (ZipOutputStream zip = new ZipOutputStream(Files.newOutputStream(file))) {
+            for (int i = contents.length - 1; i >= 0; i--) { // not in name order: the hash sorts
+                for (var e : contents[i].entrySet()) {
+                    zip.putNextEntry(new ZipEntry(e.getKey()));
+                    zip.write(e.getValue());
+                    zip.closeEntry();
+                }
+            }
+        }
+        return file;
+    }
+
+    /** SHA-256 of each class's name, a newline and its bytes, in name order, written out here. */
+    private static String classesHash(Map<String, byte[]> classes) throws NoSuchAlgorithmException {
+        MessageDigest md = MessageDigest.getInstance("SHA-256");
+        for (String name : new TreeMap<>(classes).keySet()) {
+            md.update((name + "\n").getBytes(StandardCharsets.UTF_8));
+            md.update(classes.get(name));
+        }
+        return HexFormat.of().formatHex(md.digest());
     }
 
     /** Writes {@code from} as {@code onnx} with every initializer's raw data moved into {@code data}, as torch.onnx does past 2 GB. */
