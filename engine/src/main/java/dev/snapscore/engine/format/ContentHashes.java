@@ -89,7 +89,7 @@ public final class ContentHashes {
         for (var e : new TreeMap<>(sourceOfPackage).entrySet()) {
             String pkg = e.getKey();
             Path source = e.getValue();
-            String kind = "classes-" + pkg.replaceAll("[^A-Za-z0-9]+", "-").replaceAll("^-|-$", "");
+            String kind = "classes-" + Path.of(pkg).getFileName(); // classes-engine, classes-dnnl
             String hash = Files.isRegularFile(source) ? memoised(source, memoDir, kind, jar -> classesInJar(jar, pkg))
                     : classesInFolder(source, pkg);
             update(md, pkg + " " + hash + "\n");

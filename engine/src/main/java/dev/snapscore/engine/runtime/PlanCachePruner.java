@@ -28,7 +28,8 @@ final class PlanCachePruner {
     static final Duration ABANDONED = Duration.ofHours(1);
     /** {@link PlanCache.Key#fileName()}'s names only: a --cache-dir may hold other files. */
     private static final Pattern PLAN = Pattern.compile("[0-9a-f]{8}-\\w+-[a-z0-9]+-[a-z0-9]+\\.plan");
-    private static final Pattern MEMO = Pattern.compile("[0-9a-f]{8}\\.(sha256|classes)");
+    /** {@code ContentHashes}' memos: a model file's hash, or the engine's classes (per package; "classes" before that). */
+    private static final Pattern MEMO = Pattern.compile("[0-9a-f]{8}\\.(sha256|classes(-[a-z]+)?)");
     /** {@code AtomicFiles}' temporary names: "." + the file's name + a random number + ".part". */
     private static final Pattern PART = Pattern.compile("\\.[0-9a-f]{8}[-.][\\w.-]*[0-9]\\.part");
 

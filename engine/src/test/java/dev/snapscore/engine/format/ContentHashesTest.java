@@ -19,7 +19,10 @@ import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 
@@ -93,6 +96,11 @@ class ContentHashesTest {
         String packedInOne = ContentHashes.engineCode(Map.of(ENGINE, fat, DNNL, fat), memo);
         assertEquals(packedInOne, ContentHashes.engineCode(Map.of(ENGINE, engineJar, DNNL, nativeJar), memo));
         assertEquals(packedInOne, ContentHashes.engineCode(Map.of(ENGINE, fat, DNNL, fat), memo), "again, from the memo");
+        try (Stream<Path> memos = Files.list(memo)) {
+            // the names PlanCachePruner knows (PlanCachePrunerTest removes old ones)
+            assertEquals(Set.of("classes-engine", "classes-dnnl"), memos.map(m -> m.getFileName().toString().substring(9))
+                    .collect(Collectors.toSet()));
+        }
         assertEquals(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(
                 (DNNL + " " + classesHash(bindings) + "\n" + ENGINE + " " + classesHash(engine) + "\n").getBytes(StandardCharsets.UTF_8))),
                 packedInOne);
