@@ -2,6 +2,7 @@ package dev.snapscore.engine.format;
 
 import dev.snapscore.dnnl.Dnnl;
 
+import java.io.File;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -115,13 +116,15 @@ public final class ContentHashes {
 
     /** The same of a classes folder: equal to the hash of a jar of the same classes. */
     static String classesInFolder(Path folder, String pkg) throws IOException {
-        Map<String, Path> classes = new TreeMap<>();
+        Map<String, Path> classes = new TreeMap<>(); // by the name a jar would give it
         try (Stream<Path> walk = Files.walk(folder)) {
-            walk.filter(Files::isRegularFile).forEach(f -> classes.put(folder.relativize(f).toString().replace('\\', '/'), f));
+            walk.filter(Files::isRegularFile).forEach(f -> {
+                String name = folder.relativize(f).toString().replace(File.separatorChar, '/');
+                if (name.startsWith(pkg) && name.endsWith(".class")) classes.put(name, f);
+            });
         }
         MessageDigest md = sha256();
         for (var e : classes.entrySet()) {
-            if (!e.getKey().startsWith(pkg) || !e.getKey().endsWith(".class")) continue;
             update(md, e.getKey() + "\n");
             md.update(Files.readAllBytes(e.getValue()));
         }
