@@ -19,6 +19,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.regex.Pattern;
 import java.util.stream.LongStream;
 import java.util.stream.Stream;
 import java.util.zip.ZipEntry;
@@ -139,6 +140,13 @@ public final class ContentHashes {
     private interface Hasher {
         String hash(Path file) throws IOException;
     }
+
+    /**
+     * The names of the memos this writes, for whoever prunes the folder: a file's hash ({@code .sha256}), the engine's
+     * classes per package ({@code .classes-engine}, {@code .classes-dnnl}), or all of them, as builds before that wrote
+     * ({@code .classes}).
+     */
+    public static final Pattern MEMO_NAME = Pattern.compile("[0-9a-f]{8}\\.(sha256|classes(-[a-z]+)?)");
 
     /** {@code hasher}'s hash of {@code file}, from the memo (of that {@code kind}) when the file's attributes are those it was hashed with. */
     private static String memoised(Path file, Path memoDir, String kind, Hasher hasher) throws IOException {

@@ -1,5 +1,6 @@
 package dev.snapscore.engine.runtime;
 
+import dev.snapscore.engine.format.ContentHashes;
 import dev.snapscore.engine.format.LastUse;
 
 import java.io.IOException;
@@ -28,8 +29,6 @@ final class PlanCachePruner {
     static final Duration ABANDONED = Duration.ofHours(1);
     /** {@link PlanCache.Key#fileName()}'s names only: a --cache-dir may hold other files. */
     private static final Pattern PLAN = Pattern.compile("[0-9a-f]{8}-\\w+-[a-z0-9]+-[a-z0-9]+\\.plan");
-    /** {@code ContentHashes}' memos: a model file's hash, or the engine's classes (per package; "classes" before that). */
-    private static final Pattern MEMO = Pattern.compile("[0-9a-f]{8}\\.(sha256|classes(-[a-z]+)?)");
     /** {@code AtomicFiles}' temporary names: "." + the file's name + a random number + ".part". */
     private static final Pattern PART = Pattern.compile("\\.[0-9a-f]{8}[-.][\\w.-]*[0-9]\\.part");
 
@@ -60,7 +59,7 @@ final class PlanCachePruner {
         if (!Files.isDirectory(memoDir)) return;
         for (Entry e : list(memoDir)) {
             String name = e.file().getFileName().toString();
-            if (MEMO.matcher(name).matches()) removeIfUnused(e, now);
+            if (ContentHashes.MEMO_NAME.matcher(name).matches()) removeIfUnused(e, now);
             else if (PART.matcher(name).matches()) removeIfAbandoned(e, now);
         }
     }
