@@ -70,6 +70,7 @@ final class ScoreCommand implements Callable<Integer> {
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         if (resume && out == null) throw new IllegalArgumentException("--resume needs --out");
         if (html != null && out == null) throw new IllegalArgumentException("--html needs --out: the page is made from its rows");
+        if (out != null) ScoreOutput.checkTarget(out, resume); // now, not after a model load of up to seconds
         int workers = threads != null ? threads : Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
         if (workers < 0) throw new IllegalArgumentException("--threads must be >= 0, got " + workers);
         PrintWriter err = spec.commandLine().getErr();

@@ -71,13 +71,8 @@ final class ScoreOutput implements BatchScorer.Sink, Closeable {
      * refused rather than overwritten.
      */
     static ScoreOutput open(Path file, List<String> labels, boolean faceBox, boolean resume) throws IOException {
-        String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
-        Format format = name.endsWith(".csv") ? Format.CSV : name.endsWith(".jsonl") ? Format.JSONL : null;
-        if (format == null) throw new IllegalArgumentException("--out must end in .csv or .jsonl, got " + file);
+        Format format = checkTarget(file, resume);
         boolean exists = Files.exists(file) && Files.size(file) > 0;
-        if (exists && !resume) {
-            throw new IllegalArgumentException(file + " already exists; pass --resume to continue it, or choose another --out");
-        }
         Set<String> done = new HashSet<>();
         if (exists) {
             cutTornLine(file);
@@ -88,6 +83,20 @@ final class ScoreOutput implements BatchScorer.Sink, Closeable {
         if (file.toAbsolutePath().getParent() != null) Files.createDirectories(file.toAbsolutePath().getParent());
         Writer w = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         return new ScoreOutput(format, labels, faceBox, w, done, format == Format.CSV && Files.size(file) == 0, true);
+    }
+
+    /**
+     * What {@link #open} refuses, checked on its own so that a command can refuse it before it loads a model: a name
+     * other than .csv or .jsonl, and an existing non-empty file without {@code resume}.
+     */
+    static Format checkTarget(Path file, boolean resume) throws IOException {
+        String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+        Format format = name.endsWith(".csv") ? Format.CSV : name.endsWith(".jsonl") ? Format.JSONL : null;
+        if (format == null) throw new IllegalArgumentException("--out must end in .csv or .jsonl, got " + file);
+        if (!resume && Files.exists(file) && Files.size(file) > 0) {
+            throw new IllegalArgumentException(file + " already exists; pass --resume to continue it, or choose another --out");
+        }
+        return format;
     }
 
     /** A kill can stop a write mid-line: drop everything after the last newline. */

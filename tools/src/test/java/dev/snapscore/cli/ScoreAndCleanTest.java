@@ -19,6 +19,7 @@ import java.util.stream.Stream;
 
 import static dev.snapscore.cli.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@code score} and {@code clean} on real folders, as a user runs them. */
@@ -153,6 +154,23 @@ class ScoreAndCleanTest {
         assertEquals("precious\n", Files.readString(out));
         assertEquals(2, run("score", "--model", MODEL, "--resume", PhotoFolders.SAMPLES.toString()).code(), "--resume needs --out");
         assertEquals(2, run("score", "--model", MODEL, dir.resolve("missing").toString()).code());
+    }
+
+    /** A bad --out is refused before the model loads: the run names it, not the (here missing) model. */
+    @Test
+    void aBadOutputIsRefusedBeforeTheModelLoads(@TempDir Path dir) throws IOException {
+        String model = dir.resolve("no-such-model").toString();
+        Path out = Files.writeString(dir.resolve("keep.csv"), "precious\n");
+        CliRun exists = run("score", "--model", model, "--out", out.toString(), PhotoFolders.SAMPLES.toString());
+        assertEquals(2, exists.code());
+        assertTrue(exists.err().contains(out + " already exists"), exists.err());
+        CliRun format = run("score", "--model", model, "--out", dir.resolve("scores.txt").toString(), PhotoFolders.SAMPLES.toString());
+        assertEquals(2, format.code());
+        assertTrue(format.err().contains("--out must end in .csv or .jsonl"), format.err());
+        CliRun missing = run("score", "--model", model, "--out", dir.resolve("new.csv").toString(), PhotoFolders.SAMPLES.toString());
+        assertEquals(2, missing.code());
+        assertTrue(missing.err().contains("no-such-model"), "with a good --out, the missing model is the error: " + missing.err());
+        assertFalse(Files.exists(dir.resolve("new.csv")), "no output file for a run that never started");
     }
 
     /** With --clean the rows have the face box columns, so a resume must clean (or not) as the first run did. */
