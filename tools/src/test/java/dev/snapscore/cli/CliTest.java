@@ -32,6 +32,30 @@ class CliTest {
         for (String verb : new String[] {"verify", "convert", "generate"}) assertTrue(r.out().contains(verb), r.out());
     }
 
+    /**
+     * A command names its verb, and only that verb's options are built; help and mistakes see every verb, so help
+     * lists them and picocli can suggest one.
+     */
+    @Test
+    void onlyTheNamedVerbIsBuiltAndEveryVerbForHelpOrAMistake() {
+        assertEquals(List.of(ScoreCommand.class), SnapscoreCli.verbsFor("score", "--model", "m", "dir"));
+        assertEquals(List.of(ReportCommand.class), SnapscoreCli.verbsFor("report", "--help"));
+        int all = SnapscoreCli.verbsFor().size();
+        assertTrue(all > 10, "every verb: " + all);
+        for (String[] args : new String[][] {{"help", "score"}, {"--help"}, {"-V"}, {"scor"}, {"--model", "m", "score"}}) {
+            assertEquals(all, SnapscoreCli.verbsFor(args).size(), String.join(" ", args));
+        }
+        CliRun help = run("help", "score");
+        assertEquals(0, help.code(), help.err());
+        assertTrue(help.out().contains("Usage: snapscore score"), help.out());
+        CliRun typo = run("scor");
+        assertEquals(2, typo.code());
+        assertTrue(typo.err().contains("Did you mean: snapscore score"), typo.err());
+        CliRun verb = run("inspect", "--help");
+        assertEquals(0, verb.code(), verb.err());
+        assertTrue(verb.out().contains("Usage: snapscore inspect"), verb.out());
+    }
+
     @Test
     void verifyPassesWithinToleranceAndFailsBeyondIt() {
         CliRun pass = run("verify", "--model", BUNDLED.toString(), "--reference", BUNDLED.resolve("io.safetensors").toString());
