@@ -14,10 +14,11 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.regex.Pattern;
 import java.util.stream.LongStream;
@@ -74,7 +75,7 @@ public final class ContentHashes {
      * the two come in one jar with everything (the bench's) or in a jar each (the command line's, Spark's).
      */
     public static String engineCode(Path memoDir) throws IOException {
-        Map<String, Path> sources = new TreeMap<>();
+        Map<String, Path> sources = new HashMap<>();
         for (var e : ENGINE_PACKAGES.entrySet()) {
             try {
                 sources.put(e.getKey(), Path.of(e.getValue().getProtectionDomain().getCodeSource().getLocation().toURI()));
@@ -99,35 +100,42 @@ public final class ContentHashes {
         return HexFormat.of().formatHex(md.digest());
     }
 
-    /** SHA-256 of the classes of {@code pkg} in {@code jar}: each one's name, a newline and its bytes, in name order. */
+    /** SHA-256 of the classes of {@code pkg} in {@code jar}: {@link #namesAndBytes} of them. */
     static String classesInJar(Path jar, String pkg) throws IOException {
-        MessageDigest md = sha256();
         try (ZipFile zip = new ZipFile(jar.toFile())) {
-            List<? extends ZipEntry> classes = zip.stream().filter(e -> e.getName().startsWith(pkg) && e.getName().endsWith(".class"))
-                    .sorted(Comparator.comparing(ZipEntry::getName)).toList();
-            for (ZipEntry e : classes) {
-                update(md, e.getName() + "\n");
+            SortedMap<String, ZipEntry> classes = new TreeMap<>();
+            zip.stream().filter(e -> e.getName().startsWith(pkg) && e.getName().endsWith(".class"))
+                    .forEach(e -> classes.put(e.getName(), e));
+            return namesAndBytes(classes, e -> {
                 try (var in = zip.getInputStream(e)) {
-                    md.update(in.readAllBytes());
+                    return in.readAllBytes();
                 }
-            }
+            });
         }
-        return HexFormat.of().formatHex(md.digest());
     }
 
-    /** The same of a classes folder: equal to the hash of a jar of the same classes. */
+    /** The same of a classes folder, each class under the name a jar would give it: equal to a jar's of the same classes. */
     static String classesInFolder(Path folder, String pkg) throws IOException {
-        Map<String, Path> classes = new TreeMap<>(); // by the name a jar would give it
+        SortedMap<String, Path> classes = new TreeMap<>();
         try (Stream<Path> walk = Files.walk(folder)) {
             walk.filter(Files::isRegularFile).forEach(f -> {
                 String name = folder.relativize(f).toString().replace(File.separatorChar, '/');
                 if (name.startsWith(pkg) && name.endsWith(".class")) classes.put(name, f);
             });
         }
+        return namesAndBytes(classes, Files::readAllBytes);
+    }
+
+    private interface Contents<T> {
+        byte[] read(T source) throws IOException;
+    }
+
+    /** SHA-256 of each class's name, a newline and its bytes, in name order: one definition for jars and folders. */
+    private static <T> String namesAndBytes(SortedMap<String, T> classes, Contents<T> contents) throws IOException {
         MessageDigest md = sha256();
         for (var e : classes.entrySet()) {
             update(md, e.getKey() + "\n");
-            md.update(Files.readAllBytes(e.getValue()));
+            md.update(contents.read(e.getValue()));
         }
         return HexFormat.of().formatHex(md.digest());
     }
